@@ -1,0 +1,134 @@
+//! Starting and stopping the server: configuration, database, dropshot.
+//!
+//! This module knows how the parts are assembled, not what they do.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use dropshot::{
+    ApiDescription, Body, ConfigDropshot, HttpError, HttpServer, RequestContext, ServerBuilder,
+    endpoint,
+};
+use orderflow_server_api::{EdgeContext, SPEC_YAML, order_flow_api_mod};
+use slog::Logger;
+
+use crate::handlers::App;
+use crate::store::{Clock, IdSource, RandomIds, Store, SystemClock};
+
+/// Request bodies above this are refused with 413. An order of 100 lines
+/// is about 8 KiB; 64 KiB leaves room without inviting abuse.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// How the server is configured (flags and environment, see `main.rs`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: PathBuf,
+    pub body_limit: usize,
+    /// Database calls allowed in flight on the blocking pool at once.
+    pub max_db_in_flight: usize,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, database: PathBuf) -> Config {
+        Config {
+            listen,
+            database,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_db_in_flight: 64,
+        }
+    }
+}
+
+/// A running server.
+pub struct Running {
+    pub server: HttpServer<EdgeContext>,
+    pub app: Arc<App>,
+    /// The admin key created on first run (empty database), shown once.
+    pub bootstrap_admin_key: Option<String>,
+}
+
+impl Running {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Stops accepting, drains in-flight requests, and returns.
+    pub async fn stop(self) -> Result<()> {
+        self.server
+            .close()
+            .await
+            .map_err(|e| anyhow!("shutting down: {e}"))
+    }
+}
+
+/// Serves the source spec itself. Not part of the contract (it *is* the
+/// contract), so it is unpublished.
+#[endpoint { method = GET, path = "/openapi.yaml", unpublished = true }]
+async fn openapi_yaml(
+    _rqctx: RequestContext<EdgeContext>,
+) -> Result<http::Response<Body>, HttpError> {
+    http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "application/yaml")
+        .body(Body::from(SPEC_YAML))
+        .map_err(|e| HttpError::for_internal_error(e.to_string()))
+}
+
+/// The API description: every generated endpoint plus `/openapi.yaml`.
+pub fn api_description() -> Result<ApiDescription<EdgeContext>> {
+    let mut api = order_flow_api_mod::api_description::<orderflow_server_api::OrderFlowEdge>()
+        .map_err(|e| anyhow!("building the API description: {e}"))?;
+    api.register(openapi_yaml)
+        .map_err(|e| anyhow!("registering /openapi.yaml: {e}"))?;
+    Ok(api)
+}
+
+/// Opens the database, bootstraps the first admin key, and starts serving.
+pub async fn start(config: Config, log: Logger) -> Result<Running> {
+    start_with(config, log, Arc::new(SystemClock), Arc::new(RandomIds)).await
+}
+
+/// [`start`] with an injected clock and id source (tests).
+pub async fn start_with(
+    config: Config,
+    log: Logger,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+) -> Result<Running> {
+    let path = config.database.clone();
+    let (store, bootstrap) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let store = Store::open(&path, clock, ids)
+            .with_context(|| format!("opening the database {}", path.display()))?;
+        let key = store
+            .bootstrap_admin_key()
+            .context("creating the first admin key")?;
+        Ok((store, key))
+    })
+    .await
+    .context("database start-up task")??;
+    let app = Arc::new(
+        App::new(Arc::new(store), log.clone(), config.max_db_in_flight)
+            .context("reading the cursor secret")?,
+    );
+    let context = EdgeContext {
+        handlers: app.clone(),
+        guard: app.clone(),
+    };
+    let dropshot = ConfigDropshot {
+        bind_address: config.listen,
+        default_request_body_max_bytes: config.body_limit,
+        ..Default::default()
+    };
+    let server = ServerBuilder::new(api_description()?, context, log)
+        .config(dropshot)
+        .start()
+        .map_err(|e| anyhow!("starting the HTTP server on {}: {e}", config.listen))?;
+    Ok(Running {
+        server,
+        app,
+        bootstrap_admin_key: bootstrap,
+    })
+}

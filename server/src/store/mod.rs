@@ -1,0 +1,556 @@
+//! The OrderFlow storage layer: customers, products, orders with their
+//! lines, API keys and server settings on embedded SQLite.
+//!
+//! [`Store`] is synchronous and `Send + Sync`; the HTTP layer shares it
+//! behind an `Arc` and calls it from `tokio::task::spawn_blocking`. Writes go
+//! through one connection behind a mutex (SQLite allows one writer at a
+//! time anyway, and serialising in-process avoids `SQLITE_BUSY` churn); reads
+//! check out one of a small pool of read-only connections, which WAL mode
+//! lets run beside the writer. Lists are keyset-paginated on an internal,
+//! never-reused sequence number, so a page costs the same at any depth.
+//!
+//! What this module deliberately does not do: it knows nothing about HTTP,
+//! the generated API types, roles and permissions (callers pass
+//! `visible_to` to hide other customers' orders, and decide who may do
+//! what), contract-level limits such as "at most 100 lines" (the generated
+//! edge validates request shapes), or idempotency records. Every SQL string
+//! is a constant; input only ever reaches SQLite as a bound parameter.
+
+mod clock;
+pub mod cursor;
+mod customers;
+mod ids;
+mod keys;
+mod orders;
+mod products;
+mod schema;
+#[cfg(test)]
+mod testutil;
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use rusqlite::{Connection, OpenFlags, Statement, StatementStatus, TransactionBehavior};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use cursor::CursorError;
+pub use customers::{Customer, CustomerPatch};
+pub use ids::{IdSource, RandomIds, SequentialIds};
+pub use keys::{ApiKey, Principal, Role};
+pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};
+pub use products::{Money, NewProduct, Product, ProductFilter, ProductPatch};
+
+/// How many read-only connections the pool holds. Two cores serve the
+/// process, so a handful of concurrent readers is plenty; more would only
+/// hold file descriptors and page caches.
+const READ_CONNECTIONS: usize = 4;
+/// How long a statement waits for a lock held by another connection (or
+/// another process) before giving up with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a reader waits for a free pooled connection. Bounded, so that
+/// an overloaded server reports an error instead of queueing forever.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+/// A defensive upper bound on page sizes. The contract's own limit (100) is
+/// enforced at the edge; this one only keeps a caller bug from loading a
+/// whole table into memory.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+/// One problem with one field of a request, located by a JSON pointer in
+/// URI fragment form (`#/items/1/product_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldIssue {
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl FieldIssue {
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldIssue {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Everything a store operation can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No such row, or one the caller may not see (the two are deliberately
+    /// indistinguishable so that ids do not leak).
+    #[error("no {what} with id '{id}'")]
+    NotFound { what: &'static str, id: String },
+    /// The request conflicts with stored state: `duplicate_email`,
+    /// `duplicate_sku` or `illegal_transition`. Retrying unchanged fails
+    /// again.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// The request is well-formed but breaks a domain rule; every bad field
+    /// is listed.
+    #[error("{} invalid: {}", issue_count(.0), describe_issues(.0))]
+    Invalid(Vec<FieldIssue>),
+    /// The database failed. The message is for logs only and may name
+    /// SQLite's error; it must never be sent to a client.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+fn issue_count(issues: &[FieldIssue]) -> String {
+    match issues.len() {
+        1 => "1 field is".to_owned(),
+        n => format!("{n} fields are"),
+    }
+}
+
+fn describe_issues(issues: &[FieldIssue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{}: {}", i.pointer, i.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Internal(format!("sqlite: {e}"))
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which page of a list to read. `after` is the sort key of the last row of
+/// the previous page (from [`Page::next_after`], usually carried inside a
+/// [`cursor`]); `None` starts at the beginning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<i64>,
+}
+
+impl PageRequest {
+    pub fn first(limit: u32) -> Self {
+        PageRequest { limit, after: None }
+    }
+
+    fn checked_limit(&self) -> Result<u32> {
+        if self.limit == 0 || self.limit > MAX_PAGE_LIMIT {
+            return Err(StoreError::Invalid(vec![FieldIssue::new(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE_LIMIT}"),
+            )]));
+        }
+        Ok(self.limit)
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    /// The sort key to pass as [`PageRequest::after`] for the next page;
+    /// `None` on the last page.
+    pub next_after: Option<i64>,
+    /// SQLite virtual machine steps spent producing this page, summed over
+    /// every statement involved. A cost measure that does not depend on the
+    /// machine, for tests and metrics.
+    pub vm_steps: u64,
+}
+
+/// The store. Cheap to share: wrap it in an `Arc`.
+pub struct Store {
+    writer: Mutex<Connection>,
+    readers: ReadPool,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    cursor_secret: OnceLock<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Deliberately omits the cursor secret.
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Result<Store> {
+        let mut writer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(path, e))?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets the read pool run beside the writer; NORMAL synchronous
+        // is durable across application crashes and loses at most the last
+        // transactions on power loss, the usual trade-off with WAL.
+        let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Internal(format!(
+                "could not switch {} to WAL mode (got '{mode}')",
+                path.display()
+            )));
+        }
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        writer.pragma_update(None, "foreign_keys", true)?;
+        schema::migrate(&mut writer)?;
+
+        // Readers are opened after migrating so they never see a half-made
+        // schema, and read-only so that no code path can write through them.
+        let mut readers = Vec::with_capacity(READ_CONNECTIONS);
+        for _ in 0..READ_CONNECTIONS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| open_error(path, e))?;
+            reader.busy_timeout(BUSY_TIMEOUT)?;
+            readers.push(reader);
+        }
+
+        Ok(Store {
+            writer: Mutex::new(writer),
+            readers: ReadPool {
+                idle: Mutex::new(readers),
+                returned: Condvar::new(),
+            },
+            clock,
+            ids,
+            cursor_secret: OnceLock::new(),
+        })
+    }
+
+    /// Readiness: answers `Ok` when a pooled connection can run a query.
+    pub fn ping(&self) -> Result<()> {
+        let conn = self.reader()?;
+        let one: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Internal("SELECT 1 did not return 1".to_owned()))
+        }
+    }
+
+    /// The key that signs pagination cursors. Created on first use and
+    /// persisted, so cursors stay valid across restarts.
+    pub fn cursor_secret(&self) -> Result<[u8; 32]> {
+        if let Some(secret) = self.cursor_secret.get() {
+            return Ok(*secret);
+        }
+        let candidate = self.ids.secret_bytes();
+        let secret = self.write(|tx| {
+            // INSERT OR IGNORE keeps the first secret ever written, even if
+            // two processes race to create one.
+            tx.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES ('cursor_secret', ?1)",
+                [&candidate[..]],
+            )?;
+            let stored: Vec<u8> = tx.query_row(
+                "SELECT value FROM settings WHERE key = 'cursor_secret'",
+                [],
+                |r| r.get(0),
+            )?;
+            <[u8; 32]>::try_from(stored.as_slice()).map_err(|_| {
+                StoreError::Internal(format!(
+                    "stored cursor secret has {} bytes, expected 32",
+                    stored.len()
+                ))
+            })
+        })?;
+        Ok(*self.cursor_secret.get_or_init(|| secret))
+    }
+
+    /// The current time, cut to the microseconds that the database stores,
+    /// so that a row returned by a write equals the same row read back.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction on the writer and commits if it
+    /// returns `Ok`. IMMEDIATE takes the write lock up front, so the checks
+    /// `f` makes (does the email exist? is the transition legal?) cannot be
+    /// invalidated by another writer before `f` writes.
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        // A panic while holding the lock would have rolled its transaction
+        // back when the `Transaction` dropped, so the connection behind a
+        // poisoned lock is still consistent.
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` in a read transaction on a pooled connection, so that all of
+    /// its statements see one snapshot (an order page and its lines agree).
+    fn read<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.reader()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        // Nothing was written; finishing the transaction just releases the
+        // snapshot.
+        tx.finish()?;
+        Ok(value)
+    }
+
+    fn reader(&self) -> Result<PooledConnection<'_>> {
+        self.readers.checkout()
+    }
+
+    #[cfg(test)]
+    fn writer_for_tests(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Internal(format!("cannot open database {}: {e}", path.display()))
+}
+
+/// A fixed set of read-only connections. `rusqlite::Connection` is `Send`
+/// but not `Sync`, so each is used by one thread at a time.
+struct ReadPool {
+    idle: Mutex<Vec<Connection>>,
+    returned: Condvar,
+}
+
+impl ReadPool {
+    fn checkout(&self) -> Result<PooledConnection<'_>> {
+        // The vector is only pushed and popped, so it is never left broken
+        // by a panic; recovering from poisoning is safe.
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Ok(PooledConnection {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Internal(format!(
+                    "no read connection became free within {POOL_WAIT:?}"
+                )));
+            }
+            idle = self
+                .returned
+                .wait_timeout(idle, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        self.returned.notify_one();
+    }
+}
+
+struct PooledConnection<'a> {
+    pool: &'a ReadPool,
+    // An Option only so that Drop can move the connection back.
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for PooledConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match &self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a pooled connection is only taken in drop"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match &mut self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a pooled connection is only taken in drop"),
+        }
+    }
+}
+
+impl Drop for PooledConnection<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(conn);
+        }
+    }
+}
+
+/// Timestamps are stored as RFC 3339 text with microseconds and `Z`, which
+/// sorts lexically and stays readable in the `sqlite3` shell.
+fn ts_to_sql(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn ts_from_row(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(idx)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+fn opt_ts_from_row(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    idx,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+    })
+    .transpose()
+}
+
+/// Clears a (possibly cached) statement's VM step counter before it runs.
+fn reset_steps(stmt: &Statement<'_>) {
+    stmt.reset_status(StatementStatus::VmStep);
+}
+
+/// Reads a statement's VM step counter after it ran.
+fn steps(stmt: &Statement<'_>) -> u64 {
+    u64::try_from(stmt.get_status(StatementStatus::VmStep)).unwrap_or(0)
+}
+
+/// Turns "limit + 1 rows fetched" into a page: the extra row only proves
+/// that a next page exists and is dropped.
+fn into_page<T>(mut rows: Vec<(i64, T)>, limit: u32, vm_steps: u64) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_after = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(key, _)| *key)
+    } else {
+        None
+    };
+    Page {
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
+        next_after,
+        vm_steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Store>();
+        assert_send_sync::<Arc<Store>>();
+    }
+
+    #[test]
+    fn opens_in_wal_mode_with_foreign_keys() {
+        let t = TestStore::new();
+        t.store.ping().expect("ping");
+        let conn = t.store.writer_for_tests();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("journal_mode");
+        assert_eq!(mode, "wal");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("foreign_keys");
+        assert_eq!(fk, 1);
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("synchronous");
+        assert_eq!(sync, 1, "NORMAL");
+    }
+
+    #[test]
+    fn readers_cannot_write() {
+        let t = TestStore::new();
+        let reader = t.store.reader().expect("reader");
+        let err = reader
+            .execute("DELETE FROM settings", [])
+            .expect_err("read-only");
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn pool_hands_out_at_most_its_size_and_reuses_returned_connections() {
+        let t = TestStore::new();
+        let held: Vec<_> = (0..READ_CONNECTIONS)
+            .map(|_| t.store.reader().expect("reader"))
+            .collect();
+        assert!(t.store.readers.idle.lock().expect("lock").is_empty());
+        drop(held);
+        assert_eq!(
+            t.store.readers.idle.lock().expect("lock").len(),
+            READ_CONNECTIONS
+        );
+        t.store.ping().expect("ping after return");
+    }
+
+    #[test]
+    fn cursor_secret_is_created_once_and_survives_reopen() {
+        let t = TestStore::new();
+        let first = t.store.cursor_secret().expect("secret");
+        assert_eq!(t.store.cursor_secret().expect("again"), first);
+        let reopened = t.reopen();
+        assert_eq!(reopened.cursor_secret().expect("reopened"), first);
+        assert_ne!(first, [0u8; 32]);
+    }
+
+    #[test]
+    fn page_limits_are_checked() {
+        let t = TestStore::new();
+        for limit in [0, MAX_PAGE_LIMIT + 1, u32::MAX] {
+            let err = t
+                .store
+                .list_customers(PageRequest::first(limit))
+                .expect_err("bad limit");
+            assert!(matches!(&err, StoreError::Invalid(i) if i[0].pointer == "limit"));
+        }
+        t.store
+            .list_customers(PageRequest::first(MAX_PAGE_LIMIT))
+            .expect("max limit is fine");
+    }
+
+    #[test]
+    fn error_messages_are_readable() {
+        let cases = [
+            (
+                StoreError::NotFound {
+                    what: "order",
+                    id: "ord_x".to_owned(),
+                },
+                "no order with id 'ord_x'",
+            ),
+            (
+                StoreError::Invalid(vec![
+                    FieldIssue::new("#/customer_id", "no customer with this id"),
+                    FieldIssue::new("#/items/0/quantity", "must be at least 1"),
+                ]),
+                "2 fields are invalid: #/customer_id: no customer with this id; \
+                 #/items/0/quantity: must be at least 1",
+            ),
+            (
+                StoreError::Invalid(vec![FieldIssue::new("#/name", "must not be empty")]),
+                "1 field is invalid: #/name: must not be empty",
+            ),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+}

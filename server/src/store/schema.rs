@@ -1,0 +1,235 @@
+//! The database schema and its migrations.
+//!
+//! Migrations are an append-only list; `PRAGMA user_version` records how
+//! many have been applied. [`migrate`] applies the missing ones in a single
+//! IMMEDIATE transaction at open, so a crash mid-migration leaves the old
+//! schema intact and two processes opening one file cannot both migrate.
+//! This module deliberately has no down-migrations (restore a backup
+//! instead) and never edits a released migration: a change is a new entry.
+//!
+//! Conventions the queries rely on:
+//! - Every listable table has `seq INTEGER PRIMARY KEY AUTOINCREMENT`.
+//!   AUTOINCREMENT (not plain rowid) guarantees a seq is never reused, even
+//!   after the newest row is deleted, so a cursor can never point at a row
+//!   that took a deleted row's place.
+//! - Every filter a list supports has an index ending in `seq`, so
+//!   `WHERE <equalities> AND seq < ? ORDER BY seq DESC` is one index seek.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{Result, StoreError};
+
+/// Each entry is one migration; its position (1-based) is the
+/// `user_version` after it has run.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE customers (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        name       TEXT NOT NULL,
+        email      TEXT NOT NULL,
+        -- The lowercased email. Uniqueness is case-insensitive, and a
+        -- separate column (lowercased in Rust) covers non-ASCII letters,
+        -- which COLLATE NOCASE would not.
+        email_key  TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE products (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        sku         TEXT NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        price_minor INTEGER NOT NULL CHECK (price_minor >= 0),
+        currency    TEXT NOT NULL CHECK (length(currency) = 3),
+        active      INTEGER NOT NULL CHECK (active IN (0, 1)),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX products_active_seq ON products (active, seq);
+
+    CREATE TABLE orders (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        customer_id TEXT NOT NULL REFERENCES customers (id),
+        status      TEXT NOT NULL CHECK (status IN
+                        ('pending', 'processing', 'shipped', 'delivered', 'cancelled')),
+        total_minor INTEGER NOT NULL CHECK (total_minor >= 0),
+        currency    TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+    -- One index per filter combination that list_orders supports; each
+    -- ends in seq so that the keyset range and the ORDER BY use it too.
+    CREATE INDEX orders_customer_seq ON orders (customer_id, seq);
+    CREATE INDEX orders_status_seq ON orders (status, seq);
+    CREATE INDEX orders_customer_status_seq ON orders (customer_id, status, seq);
+
+    -- Lines are keyed by their order's seq (not its text id): the key is
+    -- smaller, and loading a page's lines is a range of integer seeks.
+    -- WITHOUT ROWID clusters each order's lines together in line order.
+    CREATE TABLE order_items (
+        order_seq        INTEGER NOT NULL REFERENCES orders (seq),
+        line             INTEGER NOT NULL CHECK (line >= 1),
+        product_id       TEXT NOT NULL REFERENCES products (id),
+        sku              TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        quantity         INTEGER NOT NULL CHECK (quantity >= 1),
+        unit_price_minor INTEGER NOT NULL CHECK (unit_price_minor >= 0),
+        line_total_minor INTEGER NOT NULL CHECK (line_total_minor >= 0),
+        currency         TEXT NOT NULL,
+        PRIMARY KEY (order_seq, line)
+    ) STRICT, WITHOUT ROWID;
+    -- Foreign keys are checked on delete/update of the parent; without this
+    -- index SQLite would scan every line to check a product change.
+    CREATE INDEX order_items_product ON order_items (product_id);
+
+    CREATE TABLE api_keys (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        role        TEXT NOT NULL CHECK (role IN ('admin', 'customer')),
+        customer_id TEXT REFERENCES customers (id),
+        -- SHA-256 of the secret; the secret itself is never stored.
+        secret_hash BLOB NOT NULL UNIQUE CHECK (length(secret_hash) = 32),
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT,
+        -- A customer key belongs to exactly one customer; an admin key to none.
+        CHECK ((role = 'customer') = (customer_id IS NOT NULL))
+    ) STRICT;
+    CREATE INDEX api_keys_customer ON api_keys (customer_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub(super) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema to [`CURRENT_VERSION`]; does nothing when it is there.
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read inside the write transaction, so a concurrent opener that
+    // migrated first is seen and not migrated over.
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > CURRENT_VERSION {
+        return Err(StoreError::Internal(format!(
+            "the database has schema version {found}, newer than this build's \
+             {CURRENT_VERSION}; refusing to open it with an older server"
+        )));
+    }
+    let already = usize::try_from(found).map_err(|_| {
+        StoreError::Internal(format!(
+            "the database has a negative schema version {found}"
+        ))
+    })?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(already) {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Internal(format!("migration {} failed: {e}", index + 1)))?;
+    }
+    if found != CURRENT_VERSION {
+        tx.pragma_update(None, "user_version", CURRENT_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    }
+
+    fn version_of(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("user_version")
+    }
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let t = TestStore::new();
+        let customer = t.customer("Ada", "ada@example.com");
+        let (before_schema, before_version) = {
+            let conn = t.store.writer_for_tests();
+            (schema_of(&conn), version_of(&conn))
+        };
+        assert_eq!(before_version, CURRENT_VERSION);
+        assert!(before_schema.iter().any(|(name, _)| name == "orders"));
+
+        // Close and reopen the same file twice: no migration may run again
+        // (it would fail on CREATE TABLE), and the data must survive.
+        let path = t.path.clone();
+        drop(t.store);
+        for _ in 0..2 {
+            let store = open_at(&path);
+            {
+                let conn = store.writer_for_tests();
+                assert_eq!(version_of(&conn), CURRENT_VERSION);
+                assert_eq!(schema_of(&conn), before_schema);
+            }
+            assert_eq!(store.get_customer(&customer.id).expect("kept"), customer);
+        }
+    }
+
+    #[test]
+    fn migrating_twice_on_one_connection_is_a_no_op() {
+        let t = TestStore::new();
+        let mut conn = t.store.writer_for_tests();
+        let before = schema_of(&conn);
+        migrate(&mut conn).expect("second migrate");
+        assert_eq!(schema_of(&conn), before);
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_build() {
+        let t = TestStore::new();
+        t.store
+            .writer_for_tests()
+            .pragma_update(None, "user_version", CURRENT_VERSION + 1)
+            .expect("bump");
+        let path = t.path.clone();
+        drop(t.store);
+        let err = super::super::Store::open(&path, test_clock(), test_ids()).expect_err("newer");
+        assert!(
+            matches!(&err, StoreError::Internal(m) if m.contains("newer")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_failed_migration_changes_nothing() {
+        // A database whose `customers` table already exists (made by hand)
+        // makes migration 1 fail; the transaction must leave user_version
+        // and the other tables untouched.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clash.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch("CREATE TABLE customers (x INTEGER);")
+                .expect("clash");
+        }
+        let err = super::super::Store::open(&path, test_clock(), test_ids()).expect_err("clash");
+        assert!(
+            matches!(&err, StoreError::Internal(m) if m.contains("migration 1")),
+            "{err}"
+        );
+        let conn = Connection::open(&path).expect("reopen");
+        assert_eq!(version_of(&conn), 0);
+        let names: Vec<String> = schema_of(&conn).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, vec!["customers".to_owned()]);
+    }
+}
