@@ -65,7 +65,8 @@ pub trait Guard: Send + Sync + 'static {
     ) -> Result<Principal, ApiError>;
 
     /// Called once per finished call, for logs and metrics.
-    fn observe(&self, _call: &Call, _status: u16, _elapsed: Duration, _problem: Option<&ApiError>) {}
+    fn observe(&self, _call: &Call, _status: u16, _elapsed: Duration, _problem: Option<&ApiError>) {
+    }
 }
 
 /// One call in flight: what the edge learned before the handler runs.
@@ -166,7 +167,9 @@ fn problem_response(e: ApiError) -> HttpHandlerResult {
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/problem+json")
         .body(Body::from(body))
-        .map_err(|err| HttpError::for_internal_error(format!("building a problem response: {err}")))?;
+        .map_err(|err| {
+            HttpError::for_internal_error(format!("building a problem response: {err}"))
+        })?;
     for (name, value) in e.headers.iter() {
         rsp.headers_mut().insert(name.clone(), value.clone());
     }
@@ -200,7 +203,12 @@ impl<E: ExclusiveExtractor + 'static> ExclusiveExtractor for CheckedBody<E> {
     ) -> Result<Self, HttpError> {
         if let Some(ct) = request.headers().get(http::header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or("");
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if mime != "application/json" {
                 return Ok(CheckedBody(Err(ApiError::new(
                     "unsupported_media_type",
@@ -267,7 +275,9 @@ pub async fn begin<C: ServerContext>(
             )),
             Some(v) => v
                 .to_str()
-                .map_err(|_| ApiError::new("idempotency_key_invalid", "Idempotency-Key is not ASCII"))
+                .map_err(|_| {
+                    ApiError::new("idempotency_key_invalid", "Idempotency-Key is not ASCII")
+                })
                 .and_then(|v| idempotency_key(v).map(|_| ())),
         };
         if let Err(e) = checked {

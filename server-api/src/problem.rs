@@ -133,7 +133,9 @@ impl ApiError {
             // dropshot reports an oversize or mistyped body as a 400; the
             // body extractor wrapper checks headers first, this is the
             // fallback for chunked bodies with no Content-Length.
-            400 if msg.contains("exceeded maximum size") => ApiError::new("payload_too_large", msg.clone()),
+            400 if msg.contains("exceeded maximum size") => {
+                ApiError::new("payload_too_large", msg.clone())
+            }
             400 if msg.starts_with("expected content type") => {
                 ApiError::new("unsupported_media_type", msg.clone())
             }

@@ -4,6 +4,12 @@
 //! types refuse to build invalid requests). It can panic on shapes it does
 //! not support; the lint in `crate::spec` refuses those first, and the call
 //! is also guarded so a generator panic becomes an error message.
+//!
+//! progenitor types only `application/json` bodies and would hand every
+//! `application/problem+json` error to callers as raw bytes. A problem
+//! document is JSON (RFC 9457 §3) and progenitor's runtime parses bodies
+//! without looking at the media type, so the SDK's copy of the spec lists
+//! problem responses as `application/json`: callers get a typed `Problem`.
 
 use anyhow::{Result, anyhow};
 
@@ -15,7 +21,7 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
         .with_derive("PartialEq");
-    let api = spec.api.clone();
+    let api = json_errors(spec.api.clone());
     let result = std::panic::catch_unwind(move || {
         let mut generator = progenitor::Generator::new(&settings);
         generator.generate_tokens(&api).map_err(|e| e.to_string())
@@ -28,4 +34,43 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
             spec.file
         )),
     }
+}
+
+/// Renames `application/problem+json` response media to `application/json`
+/// (see the module comment). The source spec is not touched.
+fn json_errors(mut api: openapiv3::OpenAPI) -> openapiv3::OpenAPI {
+    fn fix(r: &mut openapiv3::Response) {
+        if let Some(media) = r.content.shift_remove("application/problem+json") {
+            r.content.insert("application/json".to_string(), media);
+        }
+    }
+    if let Some(c) = api.components.as_mut() {
+        for r in c.responses.values_mut() {
+            if let openapiv3::ReferenceOr::Item(r) = r {
+                fix(r);
+            }
+        }
+    }
+    for (_, item) in api.paths.paths.iter_mut() {
+        if let openapiv3::ReferenceOr::Item(item) = item {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for op in ops.into_iter().flatten() {
+                for r in op.responses.responses.values_mut() {
+                    if let openapiv3::ReferenceOr::Item(r) = r {
+                        fix(r);
+                    }
+                }
+            }
+        }
+    }
+    api
 }

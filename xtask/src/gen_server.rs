@@ -82,7 +82,9 @@ pub fn to_json_schema(v: &Value, strip_constraints: bool) -> Value {
                         val.as_object()
                             .map(|m| {
                                 m.iter()
-                                    .map(|(pk, pv)| (pk.clone(), to_json_schema(pv, strip_constraints)))
+                                    .map(|(pk, pv)| {
+                                        (pk.clone(), to_json_schema(pv, strip_constraints))
+                                    })
                                     .collect()
                             })
                             .unwrap_or_default(),
@@ -99,7 +101,11 @@ pub fn to_json_schema(v: &Value, strip_constraints: bool) -> Value {
             }
             Value::Object(out)
         }
-        Value::Array(a) => Value::Array(a.iter().map(|x| to_json_schema(x, strip_constraints)).collect()),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| to_json_schema(x, strip_constraints))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -218,9 +224,21 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
     let id = op.operation_id().to_string();
     let all = op.parameters(api);
     let params = Params {
-        path: all.iter().copied().filter(|p| location(p) == "path").collect(),
-        query: all.iter().copied().filter(|p| location(p) == "query").collect(),
-        header: all.iter().copied().filter(|p| location(p) == "header").collect(),
+        path: all
+            .iter()
+            .copied()
+            .filter(|p| location(p) == "path")
+            .collect(),
+        query: all
+            .iter()
+            .copied()
+            .filter(|p| location(p) == "query")
+            .collect(),
+        header: all
+            .iter()
+            .copied()
+            .filter(|p| location(p) == "header")
+            .collect(),
     };
     let idempotency_key = params.header.iter().any(|p| {
         let d = p.parameter_data_ref();
@@ -237,7 +255,10 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
                 .as_ref()
                 .ok_or_else(|| anyhow!("{}: request body has no schema", op.pointer))?;
             Some(ref_name(schema).ok_or_else(|| {
-                anyhow!("{}: request body schema must be a $ref to a named schema", op.pointer)
+                anyhow!(
+                    "{}: request body schema must be a $ref to a named schema",
+                    op.pointer
+                )
             })?)
         }
         _ => None,
@@ -251,7 +272,8 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
             continue;
         }
         success = *c;
-        let resp = resolve_response(api, resp).ok_or_else(|| anyhow!("{}: unresolved response", op.pointer))?;
+        let resp = resolve_response(api, resp)
+            .ok_or_else(|| anyhow!("{}: unresolved response", op.pointer))?;
         headers = resp.headers.keys().cloned().collect();
         if let Some(m) = resp.content.get("application/json") {
             response_type = m.schema.as_ref().and_then(ref_name);
@@ -272,7 +294,10 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
         rules.insert("HEADERS", params_rules(&params.header)?);
     }
     if let Some(b) = &body_type {
-        rules.insert("BODY", json!({"$ref": format!("#/components/schemas/{b}")}).to_string());
+        rules.insert(
+            "BODY",
+            json!({"$ref": format!("#/components/schemas/{b}")}).to_string(),
+        );
     }
     Ok((
         OpPlan {
@@ -325,7 +350,11 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
     let mut plans = Vec::new();
     for op in spec.operations() {
         let (plan, params) = plan_op(spec, &op)?;
-        for (suffix, list) in [("Path", &params.path), ("Query", &params.query), ("Headers", &params.header)] {
+        for (suffix, list) in [
+            ("Path", &params.path),
+            ("Query", &params.query),
+            ("Headers", &params.header),
+        ] {
             if list.is_empty() {
                 continue;
             }
@@ -334,7 +363,11 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
             if let Some(o) = obj.as_object_mut() {
                 o.insert(
                     "description".into(),
-                    Value::String(format!("The {} parameters of `{}`.", suffix.to_lowercase(), plan.id)),
+                    Value::String(format!(
+                        "The {} parameters of `{}`.",
+                        suffix.to_lowercase(),
+                        plan.id
+                    )),
                 );
             }
             space
@@ -347,17 +380,29 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
 
     let mut src = String::new();
     let spec_name = "spec/orderflow.yaml";
-    writeln!(src, "#![allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]")?;
+    writeln!(
+        src,
+        "#![allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]"
+    )?;
     writeln!(
         src,
         "//! The OrderFlow API trait, types and edge, generated from `{spec_name}`."
     )?;
     writeln!(src, "use std::sync::Arc;")?;
     writeln!(src, "use async_trait::async_trait;")?;
-    writeln!(src, "use dropshot::{{Header, HttpResponseCreated, HttpResponseDeleted, HttpResponseHeaders, HttpResponseOk, HttpResponseAccepted, HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody}};")?;
-    writeln!(src, "use crate::edge::{{self, Call, Checked, CheckedBody, Created, Guard, OperationMeta, Reply}};")?;
+    writeln!(
+        src,
+        "use dropshot::{{Header, HttpResponseCreated, HttpResponseDeleted, HttpResponseHeaders, HttpResponseOk, HttpResponseAccepted, HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody}};"
+    )?;
+    writeln!(
+        src,
+        "use crate::edge::{{self, Call, Checked, CheckedBody, Created, Guard, OperationMeta, Reply}};"
+    )?;
     writeln!(src, "use crate::problem::ApiError;")?;
-    writeln!(src, "/// Request and response types, generated by typify from the spec's schemas.")?;
+    writeln!(
+        src,
+        "/// Request and response types, generated by typify from the spec's schemas."
+    )?;
     writeln!(src, "pub mod types {{ {types} }}")?;
     writeln!(
         src,
@@ -404,13 +449,21 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
     writeln!(src, "pub mod rules {{")?;
     for p in &plans {
         for (kind, json) in &p.rules {
-            writeln!(src, "pub const {}_{kind}: &str = {:?};", p.snake.to_uppercase(), json)?;
+            writeln!(
+                src,
+                "pub const {}_{kind}: &str = {:?};",
+                p.snake.to_uppercase(),
+                json
+            )?;
         }
     }
     writeln!(src, "}}")?;
 
     // Response header structs.
-    writeln!(src, "/// The documented response headers of each operation.")?;
+    writeln!(
+        src,
+        "/// The documented response headers of each operation."
+    )?;
     writeln!(src, "pub mod headers {{")?;
     for p in &plans {
         if p.headers.is_empty() {
@@ -428,7 +481,10 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
             } else {
                 ""
             };
-            writeln!(src, "/// {doc}\n#[serde(rename = {h:?})] {skip} pub {field}: {ty},")?;
+            writeln!(
+                src,
+                "/// {doc}\n#[serde(rename = {h:?})] {skip} pub {field}: {ty},"
+            )?;
         }
         writeln!(src, "}}")?;
     }
@@ -470,7 +526,11 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
             .map(|t| format!("{t:?}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let deprecated = if p.deprecated { ", deprecated = true" } else { "" };
+        let deprecated = if p.deprecated {
+            ", deprecated = true"
+        } else {
+            ""
+        };
         writeln!(
             src,
             "/// {}\n#[endpoint {{ method = {}, path = {:?}, operation_id = {:?}, tags = [{tags}]{deprecated} }}]\nasync fn {}(rqctx: RequestContext<Self::Context>{}) -> Result<Reply<{}>, types::Problem>;",
@@ -490,7 +550,10 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
         src,
         "/// The edge: implements the dropshot trait by running the same steps\n/// around every handler.\npub enum OrderFlowEdge {{}}"
     )?;
-    writeln!(src, "impl OrderFlowApi for OrderFlowEdge {{ type Context = EdgeContext;")?;
+    writeln!(
+        src,
+        "impl OrderFlowApi for OrderFlowEdge {{ type Context = EdgeContext;"
+    )?;
     for p in &plans {
         let upper = p.snake.to_uppercase();
         let mut unwrap = String::new();
@@ -550,9 +613,19 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
 fn header_field(name: &str) -> Result<(&'static str, &'static str, &'static str)> {
     match name {
         "X-Request-Id" => Ok(("x_request_id", "String", "The request's id.")),
-        "Location" => Ok(("location", "String", "The URL path of the created resource.")),
-        "Link" => Ok(("link", "Option<String>", "The next page (`rel=\"next\"`), absent on the last page.")),
-        other => Err(anyhow!("response header {other:?} is not one the edge can fill")),
+        "Location" => Ok((
+            "location",
+            "String",
+            "The URL path of the created resource.",
+        )),
+        "Link" => Ok((
+            "link",
+            "Option<String>",
+            "The next page (`rel=\"next\"`), absent on the last page.",
+        )),
+        other => Err(anyhow!(
+            "response header {other:?} is not one the edge can fill"
+        )),
     }
 }
 
@@ -629,7 +702,10 @@ fn response_type(p: &OpPlan) -> String {
 
 fn build_closure(p: &OpPlan) -> Result<String> {
     let (pat, body_expr) = match p.success {
-        201 => ("created: Created<_>", "HttpResponseCreated(created.body)".to_string()),
+        201 => (
+            "created: Created<_>",
+            "HttpResponseCreated(created.body)".to_string(),
+        ),
         202 => ("value", "HttpResponseAccepted(value)".to_string()),
         204 if p.method == "DELETE" => ("_value: ()", "HttpResponseDeleted()".to_string()),
         204 => ("_value: ()", "HttpResponseUpdatedNoContent()".to_string()),
@@ -648,7 +724,11 @@ fn build_closure(p: &OpPlan) -> Result<String> {
                 pre.push_str("let link = value.next_cursor.as_deref().map(|c| call.next_link(c));");
                 fields.push("link".to_string());
             }
-            other => return Err(anyhow!("response header {other:?} is not one the edge can fill")),
+            other => {
+                return Err(anyhow!(
+                    "response header {other:?} is not one the edge can fill"
+                ));
+            }
         }
     }
     // `Location` moves out of `created` after the body: take it first.

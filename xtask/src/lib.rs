@@ -40,7 +40,8 @@ fn header(kind: &str) -> String {
 }
 
 fn render(tokens: proc_macro2::TokenStream, what: &str) -> Result<String> {
-    let file: syn::File = syn::parse2(tokens).map_err(|e| anyhow!("internal: generated {what} does not parse: {e}"))?;
+    let file: syn::File = syn::parse2(tokens)
+        .map_err(|e| anyhow!("internal: generated {what} does not parse: {e}"))?;
     Ok(prettyplease::unparse(&file))
 }
 
@@ -66,7 +67,9 @@ pub fn generate(spec_text: &str) -> Result<Vec<GeneratedFile>> {
 pub fn stale(root: &Path, files: &[GeneratedFile]) -> Vec<&'static str> {
     files
         .iter()
-        .filter(|f| std::fs::read_to_string(root.join(f.path)).ok().as_deref() != Some(f.contents.as_str()))
+        .filter(|f| {
+            std::fs::read_to_string(root.join(f.path)).ok().as_deref() != Some(f.contents.as_str())
+        })
         .map(|f| f.path)
         .collect()
 }
@@ -76,12 +79,16 @@ pub fn stale(root: &Path, files: &[GeneratedFile]) -> Vec<&'static str> {
 pub fn write_changed(root: &Path, files: &[GeneratedFile]) -> Result<Vec<&'static str>> {
     let mut written = Vec::new();
     for path in stale(root, files) {
-        let f = files.iter().find(|f| f.path == path).context("internal: stale file vanished")?;
+        let f = files
+            .iter()
+            .find(|f| f.path == path)
+            .context("internal: stale file vanished")?;
         let target = root.join(f.path);
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(&target, &f.contents).with_context(|| format!("writing {}", target.display()))?;
+        std::fs::write(&target, &f.contents)
+            .with_context(|| format!("writing {}", target.display()))?;
         written.push(path);
     }
     Ok(written)

@@ -49,7 +49,10 @@ pub enum SpecError {
         message: String,
     },
     /// The document parsed but uses constructs the generators cannot express.
-    Lint { file: String, errors: Vec<LintError> },
+    Lint {
+        file: String,
+        errors: Vec<LintError>,
+    },
 }
 
 impl fmt::Display for SpecError {
@@ -130,7 +133,10 @@ pub fn location(p: &Parameter) -> &'static str {
     }
 }
 
-pub fn resolve_parameter<'a>(api: &'a OpenAPI, p: &'a ReferenceOr<Parameter>) -> Option<&'a Parameter> {
+pub fn resolve_parameter<'a>(
+    api: &'a OpenAPI,
+    p: &'a ReferenceOr<Parameter>,
+) -> Option<&'a Parameter> {
     match p {
         ReferenceOr::Item(p) => Some(p),
         ReferenceOr::Reference { reference } => {
@@ -143,7 +149,10 @@ pub fn resolve_parameter<'a>(api: &'a OpenAPI, p: &'a ReferenceOr<Parameter>) ->
     }
 }
 
-pub fn resolve_response<'a>(api: &'a OpenAPI, r: &'a ReferenceOr<Response>) -> Option<&'a Response> {
+pub fn resolve_response<'a>(
+    api: &'a OpenAPI,
+    r: &'a ReferenceOr<Response>,
+) -> Option<&'a Response> {
     match r {
         ReferenceOr::Item(r) => Some(r),
         ReferenceOr::Reference { reference } => {
@@ -233,7 +242,13 @@ impl Spec {
                     break;
                 }
                 let key = trimmed.trim_start_matches("- ");
-                let key = key.split(':').next().unwrap_or("").trim().trim_matches('\'').trim_matches('"');
+                let key = key
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches('\'')
+                    .trim_matches('"');
                 if key == seg && indent > min_indent {
                     hit = Some((i, indent));
                     break;
@@ -251,7 +266,12 @@ impl Spec {
         found
     }
 
-    fn err(&self, pointer: String, message: impl Into<String>, hint: impl Into<String>) -> LintError {
+    fn err(
+        &self,
+        pointer: String,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> LintError {
         LintError {
             line: self.line_of(&pointer),
             pointer,
@@ -332,7 +352,9 @@ impl Spec {
                 let style_ok = match p {
                     Parameter::Query { style, .. } => matches!(style, openapiv3::QueryStyle::Form),
                     Parameter::Path { style, .. } => matches!(style, openapiv3::PathStyle::Simple),
-                    Parameter::Header { style, .. } => matches!(style, openapiv3::HeaderStyle::Simple),
+                    Parameter::Header { style, .. } => {
+                        matches!(style, openapiv3::HeaderStyle::Simple)
+                    }
                     Parameter::Cookie { .. } => false,
                 };
                 if matches!(p, Parameter::Cookie { .. }) {
@@ -366,10 +388,15 @@ impl Spec {
                         }
                     }
                 }
-                if matches!(p, Parameter::Path { .. }) && !op.path.contains(&format!("{{{}}}", data.name)) {
+                if matches!(p, Parameter::Path { .. })
+                    && !op.path.contains(&format!("{{{}}}", data.name))
+                {
                     errors.push(self.err(
                         pptr.clone(),
-                        format!("path parameter {:?} does not appear in the path template", data.name),
+                        format!(
+                            "path parameter {:?} does not appear in the path template",
+                            data.name
+                        ),
                         "rename the parameter or the template variable so they match",
                     ));
                 }
@@ -477,7 +504,9 @@ impl Spec {
                                 "success schema is inline",
                                 "$ref a named schema in #/components/schemas so both generators share its name",
                             ));
-                        } else if resp.headers.contains_key("Link") && !self.schema_has_next_cursor(resp) {
+                        } else if resp.headers.contains_key("Link")
+                            && !self.schema_has_next_cursor(resp)
+                        {
                             errors.push(self.err(
                                 format!("{rptr}/headers/Link"),
                                 "Link declared but the body has no `next_cursor` property",
@@ -537,6 +566,18 @@ impl Spec {
                 }
             }
         }
+        for required in ["Problem", "FieldError"] {
+            if self
+                .component_schema(&format!("#/components/schemas/{required}"))
+                .is_none()
+            {
+                errors.push(self.err(
+                    "/components/schemas".into(),
+                    format!("schema {required:?} is missing"),
+                    "the generated edge renders every error as an RFC 9457 `Problem` with `FieldError` entries; declare both",
+                ));
+            }
+        }
         if let Some((first, at)) = &error_schema {
             if !first.contains("#/components/schemas/Problem") {
                 errors.push(self.err(
@@ -557,7 +598,8 @@ impl Spec {
     }
 
     fn schema_has_next_cursor(&self, resp: &Response) -> bool {
-        let Some(ReferenceOr::Reference { reference }) = &resp.content["application/json"].schema else {
+        let Some(ReferenceOr::Reference { reference }) = &resp.content["application/json"].schema
+        else {
             return false;
         };
         match self.component_schema(reference) {

@@ -15,6 +15,16 @@
 //! what), contract-level limits such as "at most 100 lines" (the generated
 //! edge validates request shapes), or idempotency records. Every SQL string
 //! is a constant; input only ever reaches SQLite as a bound parameter.
+//!
+//! TODO-correctness: the design commits a side effect and its idempotency
+//! record in one transaction, but every write here commits on its own. The
+//! edge needs a way in (for example a closure that receives the created
+//! order inside the write transaction and returns the record to insert)
+//! once its idempotency record format is settled.
+//!
+//! TODO-hardening: the design keeps storage behind a trait so that a
+//! PostgreSQL backend can be added later. The trait is not extracted yet;
+//! the public methods of [`Store`] are its intended shape.
 
 mod clock;
 pub mod cursor;

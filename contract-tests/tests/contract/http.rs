@@ -1,0 +1,421 @@
+//! Raw HTTP against the real server: the inputs the SDK would refuse to
+//! send, and the wire details (media types, headers) the SDK hides.
+
+use serde_json::{Value, json};
+
+use crate::support::TestServer;
+
+/// One request and what must come back.
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    /// `None`: no Authorization header; `Some("admin")`: the admin key;
+    /// anything else is sent as the bearer token.
+    auth: Option<&'static str>,
+    content_type: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
+    body: Option<String>,
+    status: u16,
+    code: &'static str,
+    /// JSON pointers that must appear in `errors`, in any order.
+    pointers: Vec<&'static str>,
+}
+
+impl Case {
+    fn new(name: &'static str, method: &'static str, path: impl Into<String>) -> Case {
+        Case {
+            name,
+            method,
+            path: path.into(),
+            auth: Some("admin"),
+            content_type: None,
+            headers: Vec::new(),
+            body: None,
+            status: 0,
+            code: "",
+            pointers: Vec::new(),
+        }
+    }
+    fn json(mut self, body: Value) -> Case {
+        self.content_type = Some("application/json");
+        self.body = Some(body.to_string());
+        self
+    }
+    fn raw(mut self, content_type: &'static str, body: impl Into<String>) -> Case {
+        self.content_type = Some(content_type);
+        self.body = Some(body.into());
+        self
+    }
+    fn auth(mut self, auth: Option<&'static str>) -> Case {
+        self.auth = auth;
+        self
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Case {
+        self.headers.push((name, value.into()));
+        self
+    }
+    fn expect(mut self, status: u16, code: &'static str) -> Case {
+        self.status = status;
+        self.code = code;
+        self
+    }
+    fn pointers(mut self, p: &[&'static str]) -> Case {
+        self.pointers = p.to_vec();
+        self
+    }
+}
+
+/// Sends the case and checks status, media type, problem shape, request id.
+async fn check(server: &TestServer, case: &Case) {
+    let key = match case.auth {
+        None => None,
+        Some("admin") => Some(server.admin_key.as_str()),
+        Some(other) => Some(other),
+    };
+    let client = server.http(key);
+    let url = format!("{}{}", server.base, case.path);
+    let mut req = client.request(case.method.parse().expect("a method"), &url);
+    if let Some(ct) = case.content_type {
+        req = req.header("content-type", ct);
+    }
+    for (k, v) in &case.headers {
+        req = req.header(*k, v);
+    }
+    if let Some(b) = &case.body {
+        req = req.body(b.clone());
+    }
+    let rsp = req.send().await.expect("the server answers");
+    let status = rsp.status().as_u16();
+    let headers = rsp.headers().clone();
+    let text = rsp.text().await.expect("a body");
+    assert_eq!(status, case.status, "{}: status (body: {text})", case.name);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{}: problems are application/problem+json",
+        case.name
+    );
+    let body: Value = serde_json::from_str(&text).expect("a JSON problem");
+    for member in ["type", "title", "status", "detail", "code", "request_id"] {
+        assert!(
+            body.get(member).is_some(),
+            "{}: problem lacks {member}: {body}",
+            case.name
+        );
+    }
+    assert_eq!(
+        body["status"],
+        json!(status),
+        "{}: status member",
+        case.name
+    );
+    assert_eq!(
+        body["code"],
+        json!(case.code),
+        "{}: code ({body})",
+        case.name
+    );
+    assert_eq!(
+        body["type"],
+        json!(format!(
+            "https://orderflow.dev/problems/{}",
+            case.code.replace('_', "-")
+        )),
+        "{}: type maps 1:1 to code",
+        case.name
+    );
+    let rid = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(!rid.is_empty(), "{}: X-Request-Id header", case.name);
+    assert_eq!(
+        body["request_id"],
+        json!(rid),
+        "{}: request_id equals X-Request-Id",
+        case.name
+    );
+    let pointers: Vec<&str> = body["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect())
+        .unwrap_or_default();
+    for p in &case.pointers {
+        assert!(
+            pointers.contains(p),
+            "{}: errors lack {p}: {body}",
+            case.name
+        );
+    }
+    assert_eq!(
+        pointers.len(),
+        case.pointers.len(),
+        "{}: exactly the bad fields: {body}",
+        case.name
+    );
+    if status == 401 {
+        assert_eq!(
+            headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer"),
+            "{}: 401 carries WWW-Authenticate",
+            case.name
+        );
+    }
+}
+
+async fn post(
+    server: &TestServer,
+    path: &str,
+    key: &str,
+    body: Value,
+    extra: Option<(&str, &str)>,
+) -> Value {
+    let mut req = server
+        .http(Some(key))
+        .post(format!("{}{path}", server.base))
+        .json(&body);
+    if let Some((k, v)) = extra {
+        req = req.header(k, v);
+    }
+    let rsp = req.send().await.expect("the server answers");
+    assert!(rsp.status().is_success(), "POST {path}: {}", rsp.status());
+    rsp.json().await.expect("JSON")
+}
+
+#[tokio::test]
+async fn bad_requests_get_precise_problems() {
+    let server = TestServer::start().await;
+    let admin = server.admin_key.clone();
+    let cus = post(
+        &server,
+        "/v1/customers",
+        &admin,
+        json!({"name": "Ada", "email": "ada@example.com"}),
+        None,
+    )
+    .await;
+    let cus_id = cus["id"].as_str().expect("an id").to_string();
+    let key = post(
+        &server,
+        &format!("/v1/customers/{cus_id}/api-keys"),
+        &admin,
+        json!({"name": "k"}),
+        None,
+    )
+    .await;
+    let customer_key: &'static str = Box::leak(
+        key["secret"]
+            .as_str()
+            .expect("a secret")
+            .to_string()
+            .into_boxed_str(),
+    );
+    let prd = post(
+        &server,
+        "/v1/products",
+        &admin,
+        json!({"sku": "A-1", "name": "A", "price": {"amount_minor": 100, "currency": "EUR"}}),
+        None,
+    )
+    .await;
+    let prd_id = prd["id"].as_str().expect("an id").to_string();
+    let big = "x".repeat(70 * 1024);
+
+    let cases = vec![
+        Case::new("no credentials", "GET", "/v1/orders").auth(None).expect(401, "unauthenticated"),
+        Case::new("unknown key", "GET", "/v1/orders").auth(Some("of_sk_nope")).expect(401, "unauthenticated"),
+        Case::new("customer on an admin operation", "GET", "/v1/customers")
+            .auth(Some(customer_key))
+            .expect(403, "forbidden"),
+        Case::new("unknown order", "GET", "/v1/orders/ord_missing").expect(404, "not_found"),
+        Case::new("another customer's record", "GET", "/v1/customers/cus_other")
+            .auth(Some(customer_key))
+            .expect(404, "not_found"),
+        Case::new("malformed JSON", "POST", "/v1/customers")
+            .raw("application/json", "{\"name\": ")
+            .expect(400, "malformed_request"),
+        Case::new("wrong JSON type", "POST", "/v1/customers")
+            .json(json!({"name": 5, "email": "a@b"}))
+            .expect(400, "malformed_request"),
+        Case::new("wrong media type", "POST", "/v1/customers")
+            .raw("text/plain", "name=Ada")
+            .expect(415, "unsupported_media_type"),
+        Case::new("body over the limit", "POST", "/v1/customers")
+            .json(json!({"name": big, "email": "a@b"}))
+            .expect(413, "payload_too_large"),
+        Case::new("every bad field listed", "POST", "/v1/products")
+            .json(json!({"sku": "bad sku!", "name": "", "price": {"amount_minor": -5, "currency": "euro"}}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/sku", "#/name", "#/price/amount_minor", "#/price/currency"]),
+        Case::new("order lines validated", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k1")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": 0}, {"product_id": "prd_none", "quantity": 1}]}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/items/0/quantity"]),
+        Case::new("unknown product in an order", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k2")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": "prd_none", "quantity": 1}]}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/items/0/product_id"]),
+        Case::new("admin order without customer", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k3")
+            .json(json!({"items": [{"product_id": prd_id, "quantity": 1}]}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/customer_id"]),
+        Case::new("empty order", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k4")
+            .json(json!({"customer_id": cus_id, "items": []}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/items"]),
+        Case::new("missing Idempotency-Key", "POST", "/v1/orders")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": 1}]}))
+            .expect(400, "idempotency_key_missing"),
+        Case::new("malformed Idempotency-Key", "POST", "/v1/orders")
+            .header("Idempotency-Key", "has spaces in it")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": 1}]}))
+            .expect(400, "idempotency_key_invalid"),
+        Case::new("limit above 100", "GET", "/v1/orders?limit=101")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit"]),
+        Case::new("limit zero", "GET", "/v1/products?limit=0")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit"]),
+        Case::new("limit not a number", "GET", "/v1/products?limit=ten").expect(400, "invalid_parameter"),
+        Case::new("unknown status filter", "GET", "/v1/orders?status=lost").expect(400, "invalid_parameter"),
+        Case::new("garbage cursor", "GET", "/v1/orders?cursor=not-a-cursor").expect(400, "invalid_cursor"),
+        Case::new("customer filtering another customer", "GET", "/v1/orders?customer_id=cus_other")
+            .auth(Some(customer_key))
+            .expect(403, "forbidden"),
+        Case::new("duplicate SKU", "POST", "/v1/products")
+            .json(json!({"sku": "A-1", "name": "again", "price": {"amount_minor": 1, "currency": "EUR"}}))
+            .expect(409, "duplicate_sku"),
+        Case::new("unknown customer for a key", "POST", "/v1/customers/cus_missing/api-keys")
+            .json(json!({"name": "k"}))
+            .expect(404, "not_found"),
+    ];
+    for case in &cases {
+        check(&server, case).await;
+    }
+    server.running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn cursors_are_bound_to_their_filters_and_tamper_proof() {
+    let server = TestServer::start().await;
+    let admin = server.admin_key.clone();
+    for n in 0..3 {
+        post(
+            &server,
+            "/v1/products",
+            &admin,
+            json!({"sku": format!("S-{n}"), "name": "p", "price": {"amount_minor": 1, "currency": "EUR"}}),
+            None,
+        )
+        .await;
+    }
+    let client = server.http(Some(&admin));
+    let rsp = client
+        .get(format!("{}/v1/products?limit=1&active=true", server.base))
+        .send()
+        .await
+        .expect("a page");
+    let link = rsp
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .expect("a Link header when there is a next page");
+    let page: Value = rsp.json().await.expect("JSON");
+    let cursor = page["next_cursor"].as_str().expect("a cursor").to_string();
+    assert_eq!(
+        link,
+        format!("</v1/products?limit=1&active=true&cursor={cursor}>; rel=\"next\"")
+    );
+
+    // Following the Link works.
+    let next = client
+        .get(format!(
+            "{}{}",
+            server.base,
+            &link[1..link.find('>').unwrap_or(1)]
+        ))
+        .send()
+        .await
+        .expect("next page");
+    assert_eq!(next.status().as_u16(), 200);
+
+    let mut flipped = cursor.clone().into_bytes();
+    let last = flipped.len() - 1;
+    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).expect("ASCII");
+    let cases = vec![
+        Case::new(
+            "cursor with other filters",
+            "GET",
+            format!("/v1/products?limit=1&active=false&cursor={cursor}"),
+        )
+        .expect(400, "invalid_cursor"),
+        Case::new(
+            "cursor for another list",
+            "GET",
+            format!("/v1/customers?cursor={cursor}"),
+        )
+        .expect(400, "invalid_cursor"),
+        Case::new(
+            "tampered cursor",
+            "GET",
+            format!("/v1/products?limit=1&active=true&cursor={flipped}"),
+        )
+        .expect(400, "invalid_cursor"),
+    ];
+    for case in &cases {
+        check(&server, case).await;
+    }
+    // The last page has neither a cursor nor a Link.
+    let last = client
+        .get(format!("{}/v1/products?limit=100", server.base))
+        .send()
+        .await
+        .expect("all");
+    assert!(last.headers().get("link").is_none());
+    let body: Value = last.json().await.expect("JSON");
+    assert_eq!(
+        body["next_cursor"],
+        Value::Null,
+        "next_cursor is present and null"
+    );
+    server.running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn meta_endpoints_serve_spec_and_probes() {
+    let server = TestServer::start().await;
+    let client = server.http(None);
+    let spec = client
+        .get(format!("{}/openapi.yaml", server.base))
+        .send()
+        .await
+        .expect("spec");
+    assert_eq!(spec.status().as_u16(), 200);
+    assert_eq!(
+        spec.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/yaml")
+    );
+    assert_eq!(
+        spec.text().await.expect("text"),
+        orderflow_server_api::SPEC_YAML
+    );
+    for probe in ["/healthz", "/readyz"] {
+        let rsp = client
+            .get(format!("{}{probe}", server.base))
+            .send()
+            .await
+            .expect("probe");
+        assert_eq!(rsp.status().as_u16(), 200, "{probe} needs no credentials");
+    }
+    server.running.stop().await.expect("clean shutdown");
+}

@@ -1,0 +1,13 @@
+//! Contract tests: spec, generated trait, SDK and running server agree.
+//!
+//! - `drift`: the OpenAPI the generated trait serves equals the spec (after
+//!   the normalisation dropshot forces), and mutated specs are caught.
+//! - `sdk`: every operation driven through the generated SDK against the
+//!   real server on `127.0.0.1:0` with a fresh database.
+//! - `http`: what the SDK refuses to send (malformed input, bad auth,
+//!   wrong media type) sent raw, checking statuses and problem bodies.
+
+mod drift;
+mod http;
+mod sdk;
+mod support;

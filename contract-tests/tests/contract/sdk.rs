@@ -1,0 +1,417 @@
+//! Every operation through the generated SDK against the real server: if
+//! server and client disagreed on a path, a field, a status or a type, these
+//! round trips would fail to deserialize or get an unexpected response.
+
+use std::collections::BTreeSet;
+
+use orderflow_client::types;
+use orderflow_client::{Client, Error};
+
+use crate::support::TestServer;
+
+/// The problem a failed SDK call carries, or a panic naming the surprise.
+fn problem<T: std::fmt::Debug>(r: Result<T, Error<types::Problem>>) -> types::Problem {
+    match r {
+        Err(Error::ErrorResponse(rv)) => {
+            let status = rv.status().as_u16();
+            let p = rv.into_inner();
+            assert_eq!(
+                p.status as u16, status,
+                "problem.status must equal the HTTP status"
+            );
+            p
+        }
+        other => panic!("expected a documented problem response, got {other:?}"),
+    }
+}
+
+async fn customer(sdk: &Client, name: &str, email: &str) -> types::Customer {
+    sdk.create_customer()
+        .body(types::CustomerCreate::builder().name(name).email(email))
+        .send()
+        .await
+        .expect("create customer")
+        .into_inner()
+}
+
+async fn product(sdk: &Client, sku: &str, price: i64, currency: &str) -> types::Product {
+    sdk.create_product()
+        .body(
+            types::ProductCreate::builder()
+                .sku(sku)
+                .name(format!("Product {sku}"))
+                .price(
+                    types::Money::builder()
+                        .amount_minor(price)
+                        .currency(currency),
+                ),
+        )
+        .send()
+        .await
+        .expect("create product")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn every_operation_round_trips_through_the_sdk() {
+    let server = TestServer::start().await;
+    let admin = server.sdk(&server.admin_key);
+    let mut exercised = BTreeSet::new();
+
+    // Health.
+    let h = admin
+        .get_health()
+        .send()
+        .await
+        .expect("healthz")
+        .into_inner();
+    assert_eq!(h.status, "ok");
+    exercised.insert("getHealth");
+    let r = admin
+        .get_readiness()
+        .send()
+        .await
+        .expect("readyz")
+        .into_inner();
+    assert_eq!(r.status, "ok");
+    exercised.insert("getReadiness");
+
+    // Customers.
+    let ada = admin
+        .create_customer()
+        .body(
+            types::CustomerCreate::builder()
+                .name("Ada Lovelace")
+                .email("ada@example.com"),
+        )
+        .send()
+        .await
+        .expect("create customer");
+    assert_eq!(ada.status().as_u16(), 201);
+    let location = ada
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ada = ada.into_inner();
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/v1/customers/{}", ada.id).as_str())
+    );
+    exercised.insert("createCustomer");
+    let grace = customer(&admin, "Grace Hopper", "grace@example.com").await;
+
+    let got = admin
+        .get_customer()
+        .customer_id(&ada.id)
+        .send()
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got, ada);
+    exercised.insert("getCustomer");
+
+    let renamed = admin
+        .update_customer()
+        .customer_id(&ada.id)
+        .body(
+            types::CustomerUpdate::builder()
+                .name(Some("Augusta Ada King".parse().expect("a name"))),
+        )
+        .send()
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(renamed.name, "Augusta Ada King");
+    assert_eq!(renamed.email, ada.email, "absent fields keep their value");
+    exercised.insert("updateCustomer");
+
+    let page = admin
+        .list_customers()
+        .limit(1)
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(page.data.len(), 1);
+    assert_eq!(page.data[0].id, grace.id, "newest first");
+    let next = page.next_cursor.expect("a second page");
+    let page2 = admin
+        .list_customers()
+        .limit(1)
+        .cursor(next)
+        .send()
+        .await
+        .expect("page 2")
+        .into_inner();
+    assert_eq!(page2.data[0].id, ada.id);
+    assert!(
+        page2.next_cursor.is_none(),
+        "two customers fit in two pages"
+    );
+    exercised.insert("listCustomers");
+
+    // Duplicate email: 409.
+    let dup = admin
+        .create_customer()
+        .body(
+            types::CustomerCreate::builder()
+                .name("Other")
+                .email("ADA@example.com"),
+        )
+        .send()
+        .await;
+    assert_eq!(problem(dup).code, "duplicate_email");
+
+    // Products.
+    let mug = product(&admin, "MUG-001", 1250, "EUR").await;
+    exercised.insert("createProduct");
+    let tee = product(&admin, "TEE-001", 2000, "EUR").await;
+    let got = admin
+        .get_product()
+        .product_id(&mug.id)
+        .send()
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got, mug);
+    exercised.insert("getProduct");
+    let cheaper = admin
+        .update_product()
+        .product_id(&tee.id)
+        .body(
+            types::ProductUpdate::builder().price(Some(
+                types::Money::builder()
+                    .amount_minor(1800)
+                    .currency("EUR")
+                    .try_into()
+                    .expect("money"),
+            )),
+        )
+        .send()
+        .await
+        .expect("update product")
+        .into_inner();
+    assert_eq!(cheaper.price.amount_minor, 1800);
+    exercised.insert("updateProduct");
+    let products = admin
+        .list_products()
+        .active(true)
+        .send()
+        .await
+        .expect("list products")
+        .into_inner();
+    assert_eq!(products.data.len(), 2);
+    exercised.insert("listProducts");
+
+    // A customer key for Ada.
+    let issued = admin
+        .create_api_key()
+        .customer_id(&ada.id)
+        .body(types::ApiKeyCreate::builder().name("storefront"))
+        .send()
+        .await
+        .expect("issue key");
+    assert_eq!(issued.status().as_u16(), 201);
+    let issued = issued.into_inner();
+    assert_eq!(issued.customer_id.as_deref(), Some(ada.id.as_str()));
+    exercised.insert("createApiKey");
+    let ada_sdk = server.sdk(&issued.secret);
+
+    // Orders: Ada places one for herself (customer_id omitted).
+    let placed = ada_sdk
+        .create_order()
+        .idempotency_key("order-1")
+        .body(types::OrderCreate::builder().items(vec![
+            types::OrderItemCreate::builder()
+                .product_id(mug.id.clone())
+                .quantity(2)
+                .try_into()
+                .expect("item"),
+            types::OrderItemCreate::builder()
+                .product_id(tee.id.clone())
+                .quantity(1)
+                .try_into()
+                .expect("item"),
+        ]))
+        .send()
+        .await
+        .expect("place order");
+    assert_eq!(placed.status().as_u16(), 201);
+    let order = placed.into_inner();
+    assert_eq!(order.customer_id, ada.id);
+    assert_eq!(order.status, types::OrderStatus::Pending);
+    assert_eq!(order.total.amount_minor, 2 * 1250 + 1800);
+    assert_eq!(order.items.len(), 2);
+    exercised.insert("createOrder");
+
+    let got = ada_sdk
+        .get_order()
+        .order_id(&order.id)
+        .send()
+        .await
+        .expect("get order")
+        .into_inner();
+    assert_eq!(got, order);
+    exercised.insert("getOrder");
+
+    let items = ada_sdk
+        .list_order_items()
+        .order_id(&order.id)
+        .limit(1)
+        .send()
+        .await
+        .expect("items")
+        .into_inner();
+    assert_eq!(items.data[0].line, 1);
+    assert!(items.next_cursor.is_some());
+    exercised.insert("listOrderItems");
+
+    let mine = ada_sdk
+        .list_orders()
+        .send()
+        .await
+        .expect("list orders")
+        .into_inner();
+    assert_eq!(mine.data.len(), 1);
+    exercised.insert("listOrders");
+
+    // Grace cannot see Ada's order: 404, not 403 (no existence leak).
+    let grace_key = admin
+        .create_api_key()
+        .customer_id(&grace.id)
+        .body(types::ApiKeyCreate::builder().name("grace"))
+        .send()
+        .await
+        .expect("issue key")
+        .into_inner();
+    let grace_sdk = server.sdk(&grace_key.secret);
+    assert_eq!(
+        problem(grace_sdk.get_order().order_id(&order.id).send().await).status,
+        404
+    );
+
+    // Transitions: a customer may not ship; the admin may process; the
+    // customer may cancel; cancelled is final.
+    let refused = ada_sdk
+        .transition_order()
+        .order_id(&order.id)
+        .body(types::OrderTransition::builder().to(types::OrderStatus::Shipped))
+        .send()
+        .await;
+    assert_eq!(problem(refused).status, 403);
+    let processing = admin
+        .transition_order()
+        .order_id(&order.id)
+        .body(types::OrderTransition::builder().to(types::OrderStatus::Processing))
+        .send()
+        .await
+        .expect("process")
+        .into_inner();
+    assert_eq!(processing.status, types::OrderStatus::Processing);
+    exercised.insert("transitionOrder");
+    let cancelled = ada_sdk
+        .transition_order()
+        .order_id(&order.id)
+        .body(types::OrderTransition::builder().to(types::OrderStatus::Cancelled))
+        .send()
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert_eq!(cancelled.status, types::OrderStatus::Cancelled);
+    let illegal = admin
+        .transition_order()
+        .order_id(&order.id)
+        .body(types::OrderTransition::builder().to(types::OrderStatus::Shipped))
+        .send()
+        .await;
+    assert_eq!(problem(illegal).code, "illegal_transition");
+
+    // Revoke Grace's key: it stops working at once.
+    let revoked = admin
+        .revoke_api_key()
+        .key_id(&grace_key.id)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status().as_u16(), 204);
+    exercised.insert("revokeApiKey");
+    assert_eq!(problem(grace_sdk.list_orders().send().await).status, 401);
+
+    // Every operation in the spec was exercised.
+    let all: BTreeSet<&str> = orderflow_server_api::ops::ALL
+        .iter()
+        .map(|o| o.operation_id)
+        .collect();
+    let missing: Vec<_> = all.difference(&exercised).collect();
+    assert!(
+        missing.is_empty(),
+        "operations not driven through the SDK: {missing:?}"
+    );
+
+    server.running.stop().await.expect("clean shutdown");
+}
+
+/// Walks the order list while new orders arrive between page fetches: every
+/// order that existed at the start appears exactly once, in order.
+#[tokio::test]
+async fn paging_through_orders_while_inserting_skips_and_repeats_nothing() {
+    let server = TestServer::start().await;
+    let admin = server.sdk(&server.admin_key);
+    let c = customer(&admin, "Pager", "pager@example.com").await;
+    let p = product(&admin, "PG-1", 100, "USD").await;
+    let place = |n: usize| {
+        let admin = &admin;
+        let c = c.id.clone();
+        let p = p.id.clone();
+        async move {
+            admin
+                .create_order()
+                .idempotency_key(format!("k-{n}"))
+                .body(
+                    types::OrderCreate::builder()
+                        .customer_id(Some(c))
+                        .items(vec![
+                            types::OrderItemCreate::builder()
+                                .product_id(p)
+                                .quantity(1)
+                                .try_into()
+                                .expect("item"),
+                        ]),
+                )
+                .send()
+                .await
+                .expect("place")
+                .into_inner()
+                .id
+        }
+    };
+    let mut before = Vec::new();
+    for n in 0..23 {
+        before.push(place(n).await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut inserted = 100;
+    loop {
+        let mut req = admin.list_orders().limit(5);
+        if let Some(c) = cursor.take() {
+            req = req.cursor(c);
+        }
+        let page = req.send().await.expect("a page").into_inner();
+        seen.extend(page.data.into_iter().map(|o| o.id));
+        // New orders arrive while the client pages.
+        place(inserted).await;
+        inserted += 1;
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    before.reverse();
+    assert_eq!(
+        seen, before,
+        "exactly the orders that existed, newest first, each once"
+    );
+    server.running.stop().await.expect("clean shutdown");
+}
