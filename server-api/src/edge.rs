@@ -222,13 +222,12 @@ impl<E: ExclusiveExtractor + 'static> ExclusiveExtractor for CheckedBody<E> {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
+            && len > cap
         {
-            if len > cap {
-                return Ok(CheckedBody(Err(ApiError::new(
-                    "payload_too_large",
-                    format!("the request body is {len} bytes; the limit is {cap} bytes"),
-                ))));
-            }
+            return Ok(CheckedBody(Err(ApiError::new(
+                "payload_too_large",
+                format!("the request body is {len} bytes; the limit is {cap} bytes"),
+            ))));
         }
         Ok(CheckedBody(
             E::from_request(rqctx, request)

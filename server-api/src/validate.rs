@@ -116,49 +116,48 @@ fn walk(
     match value {
         Value::String(s) => {
             let len = s.chars().count() as u64;
-            if let Some(min) = rules.get("minLength").and_then(Value::as_u64) {
-                if len < min {
-                    fail(format!("must be at least {min} characters long (is {len})"));
-                }
+            if let Some(min) = rules.get("minLength").and_then(Value::as_u64)
+                && len < min
+            {
+                fail(format!("must be at least {min} characters long (is {len})"));
             }
-            if let Some(max) = rules.get("maxLength").and_then(Value::as_u64) {
-                if len > max {
-                    fail(format!("must be at most {max} characters long (is {len})"));
-                }
+            if let Some(max) = rules.get("maxLength").and_then(Value::as_u64)
+                && len > max
+            {
+                fail(format!("must be at most {max} characters long (is {len})"));
             }
-            if let Some(p) = rules.get("pattern").and_then(Value::as_str) {
-                if let Some(re) = regex(p) {
-                    if !re.is_match(s) {
-                        fail(format!("must match the pattern {p}"));
-                    }
-                }
+            if let Some(p) = rules.get("pattern").and_then(Value::as_str)
+                && let Some(re) = regex(p)
+                && !re.is_match(s)
+            {
+                fail(format!("must match the pattern {p}"));
             }
         }
         Value::Number(n) => {
             if let Some(v) = n.as_f64() {
-                if let Some(min) = rules.get("minimum").and_then(Value::as_f64) {
-                    if v < min {
-                        fail(format!("must be at least {}", rules["minimum"]));
-                    }
+                if let Some(min) = rules.get("minimum").and_then(Value::as_f64)
+                    && v < min
+                {
+                    fail(format!("must be at least {}", rules["minimum"]));
                 }
-                if let Some(max) = rules.get("maximum").and_then(Value::as_f64) {
-                    if v > max {
-                        fail(format!("must be at most {}", rules["maximum"]));
-                    }
+                if let Some(max) = rules.get("maximum").and_then(Value::as_f64)
+                    && v > max
+                {
+                    fail(format!("must be at most {}", rules["maximum"]));
                 }
             }
         }
         Value::Array(items) => {
             let len = items.len() as u64;
-            if let Some(min) = rules.get("minItems").and_then(Value::as_u64) {
-                if len < min {
-                    fail(format!("must have at least {min} item(s) (has {len})"));
-                }
+            if let Some(min) = rules.get("minItems").and_then(Value::as_u64)
+                && len < min
+            {
+                fail(format!("must have at least {min} item(s) (has {len})"));
             }
-            if let Some(max) = rules.get("maxItems").and_then(Value::as_u64) {
-                if len > max {
-                    fail(format!("must have at most {max} items (has {len})"));
-                }
+            if let Some(max) = rules.get("maxItems").and_then(Value::as_u64)
+                && len > max
+            {
+                fail(format!("must have at most {max} items (has {len})"));
             }
             if let Some(item_rules) = rules.get("items") {
                 for (i, item) in items.iter().enumerate() {

@@ -285,10 +285,10 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::GetCustomerPath,
     ) -> Result<t::Customer, ApiError> {
-        if let Some(own) = confined_to(call)? {
-            if own != path.customer_id {
-                return Err(ApiError::not_found("customer", &path.customer_id));
-            }
+        if let Some(own) = confined_to(call)?
+            && own != path.customer_id
+        {
+            return Err(ApiError::not_found("customer", &path.customer_id));
         }
         let id = path.customer_id;
         Ok(customer(self.db(call, move |s| s.get_customer(&id)).await?))

@@ -94,10 +94,8 @@ pub fn to_json_schema(v: &Value, strip_constraints: bool) -> Value {
                 };
                 out.insert(k.clone(), converted);
             }
-            if nullable {
-                if let Some(Value::String(t)) = out.get("type").cloned() {
-                    out.insert("type".into(), json!([t, "null"]));
-                }
+            if nullable && let Some(Value::String(t)) = out.get("type").cloned() {
+                out.insert("type".into(), json!([t, "null"]));
             }
             Value::Object(out)
         }
@@ -173,10 +171,10 @@ fn params_object(params: &[&Parameter], strip: bool) -> Result<Value> {
             return Err(anyhow!("parameter {:?} has no schema", data.name));
         };
         let mut schema = to_json_schema(&schema_json(s)?, strip);
-        if let (Some(desc), Some(obj)) = (&data.description, schema.as_object_mut()) {
-            if !obj.contains_key("$ref") {
-                obj.insert("description".into(), Value::String(desc.clone()));
-            }
+        if let (Some(desc), Some(obj)) = (&data.description, schema.as_object_mut())
+            && !obj.contains_key("$ref")
+        {
+            obj.insert("description".into(), Value::String(desc.clone()));
         }
         props.insert(data.name.clone(), schema);
         if data.required {

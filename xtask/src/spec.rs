@@ -377,14 +377,14 @@ impl Spec {
                         "give the parameter a `schema`",
                     )),
                     ParameterSchemaOrContent::Schema(s) => {
-                        if let Some(kind) = self.scalar_kind(s) {
-                            if !kind {
-                                errors.push(self.err(
+                        if let Some(kind) = self.scalar_kind(s)
+                            && !kind
+                        {
+                            errors.push(self.err(
                                     pptr.clone(),
                                     "parameter schema is not a scalar (string, integer, number, boolean or string enum)",
                                     "dropshot reads parameters into scalar fields; use a request body for structured input",
                                 ));
-                            }
                         }
                     }
                 }
@@ -578,14 +578,14 @@ impl Spec {
                 ));
             }
         }
-        if let Some((first, at)) = &error_schema {
-            if !first.contains("#/components/schemas/Problem") {
-                errors.push(self.err(
-                    at.clone(),
-                    format!("error schema `{first}` is not #/components/schemas/Problem"),
-                    "errors are RFC 9457 problem details: $ref #/components/schemas/Problem",
-                ));
-            }
+        if let Some((first, at)) = &error_schema
+            && !first.contains("#/components/schemas/Problem")
+        {
+            errors.push(self.err(
+                at.clone(),
+                format!("error schema `{first}` is not #/components/schemas/Problem"),
+                "errors are RFC 9457 problem details: $ref #/components/schemas/Problem",
+            ));
         }
         if errors.is_empty() {
             Ok(())

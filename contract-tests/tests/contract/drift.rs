@@ -72,14 +72,14 @@ fn schema(root: &Value, v: &Value, stack: &mut Vec<String>) -> Value {
         return out;
     }
     // schemars wraps a described reference as `allOf: [{$ref}]`.
-    if let Some(Value::Array(all)) = map.get("allOf") {
-        if all.len() == 1 {
-            let mut inner = schema(root, &all[0], stack);
-            if map.get("nullable") == Some(&Value::Bool(true)) {
-                inner["nullable"] = Value::Bool(true);
-            }
-            return inner;
+    if let Some(Value::Array(all)) = map.get("allOf")
+        && all.len() == 1
+    {
+        let mut inner = schema(root, &all[0], stack);
+        if map.get("nullable") == Some(&Value::Bool(true)) {
+            inner["nullable"] = Value::Bool(true);
         }
+        return inner;
     }
     let mut out = Map::new();
     for (k, val) in map {
@@ -103,10 +103,10 @@ fn schema(root: &Value, v: &Value, stack: &mut Vec<String>) -> Value {
                             // whatever schemars says of `Option` fields.
                             let nullable = pv.get("nullable") == Some(&Value::Bool(true))
                                 || n.get("nullable") == Some(&Value::Bool(true));
-                            if !raw_required.contains(pk.as_str()) || nullable {
-                                if let Some(o) = n.as_object_mut() {
-                                    o.remove("nullable");
-                                }
+                            if (!raw_required.contains(pk.as_str()) || nullable)
+                                && let Some(o) = n.as_object_mut()
+                            {
+                                o.remove("nullable");
                             }
                             (pk.clone(), n)
                         })
@@ -302,10 +302,10 @@ fn required_and_schema(doc: &Value, p: &Value) -> Value {
         p.get("schema").unwrap_or(&Value::Null),
         &mut Vec::new(),
     );
-    if required != Value::Bool(true) {
-        if let Some(o) = s.as_object_mut() {
-            o.remove("nullable");
-        }
+    if required != Value::Bool(true)
+        && let Some(o) = s.as_object_mut()
+    {
+        o.remove("nullable");
     }
     json!({"required": required, "schema": s})
 }

@@ -16,7 +16,7 @@ fn problem<T: std::fmt::Debug>(r: Result<T, Error<types::Problem>>) -> types::Pr
             let status = rv.status().as_u16();
             let p = rv.into_inner();
             assert_eq!(
-                p.status as u16, status,
+                p.status, status,
                 "problem.status must equal the HTTP status"
             );
             p

@@ -1,0 +1,91 @@
+//! Quickstart: create a customer, a product and an order, then list orders.
+//!
+//! Run a server (`cargo run -p orderflow-server`), copy the admin key it
+//! prints, then:
+//!
+//!     ORDERFLOW_URL=http://127.0.0.1:8080 ORDERFLOW_KEY=of_sk_... \
+//!         cargo run -p orderflow-client --example quickstart
+
+use orderflow_client::{Client, types};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("ORDERFLOW_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let key = std::env::var("ORDERFLOW_KEY").map_err(|_| "set ORDERFLOW_KEY to an API key")?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse()?,
+    );
+    let client = Client::new_with_client(
+        &url,
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?,
+    );
+
+    let customer = client
+        .create_customer()
+        .body(
+            types::CustomerCreate::builder()
+                .name("Ada Lovelace")
+                .email(format!("ada+{}@example.com", std::process::id())),
+        )
+        .send()
+        .await?
+        .into_inner();
+    let product = client
+        .create_product()
+        .body(
+            types::ProductCreate::builder()
+                .sku(format!("MUG-{}", std::process::id()))
+                .name("Enamel mug")
+                .price(types::Money::builder().amount_minor(1250).currency("EUR")),
+        )
+        .send()
+        .await?
+        .into_inner();
+    let order = client
+        .create_order()
+        // Retrying with the same key never places a second order.
+        .idempotency_key(format!("quickstart-{}", std::process::id()))
+        .body(
+            types::OrderCreate::builder()
+                .customer_id(Some(customer.id.clone()))
+                .items(vec![
+                    types::OrderItemCreate::builder()
+                        .product_id(product.id)
+                        .quantity(2)
+                        .try_into()?,
+                ]),
+        )
+        .send()
+        .await?
+        .into_inner();
+    println!(
+        "placed {} for {} ({} {})",
+        order.id, customer.name, order.total.amount_minor, &*order.total.currency
+    );
+
+    // Problems are typed: a 404 comes back as `Error::ErrorResponse` with
+    // the RFC 9457 body.
+    match client
+        .get_order()
+        .order_id("ord_does_not_exist")
+        .send()
+        .await
+    {
+        Err(orderflow_client::Error::ErrorResponse(p)) => {
+            println!("as expected: {} {}", p.status, p.code)
+        }
+        other => println!("unexpected: {other:?}"),
+    }
+
+    let page = client.list_orders().limit(10).send().await?.into_inner();
+    println!(
+        "{} order(s) on the first page; more: {}",
+        page.data.len(),
+        page.next_cursor.is_some()
+    );
+    Ok(())
+}
