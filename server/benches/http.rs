@@ -1,0 +1,266 @@
+//! HTTP throughput and latency of the real server, next to a trivial
+//! dropshot endpoint on the same machine as the ceiling.
+//!
+//!     cargo bench -p orderflow-server --bench http
+//!
+//! Not a test: it prints figures and rewrites its section of
+//! `docs/benchmarks.md` (between the `http-bench` markers). Everything runs
+//! over loopback in one process: the load generator shares the machine's
+//! cores with the server, for every target alike, so the figures compare
+//! targets with each other rather than promise absolute capacity.
+//! `BENCH_SECONDS` (default 5) and `BENCH_CONCURRENCY` (default 16) tune it.
+
+use std::time::{Duration, Instant};
+
+use dropshot::{
+    ApiDescription, ConfigDropshot, HttpError, HttpResponseOk, RequestContext, ServerBuilder,
+    endpoint,
+};
+use orderflow_server::run::{self, Config};
+
+#[endpoint { method = GET, path = "/ping" }]
+async fn ping(_rqctx: RequestContext<()>) -> Result<HttpResponseOk<String>, HttpError> {
+    Ok(HttpResponseOk("ok".to_string()))
+}
+
+struct Figures {
+    name: String,
+    requests: usize,
+    errors: usize,
+    rps: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn load(
+    name: &str,
+    client: &reqwest::Client,
+    url: String,
+    key: Option<String>,
+    concurrency: usize,
+    duration: Duration,
+) -> Figures {
+    // One second of warm-up traffic first (connections, caches).
+    let run = |for_how_long: Duration| {
+        let client = client.clone();
+        let url = url.clone();
+        let key = key.clone();
+        async move {
+            let mut tasks = Vec::new();
+            let deadline = Instant::now() + for_how_long;
+            for _ in 0..concurrency {
+                let client = client.clone();
+                let url = url.clone();
+                let key = key.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let mut errors = 0usize;
+                    while Instant::now() < deadline {
+                        let mut req = client.get(&url);
+                        if let Some(k) = &key {
+                            req = req.bearer_auth(k);
+                        }
+                        let t0 = Instant::now();
+                        let ok = match req.send().await {
+                            Ok(r) => {
+                                let ok = r.status().is_success();
+                                let _ = r.bytes().await;
+                                ok
+                            }
+                            Err(_) => false,
+                        };
+                        lat.push(t0.elapsed().as_micros() as u64);
+                        if !ok {
+                            errors += 1;
+                        }
+                    }
+                    (lat, errors)
+                }));
+            }
+            let mut all = Vec::new();
+            let mut errors = 0;
+            for t in tasks {
+                if let Ok((lat, e)) = t.await {
+                    all.extend(lat);
+                    errors += e;
+                }
+            }
+            (all, errors)
+        }
+    };
+    run(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    let (mut lat, errors) = run(duration).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    Figures {
+        name: name.to_string(),
+        requests: lat.len(),
+        errors,
+        rps: lat.len() as f64 / elapsed,
+        p50_us: percentile(&lat, 50.0),
+        p99_us: percentile(&lat, 99.0),
+    }
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn write_section(report: &str) -> std::io::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    let start = "<!-- http-bench:start -->";
+    let end = "<!-- http-bench:end -->";
+    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".into());
+    let section = format!("{start}\n{report}{end}");
+    let new = match (old.find(start), old.find(end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &old[..a], &old[b + end.len()..]),
+        _ => format!("{}\n{section}\n", old.trim_end()),
+    };
+    std::fs::write(path, new)
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let concurrency: usize = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
+    let duration = Duration::from_secs(seconds);
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+
+    // The ceiling: one trivial dropshot endpoint, no edge, no database.
+    let mut api = ApiDescription::new();
+    api.register(ping).expect("register /ping");
+    let trivial = ServerBuilder::new(api, (), log.clone())
+        .config(ConfigDropshot {
+            bind_address: "127.0.0.1:0".parse().expect("addr"),
+            ..Default::default()
+        })
+        .start()
+        .expect("trivial server");
+
+    // The real server on a fresh database, seeded through the store.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        dir.path().join("bench.db"),
+    );
+    let server = run::start(config, log).await.expect("server");
+    let key = server.bootstrap_admin_key.clone().expect("admin key");
+    let store = server.app.store.clone();
+    let orders = 2_000;
+    let order_id = tokio::task::spawn_blocking(move || {
+        let c = store
+            .create_customer("Bench", "bench@example.com")
+            .expect("customer");
+        let p = store
+            .create_product(&orderflow_server::store::NewProduct {
+                sku: "B-1".into(),
+                name: "Bench".into(),
+                price: orderflow_server::store::Money {
+                    amount_minor: 100,
+                    currency: "EUR".into(),
+                },
+                active: true,
+            })
+            .expect("product");
+        let mut last = String::new();
+        for _ in 0..orders {
+            last = store
+                .create_order(&c.id, &[(p.id.as_str(), 2), (p.id.as_str(), 1)])
+                .expect("order")
+                .id;
+        }
+        last
+    })
+    .await
+    .expect("seed");
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let base = format!("http://{}", server.local_addr());
+    let targets = vec![
+        (
+            "trivial dropshot endpoint (ceiling)",
+            format!("http://{}/ping", trivial.local_addr()),
+            None,
+        ),
+        (
+            "GET /healthz (edge, no auth, no database)",
+            format!("{base}/healthz"),
+            None,
+        ),
+        (
+            "GET /v1/orders/{id}",
+            format!("{base}/v1/orders/{order_id}"),
+            Some(key.clone()),
+        ),
+        (
+            "GET /v1/orders?limit=20 (first page)",
+            format!("{base}/v1/orders?limit=20"),
+            Some(key.clone()),
+        ),
+    ];
+    let mut figures = Vec::new();
+    for (name, url, key) in targets {
+        let f = load(name, &client, url, key, concurrency, duration).await;
+        println!(
+            "{:<45} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us",
+            f.name, f.requests, f.errors, f.rps, f.p50_us, f.p99_us
+        );
+        figures.push(f);
+    }
+
+    let mut report = String::new();
+    report.push_str("## HTTP: requests per second and latency\n\n");
+    report.push_str(&format!(
+        "Measured by `cargo bench -p orderflow-server --bench http` on {} ({} cores, {}), release profile, {} concurrent keep-alive clients for {} s per target after 1 s of warm-up, load generator in the same process over loopback. Database: {} orders of 2 lines each.\n\n",
+        command_output("date", &["-u", "+%Y-%m-%d"]),
+        command_output("nproc", &[]),
+        command_output("rustc", &["--version"]),
+        concurrency,
+        seconds,
+        orders
+    ));
+    report.push_str(
+        "| target | requests | errors | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for f in &figures {
+        report.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms |\n",
+            f.name,
+            f.requests,
+            f.errors,
+            f.rps,
+            f.p50_us as f64 / 1000.0,
+            f.p99_us as f64 / 1000.0
+        ));
+    }
+    report.push('\n');
+    match write_section(&report) {
+        Ok(()) => println!("wrote docs/benchmarks.md"),
+        Err(e) => eprintln!("could not write docs/benchmarks.md: {e}"),
+    }
+    let _ = server.stop().await;
+    let _ = trivial.close().await;
+}
