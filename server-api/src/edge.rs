@@ -374,3 +374,68 @@ pub fn idempotency_key(raw: &str) -> Result<&str, ApiError> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys() {
+        // (raw header value, accepted key or None)
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "8e03978e-40d5-43e8-bc93-6894a57f9324",
+                Some("8e03978e-40d5-43e8-bc93-6894a57f9324"),
+            ),
+            ("\"quoted-key\"", Some("quoted-key")),
+            ("a", Some("a")),
+            ("k:1.2_3", Some("k:1.2_3")),
+            ("", None),
+            ("\"\"", None),
+            ("has space", None),
+            ("ünïcode", None),
+            ("\"unterminated", None),
+        ];
+        for (raw, want) in cases {
+            let got = idempotency_key(raw).ok();
+            assert_eq!(got, *want, "{raw:?}");
+        }
+        assert!(idempotency_key(&"x".repeat(255)).is_ok());
+        let too_long = idempotency_key(&"x".repeat(256)).expect_err("256 characters");
+        assert_eq!(too_long.code(), "idempotency_key_invalid");
+        assert_eq!(too_long.status(), 400);
+    }
+
+    #[test]
+    fn next_links_replace_the_cursor_and_keep_other_parameters() {
+        static OP: OperationMeta = OperationMeta {
+            operation_id: "listOrders",
+            method: "GET",
+            route: "/v1/orders",
+            authenticated: true,
+            idempotency_key: false,
+            success_status: 200,
+        };
+        let cases = [
+            ("/v1/orders", "</v1/orders?cursor=C>; rel=\"next\""),
+            (
+                "/v1/orders?limit=5",
+                "</v1/orders?limit=5&cursor=C>; rel=\"next\"",
+            ),
+            (
+                "/v1/orders?cursor=OLD&status=pending",
+                "</v1/orders?status=pending&cursor=C>; rel=\"next\"",
+            ),
+        ];
+        for (uri, want) in cases {
+            let call = Call {
+                op: &OP,
+                request_id: "r".into(),
+                principal: None,
+                uri: uri.parse().expect("a URI"),
+                started: Instant::now(),
+            };
+            assert_eq!(call.next_link("C"), want, "{uri}");
+        }
+    }
+}

@@ -193,3 +193,99 @@ fn walk(
         Value::Null | Value::Bool(_) => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pointers(
+        value: serde_json::Value,
+        rules: &'static str,
+        mode: Mode,
+    ) -> Vec<(String, String)> {
+        check(&value, rules, mode)
+            .into_iter()
+            .map(|e| (e.pointer, e.detail))
+            .collect()
+    }
+
+    #[test]
+    fn every_violation_is_reported_with_its_pointer() {
+        // The spec's own rules for an order and a product.
+        let order = r##"{"$ref": "#/components/schemas/OrderCreate"}"##;
+        let got = pointers(
+            json!({"items": [{"product_id": "p", "quantity": 0}, {"product_id": "q", "quantity": 10001}]}),
+            order,
+            Mode::Body,
+        );
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "#/items/0/quantity".to_string(),
+                    "must be at least 1".to_string()
+                ),
+                (
+                    "#/items/1/quantity".to_string(),
+                    "must be at most 10000".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            pointers(json!({"items": []}), order, Mode::Body),
+            vec![(
+                "#/items".to_string(),
+                "must have at least 1 item(s) (has 0)".to_string()
+            )]
+        );
+        let product = r##"{"$ref": "#/components/schemas/ProductCreate"}"##;
+        let got: Vec<String> = pointers(
+            json!({"sku": "bad sku", "name": "", "price": {"amount_minor": -1, "currency": "eur"}}),
+            product,
+            Mode::Body,
+        )
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+        assert_eq!(
+            got,
+            vec![
+                "#/name",
+                "#/price/amount_minor",
+                "#/price/currency",
+                "#/sku"
+            ]
+        );
+        assert!(pointers(
+            json!({"sku": "OK-1", "name": "n", "price": {"amount_minor": 0, "currency": "EUR"}}),
+            product,
+            Mode::Body
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn parameters_are_named_not_pointed() {
+        let rules = r#"{"properties": {"limit": {"minimum": 1, "maximum": 100}}}"#;
+        assert_eq!(
+            pointers(json!({"limit": 101}), rules, Mode::Parameters),
+            vec![("limit".to_string(), "must be at most 100".to_string())]
+        );
+        assert!(pointers(json!({"limit": 100}), rules, Mode::Parameters).is_empty());
+        assert!(
+            pointers(json!({}), rules, Mode::Parameters).is_empty(),
+            "absent is fine"
+        );
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        let rules = r#"{"properties": {"name": {"maxLength": 3}}}"#;
+        assert!(pointers(json!({"name": "äöü"}), rules, Mode::Body).is_empty());
+        assert_eq!(
+            pointers(json!({"name": "äöüß"}), rules, Mode::Body).len(),
+            1
+        );
+    }
+}

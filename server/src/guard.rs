@@ -85,3 +85,25 @@ impl Guard for App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn bearer_credentials() {
+        let cases = [
+            ("Bearer of_sk_1", Some("of_sk_1")),
+            ("bearer of_sk_1", Some("of_sk_1")),
+            ("BEARER   of_sk_1 ", Some("of_sk_1")),
+            ("Basic dXNlcjpwYXNz", None),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("", None),
+            ("of_sk_1", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(bearer(raw), want, "{raw:?}");
+        }
+    }
+}
