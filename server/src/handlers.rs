@@ -36,8 +36,18 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Arc<Store>, log: Logger, max_db_in_flight: usize) -> Result<App, StoreError> {
-        let cursor_secret = store.cursor_secret()?;
+    /// `cursor_secret`: from configuration, or `None` for the one the
+    /// store generated and persisted on first run.
+    pub fn new(
+        store: Arc<Store>,
+        log: Logger,
+        max_db_in_flight: usize,
+        cursor_secret: Option<[u8; 32]>,
+    ) -> Result<App, StoreError> {
+        let cursor_secret = match cursor_secret {
+            Some(s) => s,
+            None => store.cursor_secret()?,
+        };
         Ok(App {
             store,
             log,

@@ -24,6 +24,10 @@ struct Args {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ORDERFLOW_BODY_LIMIT", default_value_t = run::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// 64 hex digits signing pagination cursors. Default: a random secret
+    /// generated on first run and kept in the database.
+    #[arg(long, env = "ORDERFLOW_CURSOR_SECRET", hide_env_values = true)]
+    cursor_secret: Option<String>,
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -65,6 +69,11 @@ async fn real_main() -> Result<()> {
     .map_err(|e| anyhow!("setting up logging: {e}"))?;
     let mut config = Config::new(args.listen, args.database);
     config.body_limit = args.body_limit;
+    config.cursor_secret = args
+        .cursor_secret
+        .as_deref()
+        .map(run::parse_secret)
+        .transpose()?;
     let running = run::start(config, log.clone()).await?;
     if let Some(key) = &running.bootstrap_admin_key {
         println!("Created the first admin API key. It is shown only this once; store it safely:");

@@ -21,6 +21,18 @@ use crate::store::{Clock, IdSource, RandomIds, Store, SystemClock};
 /// is about 8 KiB; 64 KiB leaves room without inviting abuse.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
+/// Parses a cursor secret: exactly 64 hex digits (32 bytes).
+pub fn parse_secret(hex_text: &str) -> Result<[u8; 32]> {
+    let bytes = hex::decode(hex_text.trim())
+        .map_err(|e| anyhow!("the cursor secret must be 64 hex digits: {e}"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        anyhow!(
+            "the cursor secret must be 64 hex digits (32 bytes), got {} bytes",
+            bytes.len()
+        )
+    })
+}
+
 /// How the server is configured (flags and environment, see `main.rs`).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,6 +41,10 @@ pub struct Config {
     pub body_limit: usize,
     /// Database calls allowed in flight on the blocking pool at once.
     pub max_db_in_flight: usize,
+    /// The key that signs pagination cursors. `None`: a random one,
+    /// generated on first run and kept in the database. Give one (the same
+    /// on every replica) when cursors must survive a database move.
+    pub cursor_secret: Option<[u8; 32]>,
 }
 
 impl Config {
@@ -38,6 +54,7 @@ impl Config {
             database,
             body_limit: DEFAULT_BODY_LIMIT,
             max_db_in_flight: 64,
+            cursor_secret: None,
         }
     }
 }
@@ -110,8 +127,13 @@ pub async fn start_with(
     .await
     .context("database start-up task")??;
     let app = Arc::new(
-        App::new(Arc::new(store), log.clone(), config.max_db_in_flight)
-            .context("reading the cursor secret")?,
+        App::new(
+            Arc::new(store),
+            log.clone(),
+            config.max_db_in_flight,
+            config.cursor_secret,
+        )
+        .context("reading the cursor secret")?,
     );
     let context = EdgeContext {
         handlers: app.clone(),
@@ -131,4 +153,19 @@ pub async fn start_with(
         app,
         bootstrap_admin_key: bootstrap,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_secret;
+
+    #[test]
+    fn cursor_secrets_are_64_hex_digits() {
+        let ok = "00".repeat(31) + "ff";
+        assert_eq!(parse_secret(&ok).expect("valid")[31], 0xff);
+        for bad in ["", "zz", &"00".repeat(31), &"00".repeat(33)] {
+            let e = parse_secret(bad).expect_err(bad).to_string();
+            assert!(e.contains("64 hex digits"), "{bad:?}: {e}");
+        }
+    }
 }
