@@ -1,0 +1,246 @@
+//! The rule catalog: what a rule is, and the registry of all of them.
+//!
+//! Each rule is one file in this folder named after its id, holding a
+//! `pub const RULE: Rule` with its metadata as data and its check. The
+//! `rules!` list below both declares the modules and builds [`ALL`], so a
+//! rule is registered by adding one line; a test in `tests/it` fails when a
+//! file in this folder is missing from the list. This module does not
+//! traverse documents: the walker in [`crate::walk`] calls the checks.
+
+use crate::Level;
+use crate::document::Node;
+use crate::walk::{
+    ContentSite, Cx, NodeSite, OperationPair, Pair, ParameterSite, PropertySite, SchemaSite,
+};
+
+/// Which part of a document a rule is about; groups the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    /// Paths and operations.
+    Operations,
+    /// Path, query, header and cookie parameters.
+    Parameters,
+    /// Request bodies and their media types.
+    RequestBodies,
+    /// Response statuses, media types and headers.
+    Responses,
+    /// JSON Schema keywords, judged by direction.
+    Schemas,
+    /// Security requirements.
+    Security,
+    /// Servers.
+    Servers,
+    /// Deprecation and sunset.
+    Lifecycle,
+}
+
+impl Family {
+    /// Heading used in the catalog.
+    pub fn title(self) -> &'static str {
+        match self {
+            Family::Operations => "Paths and operations",
+            Family::Parameters => "Parameters",
+            Family::RequestBodies => "Request bodies",
+            Family::Responses => "Responses",
+            Family::Schemas => "Schemas",
+            Family::Security => "Security",
+            Family::Servers => "Servers",
+            Family::Lifecycle => "Lifecycle",
+        }
+    }
+}
+
+/// The request/response counterpart of a directional rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirror {
+    /// The rule is not about one direction.
+    NotDirectional,
+    /// The rule id that checks the same keyword in the other direction.
+    Rule(&'static str),
+    /// No counterpart, and why that is right.
+    Waived(&'static str),
+}
+
+/// A rule's metadata. Everything the catalog, `rules` and `explain` show
+/// comes from here.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleMeta {
+    /// Stable id, equal to the file name.
+    pub id: &'static str,
+    /// Severity of every finding of this rule.
+    pub level: Level,
+    /// Catalog group.
+    pub family: Family,
+    /// What the rule detects, one sentence.
+    pub description: &'static str,
+    /// Why such a change breaks (or may break) clients.
+    pub why: &'static str,
+    /// How to make the change without breaking anyone.
+    pub fix: &'static str,
+    /// A link to the part of the OpenAPI or JSON Schema specification that
+    /// the rule is about.
+    pub reference: &'static str,
+    /// The mirror rule in the other direction.
+    pub mirror: Mirror,
+}
+
+/// The kind of site a rule checks, with its check function.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Whole documents (servers, global settings).
+    Document(fn(&mut Cx<'_>, &Pair<Node<'_>>)),
+    /// An operation, present on one or both sides.
+    Operation(fn(&mut Cx<'_>, &OperationPair<'_>)),
+    /// A parameter of an operation present on both sides.
+    Parameter(fn(&mut Cx<'_>, &ParameterSite<'_>)),
+    /// The request body of an operation present on both sides.
+    RequestBody(fn(&mut Cx<'_>, &NodeSite<'_>)),
+    /// A response of an operation present on both sides.
+    Response(fn(&mut Cx<'_>, &NodeSite<'_>)),
+    /// A header of a response present on both sides.
+    Header(fn(&mut Cx<'_>, &NodeSite<'_>)),
+    /// A media type of a body present on both sides.
+    Content(fn(&mut Cx<'_>, &ContentSite<'_>)),
+    /// A schema present on both sides.
+    Schema(fn(&mut Cx<'_>, &SchemaSite<'_>)),
+    /// A property of an object schema present on both sides.
+    Property(fn(&mut Cx<'_>, &PropertySite<'_>)),
+}
+
+/// A rule: metadata plus check.
+pub struct Rule {
+    /// What the rule is.
+    pub meta: RuleMeta,
+    /// What it looks at and how.
+    pub check: Check,
+}
+
+/// Declares each rule module and lists its `RULE` in [`ALL`].
+macro_rules! rules {
+    ($($id:ident),* $(,)?) => {
+        $(pub mod $id;)*
+        /// Every registered rule, in catalog order.
+        pub static ALL: &[&Rule] = &[$(&$id::RULE),*];
+    };
+}
+
+rules! {
+    // Paths and operations.
+    operation_removed,
+    operation_added,
+    operation_id_changed,
+    // Parameters.
+    request_parameter_added_required,
+    request_parameter_added_optional,
+    request_parameter_removed,
+    request_parameter_became_required,
+    request_parameter_style_changed,
+    // Request bodies.
+    request_body_became_required,
+    request_body_removed,
+    request_media_type_removed,
+    // Responses.
+    response_success_status_removed,
+    response_media_type_removed,
+    response_header_removed,
+    response_header_became_optional,
+    // Schemas, request side then response side of each keyword.
+    request_property_became_required,
+    response_property_became_optional,
+    request_required_property_added,
+    request_property_removed,
+    response_property_removed,
+    request_property_became_read_only,
+    response_property_became_write_only,
+    request_type_narrowed,
+    response_type_widened,
+    request_became_non_nullable,
+    response_became_nullable,
+    request_enum_value_removed,
+    response_enum_value_added,
+    request_format_narrowed,
+    response_format_widened,
+    request_numeric_range_narrowed,
+    response_numeric_range_widened,
+    request_length_range_narrowed,
+    response_length_range_widened,
+    request_pattern_changed,
+    response_pattern_changed,
+    request_additional_properties_restricted,
+    response_additional_properties_allowed,
+    request_union_variant_removed,
+    response_union_variant_added,
+    request_all_of_member_added,
+    response_all_of_member_removed,
+    request_discriminator_changed,
+    response_discriminator_changed,
+    request_unique_items_added,
+    response_unique_items_removed,
+    request_default_changed,
+    // Security.
+    security_requirement_tightened,
+    // Servers.
+    server_removed,
+    // Lifecycle.
+    operation_removed_after_sunset,
+    request_parameter_removed_after_sunset,
+    operation_became_deprecated,
+    operation_deprecated_without_sunset,
+    operation_sunset_too_soon,
+}
+
+/// What rule files import.
+pub mod prelude {
+    pub use super::{Check, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, retirement};
+    pub use crate::Level;
+    pub use crate::document::Node;
+    pub use crate::schema;
+    pub use crate::walk::{
+        ContentSite, Cx, Direction, NodeSite, OperationPair, Pair, ParameterSite, PropertySite,
+        SchemaSite,
+    };
+}
+
+/// Where a thing stands in its deprecation lifecycle on a given day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retirement {
+    /// Not marked deprecated.
+    NotDeprecated,
+    /// Deprecated without an `x-sunset` date.
+    NoSunset,
+    /// Deprecated with an `x-sunset` that is not a `YYYY-MM-DD` date.
+    BadSunset(String),
+    /// Deprecated, and the sunset date is still ahead.
+    Before(chrono::NaiveDate),
+    /// Deprecated, and the sunset date has come: removal is allowed.
+    Passed(chrono::NaiveDate),
+}
+
+/// Classifies a thing by its `deprecated` flag and `x-sunset` value. The
+/// sunset day itself counts as passed: it is the announced removal day.
+pub fn retirement(deprecated: bool, sunset: Option<&str>, today: chrono::NaiveDate) -> Retirement {
+    if !deprecated {
+        return Retirement::NotDeprecated;
+    }
+    let Some(raw) = sunset else {
+        return Retirement::NoSunset;
+    };
+    match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+        Ok(date) if date <= today => Retirement::Passed(date),
+        Ok(date) => Retirement::Before(date),
+        Err(_) => Retirement::BadSunset(raw.to_owned()),
+    }
+}
+
+/// The pointer of `node`'s `key` when present, else of `node` itself: a
+/// finding then points at `maximum:` rather than at the whole schema.
+pub fn key_ptr(node: &Node<'_>, key: &str) -> String {
+    node.get(key)
+        .map(|n| n.ptr)
+        .unwrap_or_else(|| node.ptr.clone())
+}
+
+/// Looks a rule up by id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    ALL.iter().copied().find(|r| r.meta.id == id)
+}

@@ -1,0 +1,507 @@
+//! The engine's traversal: walks two documents in parallel and hands each
+//! matched pair of things (operations, parameters, bodies, responses,
+//! headers, media types, schemas, properties) to the rules that check
+//! that kind of thing.
+//!
+//! Rules never traverse; they look at one site and report. The walker
+//! owns pairing (what counts as "the same" operation or property across
+//! revisions), direction (request or response) and cycle detection, so
+//! every rule gets those right for free. It does not decide what is
+//! breaking.
+
+use std::collections::BTreeSet;
+
+use crate::document::{Document, Node};
+use crate::model::{self, Operation, Parameter};
+use crate::rules::{Check, Rule, RuleMeta};
+use crate::schema;
+use crate::{Finding, Location, Options};
+
+/// Which way data flows. The same schema change means opposite things in
+/// a request (the client writes, the server must accept) and in a
+/// response (the server writes, the client must understand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server: parameters and request bodies.
+    Request,
+    /// Server to client: response bodies and headers.
+    Response,
+}
+
+/// Deepest schema nesting followed. Deeper than this, the walk stops
+/// silently: it bounds work on adversarial input.
+const MAX_SCHEMA_DEPTH: usize = 64;
+
+/// Two optional sides of one thing.
+#[derive(Debug, Clone)]
+pub struct Pair<T> {
+    /// The thing in the base document.
+    pub base: Option<T>,
+    /// The thing in the revision.
+    pub rev: Option<T>,
+}
+
+/// Two sides of one operation.
+pub type OperationPair<'a> = Pair<&'a Operation<'a>>;
+
+/// Two sides of one parameter, with the operations it belongs to.
+#[derive(Debug)]
+pub struct ParameterSite<'a> {
+    /// The operations (both present).
+    pub op: (&'a Operation<'a>, &'a Operation<'a>),
+    /// The parameter on each side.
+    pub param: Pair<&'a Parameter<'a>>,
+}
+
+/// Two sides of a request body, response or response header (resolved).
+#[derive(Debug)]
+pub struct NodeSite<'a> {
+    /// Status code for responses, header name for headers, empty for
+    /// request bodies.
+    pub name: &'a str,
+    /// What it is, for messages: `response 200`, `request body`.
+    pub at: String,
+    /// The thing on each side.
+    pub pair: Pair<Node<'a>>,
+}
+
+/// Two sides of one media type entry under `content`.
+#[derive(Debug)]
+pub struct ContentSite<'a> {
+    /// Request body or response content.
+    pub dir: Direction,
+    /// The media type, lowercased.
+    pub media_type: &'a str,
+    /// What holds it, for messages: `request body`, `response 200`.
+    pub at: &'a str,
+    /// The media type object on each side.
+    pub pair: Pair<Node<'a>>,
+}
+
+/// Two sides of one schema, both present and resolved.
+#[derive(Debug)]
+pub struct SchemaSite<'a> {
+    /// Which way the data flows.
+    pub dir: Direction,
+    /// Human path of the schema: `request body application/json: items[]`.
+    pub at: String,
+    /// Base schema.
+    pub base: Node<'a>,
+    /// Revision schema.
+    pub rev: Node<'a>,
+}
+
+/// Two sides of one property of an object schema.
+#[derive(Debug)]
+pub struct PropertySite<'a> {
+    /// Which way the data flows.
+    pub dir: Direction,
+    /// Human path of the parent object; messages add the property name.
+    pub at: String,
+    /// Property name.
+    pub name: &'a str,
+    /// The parent object schemas (both present, resolved).
+    pub parent: (Node<'a>, Node<'a>),
+    /// The property schema on each side, resolved.
+    pub pair: Pair<Node<'a>>,
+    /// Whether the property is in the parent's `required` list, per side.
+    pub required: (bool, bool),
+}
+
+/// What a rule's check gets: both documents, the options, and a way to
+/// report. One `Cx` is shared by all rules; the walker sets the rule and
+/// the operation before each call.
+pub struct Cx<'a> {
+    /// The base document.
+    pub base_doc: &'a Document,
+    /// The revision.
+    pub rev_doc: &'a Document,
+    /// Comparison options (today, minimum deprecation period).
+    pub options: &'a Options,
+    operation: Option<String>,
+    rule: Option<&'static RuleMeta>,
+    findings: Vec<Finding>,
+}
+
+impl Cx<'_> {
+    /// Records a finding of the current rule. `base` and `rev` are JSON
+    /// pointers into each side, when the thing exists there.
+    pub fn report(&mut self, base: Option<&str>, rev: Option<&str>, message: String) {
+        let Some(rule) = self.rule else { return };
+        let base = base.map(|p| Location {
+            pointer: p.to_owned(),
+            line: self.base_doc.line(p),
+        });
+        let revision = rev.map(|p| Location {
+            pointer: p.to_owned(),
+            line: self.rev_doc.line(p),
+        });
+        self.findings.push(Finding {
+            rule: rule.id,
+            level: rule.level,
+            operation: self.operation.clone(),
+            base,
+            revision,
+            message,
+        });
+    }
+}
+
+/// Runs `rules` over the pair of documents and returns sorted, de-duplicated
+/// findings.
+pub fn run(
+    rules: &[&'static Rule],
+    base: &Document,
+    rev: &Document,
+    options: &Options,
+) -> Vec<Finding> {
+    let mut w = Walker {
+        rules,
+        cx: Cx {
+            base_doc: base,
+            rev_doc: rev,
+            options,
+            operation: None,
+            rule: None,
+            findings: Vec::new(),
+        },
+    };
+    w.walk();
+    let mut findings = w.cx.findings;
+    // A schema shared by several places is visited once per place; the same
+    // finding at the same pointers for the same operation is said once.
+    findings.sort_by(|a, b| {
+        (&a.operation, a.rule, &a.base, &a.revision, &a.message).cmp(&(
+            &b.operation,
+            b.rule,
+            &b.base,
+            &b.revision,
+            &b.message,
+        ))
+    });
+    findings.dedup();
+    findings
+}
+
+struct Walker<'r, 'a> {
+    rules: &'r [&'static Rule],
+    cx: Cx<'a>,
+}
+
+/// Calls every rule whose check has the given variant on the given site.
+macro_rules! dispatch {
+    ($self:ident, $variant:ident, $site:expr) => {{
+        let site = &$site;
+        for rule in $self.rules {
+            if let Check::$variant(check) = rule.check {
+                $self.cx.rule = Some(&rule.meta);
+                check(&mut $self.cx, site);
+            }
+        }
+        $self.cx.rule = None;
+    }};
+}
+
+impl<'a> Walker<'_, 'a> {
+    fn walk(&mut self) {
+        let (base, rev) = (self.cx.base_doc, self.cx.rev_doc);
+        dispatch!(
+            self,
+            Document,
+            Pair {
+                base: Some(base.root()),
+                rev: Some(rev.root()),
+            }
+        );
+        let base_ops = model::operations(base);
+        let rev_ops = model::operations(rev);
+        let keys: BTreeSet<&String> = base_ops.keys().chain(rev_ops.keys()).collect();
+        for key in keys {
+            let pair = Pair {
+                base: base_ops.get(key),
+                rev: rev_ops.get(key),
+            };
+            self.cx.operation = pair.rev.or(pair.base).map(Operation::label);
+            dispatch!(self, Operation, pair.clone());
+            if let (Some(b), Some(r)) = (pair.base, pair.rev) {
+                self.operation(b, r);
+            }
+        }
+        self.cx.operation = None;
+    }
+
+    fn operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
+        let keys: BTreeSet<&String> = b.parameters.keys().chain(r.parameters.keys()).collect();
+        for key in keys {
+            let site = ParameterSite {
+                op: (b, r),
+                param: Pair {
+                    base: b.parameters.get(key),
+                    rev: r.parameters.get(key),
+                },
+            };
+            dispatch!(self, Parameter, site);
+            if let (Some(bp), Some(rp)) = (b.parameters.get(key), r.parameters.get(key))
+                && let (Some(bs), Some(rs)) = (bp.node.get("schema"), rp.node.get("schema"))
+            {
+                self.schema(
+                    Direction::Request,
+                    bp.describe(),
+                    bs,
+                    rs,
+                    &mut Vec::new(),
+                    0,
+                );
+            }
+        }
+
+        let body = Pair {
+            base: b
+                .node
+                .get("requestBody")
+                .map(|n| self.cx.base_doc.resolve(n)),
+            rev: r
+                .node
+                .get("requestBody")
+                .map(|n| self.cx.rev_doc.resolve(n)),
+        };
+        dispatch!(
+            self,
+            RequestBody,
+            NodeSite {
+                name: "",
+                at: "request body".to_owned(),
+                pair: body.clone(),
+            }
+        );
+        if let (Some(bb), Some(rb)) = (body.base, body.rev) {
+            self.content(Direction::Request, "request body", &bb, &rb);
+        }
+
+        let (Some(bresp), Some(rresp)) = (b.node.get("responses"), r.node.get("responses")) else {
+            return;
+        };
+        let bmap = bresp.entries();
+        let rmap = rresp.entries();
+        let statuses: BTreeSet<&str> = bmap.iter().chain(rmap.iter()).map(|(k, _)| *k).collect();
+        for status in statuses {
+            let find = |m: &Vec<(&'a str, Node<'a>)>| {
+                m.iter().find(|(k, _)| *k == status).map(|(_, n)| n.clone())
+            };
+            let pair = Pair {
+                base: find(&bmap).map(|n| self.cx.base_doc.resolve(n)),
+                rev: find(&rmap).map(|n| self.cx.rev_doc.resolve(n)),
+            };
+            let at = format!("response {status}");
+            dispatch!(
+                self,
+                Response,
+                NodeSite {
+                    name: status,
+                    at: at.clone(),
+                    pair: pair.clone(),
+                }
+            );
+            if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {
+                self.headers(&at, &bn, &rn);
+                self.content(Direction::Response, &at, &bn, &rn);
+            }
+        }
+    }
+
+    fn headers(&mut self, at: &str, b: &Node<'a>, r: &Node<'a>) {
+        let lower = |n: &Node<'a>| -> Vec<(String, &'a str, Node<'a>)> {
+            n.get("headers")
+                .map(|h| h.entries())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), k, v))
+                .collect()
+        };
+        let bh = lower(b);
+        let rh = lower(r);
+        let names: BTreeSet<&String> = bh.iter().chain(rh.iter()).map(|(k, _, _)| k).collect();
+        for name in names {
+            let bn = bh.iter().find(|(k, _, _)| k == name);
+            let rn = rh.iter().find(|(k, _, _)| k == name);
+            let shown = rn.or(bn).map(|(_, s, _)| *s).unwrap_or("");
+            let pair = Pair {
+                base: bn.map(|(_, _, n)| self.cx.base_doc.resolve(n.clone())),
+                rev: rn.map(|(_, _, n)| self.cx.rev_doc.resolve(n.clone())),
+            };
+            let hat = format!("{at} header `{shown}`");
+            dispatch!(
+                self,
+                Header,
+                NodeSite {
+                    name: shown,
+                    at: hat.clone(),
+                    pair: pair.clone(),
+                }
+            );
+            if let (Some(bn), Some(rn)) = (pair.base, pair.rev)
+                && let (Some(bs), Some(rs)) = (bn.get("schema"), rn.get("schema"))
+            {
+                self.schema(Direction::Response, hat, bs, rs, &mut Vec::new(), 0);
+            }
+        }
+    }
+
+    fn content(&mut self, dir: Direction, at: &str, b: &Node<'a>, r: &Node<'a>) {
+        let norm = |n: &Node<'a>| -> Vec<(String, Node<'a>)> {
+            n.get("content")
+                .map(|c| c.entries())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
+                .collect()
+        };
+        let bc = norm(b);
+        let rc = norm(r);
+        let types: BTreeSet<&String> = bc.iter().chain(rc.iter()).map(|(k, _)| k).collect();
+        for media_type in types {
+            let pair = Pair {
+                base: bc
+                    .iter()
+                    .find(|(k, _)| k == media_type)
+                    .map(|(_, n)| n.clone()),
+                rev: rc
+                    .iter()
+                    .find(|(k, _)| k == media_type)
+                    .map(|(_, n)| n.clone()),
+            };
+            dispatch!(
+                self,
+                Content,
+                ContentSite {
+                    dir,
+                    media_type,
+                    at,
+                    pair: pair.clone(),
+                }
+            );
+            if let (Some(bm), Some(rm)) = (pair.base, pair.rev)
+                && let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema"))
+            {
+                self.schema(
+                    dir,
+                    format!("{at} {media_type}"),
+                    bs,
+                    rs,
+                    &mut Vec::new(),
+                    0,
+                );
+            }
+        }
+    }
+
+    /// Compares two schemas and everything below them. `stack` holds the
+    /// resolved pointer pairs being compared further up: meeting one again
+    /// means a recursive schema, and the walk stops there.
+    fn schema(
+        &mut self,
+        dir: Direction,
+        at: String,
+        b: Node<'a>,
+        r: Node<'a>,
+        stack: &mut Vec<(String, String)>,
+        depth: usize,
+    ) {
+        if depth > MAX_SCHEMA_DEPTH {
+            return;
+        }
+        let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
+        let b = base_doc.resolve(b);
+        let r = rev_doc.resolve(r);
+        let key = (b.ptr.clone(), r.ptr.clone());
+        if stack.contains(&key) {
+            return;
+        }
+        stack.push(key);
+        dispatch!(
+            self,
+            Schema,
+            SchemaSite {
+                dir,
+                at: at.clone(),
+                base: b.clone(),
+                rev: r.clone(),
+            }
+        );
+
+        // Properties: pair by name, then recurse into those on both sides.
+        let bp = b.get("properties").map(|p| p.entries()).unwrap_or_default();
+        let rp = r.get("properties").map(|p| p.entries()).unwrap_or_default();
+        let breq = schema::required(b.value);
+        let rreq = schema::required(r.value);
+        let names: BTreeSet<&'a str> = bp.iter().chain(rp.iter()).map(|(k, _)| *k).collect();
+        for name in names {
+            let pair = Pair {
+                base: bp
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, n)| base_doc.resolve(n.clone())),
+                rev: rp
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, n)| rev_doc.resolve(n.clone())),
+            };
+            let pat = if at.ends_with(':') || at.contains(": ") {
+                format!("{at}.{name}")
+            } else {
+                format!("{at}: {name}")
+            };
+            dispatch!(
+                self,
+                Property,
+                PropertySite {
+                    dir,
+                    at: at.clone(),
+                    name,
+                    parent: (b.clone(), r.clone()),
+                    pair: pair.clone(),
+                    required: (breq.contains(name), rreq.contains(name)),
+                }
+            );
+            if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {
+                // A property that never travels in this direction on either
+                // side cannot break anyone there.
+                let hidden = match dir {
+                    Direction::Request => bn.flag("readOnly") && rn.flag("readOnly"),
+                    Direction::Response => bn.flag("writeOnly") && rn.flag("writeOnly"),
+                };
+                if !hidden {
+                    self.schema(dir, pat, bn, rn, stack, depth + 1);
+                }
+            }
+        }
+
+        if let (Some(bi), Some(ri)) = (b.get("items"), r.get("items"))
+            && bi.value.is_object()
+            && ri.value.is_object()
+        {
+            self.schema(dir, format!("{at}[]"), bi, ri, stack, depth + 1);
+        }
+        if let (Some(ba), Some(ra)) = (b.get("additionalProperties"), r.get("additionalProperties"))
+            && ba.value.is_object()
+            && ra.value.is_object()
+        {
+            self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, depth + 1);
+        }
+        for keyword in ["allOf", "oneOf", "anyOf"] {
+            let m = schema::members(base_doc, rev_doc, &b, &r, keyword);
+            for (bm, rm) in m.paired {
+                let name = schema::member_name(&rm);
+                self.schema(
+                    dir,
+                    format!("{at} ({keyword} {name})"),
+                    bm,
+                    rm,
+                    stack,
+                    depth + 1,
+                );
+            }
+        }
+        stack.pop();
+    }
+}

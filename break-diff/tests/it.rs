@@ -1,0 +1,16 @@
+//! The one integration-test binary of break-diff (one binary links faster
+//! than many). Each module tests one face of the crate; shared helpers are
+//! in `support`.
+
+#[path = "it/catalog.rs"]
+mod catalog;
+#[path = "it/cli.rs"]
+mod cli;
+#[path = "it/document.rs"]
+mod document;
+#[path = "it/fixtures.rs"]
+mod fixtures;
+#[path = "it/refactors.rs"]
+mod refactors;
+#[path = "it/support.rs"]
+mod support;

@@ -1,0 +1,308 @@
+//! The CLI as a user meets it, driven through `cli::run_with_stdin` with
+//! in-memory streams: exit codes, every output format (snapshotted),
+//! `rules` and `explain`, stdin and git inputs, and unreadable input.
+
+use std::io::{self, Write};
+
+use break_diff::cli::{ExitCode, run_with_stdin};
+use break_diff::rules::ALL;
+
+use crate::support;
+
+struct Run {
+    code: ExitCode,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `break-diff` with `args` (program name added) and `stdin`.
+fn cli(args: &[&str], stdin: &str) -> Run {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("break-diff").chain(args.iter().copied());
+    let code = run_with_stdin(argv, &mut stdin.as_bytes(), &mut out, &mut err);
+    Run {
+        code,
+        stdout: String::from_utf8(out).expect("utf-8 stdout"),
+        stderr: String::from_utf8(err).expect("utf-8 stderr"),
+    }
+}
+
+fn fixture(rule: &str, side: &str) -> String {
+    support::fixtures_dir()
+        .join(rule)
+        .join(format!("{side}.yaml"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Checks exit code and that stdout/stderr contain the given snippets.
+fn check(args: &[&str], stdin: &str, code: ExitCode, stdout_has: &[&str], stderr_has: &[&str]) {
+    let run = cli(args, stdin);
+    assert_eq!(
+        run.code, code,
+        "args {args:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    for s in stdout_has {
+        assert!(
+            run.stdout.contains(s),
+            "args {args:?}: stdout lacks `{s}`:\n{}",
+            run.stdout
+        );
+    }
+    for s in stderr_has {
+        assert!(
+            run.stderr.contains(s),
+            "args {args:?}: stderr lacks `{s}`:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let base = fixture("operation_removed", "base");
+    let rev = fixture("operation_removed", "revision");
+    let info_base = fixture("operation_added", "base");
+    let info_rev = fixture("operation_added", "revision");
+    let date = ["--date", "2026-06-01"];
+    check(
+        &[&base, &rev, date[0], date[1]],
+        "",
+        ExitCode::Findings,
+        &["error[operation_removed]"],
+        &[],
+    );
+    check(&[&base, &base], "", ExitCode::Clean, &["0 findings"], &[]);
+    check(
+        &[&info_base, &info_rev],
+        "",
+        ExitCode::Clean,
+        &["info[operation_added]"],
+        &[],
+    );
+    check(
+        &["--fail-on", "info", &info_base, &info_rev],
+        "",
+        ExitCode::Findings,
+        &[],
+        &[],
+    );
+    check(
+        &["--fail-on", "warning", &info_base, &info_rev],
+        "",
+        ExitCode::Clean,
+        &[],
+        &[],
+    );
+    // Stdin stands for one side.
+    let base_text = std::fs::read_to_string(&base).expect("fixture");
+    check(
+        &["-", &rev],
+        &base_text,
+        ExitCode::Findings,
+        &["<stdin>"],
+        &[],
+    );
+    // Usage and input errors are exit 2 with a message naming the problem.
+    check(&[], "", ExitCode::Usage, &[], &["expected two documents"]);
+    check(&["-", "-"], "", ExitCode::Usage, &[], &["only one of"]);
+    check(
+        &[&base, "no/such/file.yaml"],
+        "",
+        ExitCode::Usage,
+        &[],
+        &["no/such/file.yaml"],
+    );
+    check(
+        &["--format", "yaml", &base, &rev],
+        "",
+        ExitCode::Usage,
+        &[],
+        &["--format"],
+    );
+    check(
+        &["--date", "tomorrow", &base, &rev],
+        "",
+        ExitCode::Usage,
+        &[],
+        &["YYYY-MM-DD"],
+    );
+    check(
+        &["-", &rev],
+        "openapi: 3.0.3\npaths: [\n",
+        ExitCode::Usage,
+        &[],
+        &["<stdin>:3"],
+    );
+    check(
+        &["-", &rev],
+        "swagger: '2.0'\n",
+        ExitCode::Usage,
+        &[],
+        &["<stdin>:1", "Swagger"],
+    );
+    check(
+        &["--help"],
+        "",
+        ExitCode::Clean,
+        &["Usage: break-diff"],
+        &[],
+    );
+    check(&["--version"], "", ExitCode::Clean, &["break-diff "], &[]);
+}
+
+#[test]
+fn rules_and_explain_come_from_the_metadata() {
+    let run = cli(&["rules"], "");
+    assert_eq!(run.code, ExitCode::Clean);
+    for r in ALL {
+        assert!(
+            run.stdout.contains(r.meta.id),
+            "`rules` lacks {}",
+            r.meta.id
+        );
+    }
+    for r in ALL {
+        check(
+            &["explain", r.meta.id],
+            "",
+            ExitCode::Clean,
+            &[r.meta.id, r.meta.why, r.meta.fix],
+            &[],
+        );
+    }
+    check(
+        &["explain", "no_such_rule"],
+        "",
+        ExitCode::Usage,
+        &[],
+        &["unknown rule id `no_such_rule`"],
+    );
+}
+
+#[test]
+fn sunset_dates_are_judged_against_the_given_date() {
+    let base = fixture("operation_removed_after_sunset", "base");
+    let rev = fixture("operation_removed_after_sunset", "revision");
+    check(
+        &["--date", "2020-01-01", &base, &rev],
+        "",
+        ExitCode::Findings,
+        &["error[operation_removed]"],
+        &[],
+    );
+    check(
+        &["--date", "2026-06-01", &base, &rev],
+        "",
+        ExitCode::Clean,
+        &["info[operation_removed_after_sunset]"],
+        &[],
+    );
+}
+
+/// Runs git in the crate folder and returns its trimmed stdout.
+fn git(args: &[&str], stdin: &str) -> String {
+    let mut child = std::process::Command::new("git")
+        .args(args)
+        .current_dir(support::crate_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write to git");
+    let out = child.wait_with_output().expect("git finishes");
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_git_revision_can_be_an_input() {
+    // Store the base fixture as a tree object, without touching any ref
+    // or the work tree, so that `TREE:base.yaml` is a `REV:path` input
+    // whatever has been committed.
+    let base_text = std::fs::read_to_string(fixture("operation_removed", "base")).expect("fixture");
+    let blob = git(&["hash-object", "-w", "--stdin"], &base_text);
+    let tree = git(&["mktree"], &format!("100644 blob {blob}\tbase.yaml\n"));
+    let input = format!("{tree}:base.yaml");
+    let rev = fixture("operation_removed", "revision");
+    check(
+        &[&input, &rev],
+        "",
+        ExitCode::Findings,
+        &[&format!("{input}:10"), "error[operation_removed]"],
+        &[],
+    );
+    check(
+        &["HEAD:no/such.yaml", &rev],
+        "",
+        ExitCode::Usage,
+        &[],
+        &["git show HEAD:no/such.yaml"],
+    );
+}
+
+#[test]
+fn every_format_is_snapshotted() {
+    let base = fixture("request_property_became_required", "base");
+    let rev = fixture("request_property_became_required", "revision");
+    for format in ["text", "json", "markdown", "github", "junit", "sarif"] {
+        let run = cli(
+            &["--format", format, "--date", "2026-06-01", &base, &rev],
+            "",
+        );
+        assert_eq!(run.code, ExitCode::Findings, "{format}: {}", run.stderr);
+        // Absolute fixture paths differ per machine; snapshots use names.
+        let dir = support::fixtures_dir().to_string_lossy().into_owned();
+        let stdout = run.stdout.replace(&dir, "<fixtures>");
+        insta::with_settings!({ snapshot_path => "../snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(format!("format_{format}"), stdout);
+        });
+    }
+    let json = cli(&["--format", "json", &base, &rev], "");
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json output parses");
+    assert_eq!(value["version"], break_diff::REPORT_VERSION);
+}
+
+/// A writer that behaves like a pipe whose reader has gone.
+struct ClosedPipe;
+
+impl Write for ClosedPipe {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+#[test]
+fn a_broken_pipe_is_not_an_error() {
+    let base = fixture("operation_removed", "base");
+    let rev = fixture("operation_removed", "revision");
+    let mut err = Vec::new();
+    let code = run_with_stdin(
+        ["break-diff", &base, &rev],
+        &mut io::empty(),
+        &mut ClosedPipe,
+        &mut err,
+    );
+    assert_eq!(code, ExitCode::Findings);
+    assert!(err.is_empty(), "stderr: {}", String::from_utf8_lossy(&err));
+    let code = run_with_stdin(
+        ["break-diff", &base, &base],
+        &mut io::empty(),
+        &mut ClosedPipe,
+        &mut err,
+    );
+    assert_eq!(code, ExitCode::Clean);
+}

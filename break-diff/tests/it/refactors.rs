@@ -1,0 +1,105 @@
+//! Refactors that change the text but not the contract must report
+//! nothing: renamed path variables, `$ref` versus inline, reordering, YAML
+//! versus JSON, and parameters moved between path-item and operation level.
+
+use crate::support;
+
+/// Compares `base` with `revision` and checks the set of rule ids found.
+fn check(base: &str, revision: &str, expected: &[&str]) {
+    let findings = support::diff(base, revision, &support::options());
+    let mut got: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    got.dedup();
+    assert_eq!(got, expected, "findings: {findings:#?}");
+}
+
+const SMALL: &str = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /orders/{order_id}:
+    parameters:
+      - {name: order_id, in: path, required: true, schema: {type: string}}
+    get:
+      operationId: getOrder
+      parameters:
+        - {name: verbose, in: query, schema: {type: boolean}}
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Order'}
+components:
+  schemas:
+    Order:
+      type: object
+      required: [id]
+      properties:
+        id: {type: string}
+        total: {type: integer, minimum: 0}
+"#;
+
+#[test]
+fn refactors_are_not_breaking() {
+    // The path variable is renamed.
+    check(
+        SMALL,
+        &SMALL
+            .replace("{order_id}", "{id}")
+            .replace("name: order_id", "name: id"),
+        &[],
+    );
+    // The response schema is inlined instead of referenced.
+    let inline = SMALL.replace(
+        "schema: {$ref: '#/components/schemas/Order'}",
+        "schema: {type: object, required: [id], properties: {id: {type: string}, total: {type: integer, minimum: 0}}}",
+    );
+    check(SMALL, &inline, &[]);
+    check(&inline, SMALL, &[]);
+    // The path parameter moves to the operation and the query parameter to
+    // the path item; properties are reordered.
+    let moved = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /orders/{order_id}:
+    parameters:
+      - {name: verbose, in: query, schema: {type: boolean}}
+    get:
+      parameters:
+        - {in: path, name: order_id, schema: {type: string}, required: true}
+      operationId: getOrder
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Order'}
+          description: ok
+components:
+  schemas:
+    Order:
+      properties:
+        total: {minimum: 0, type: integer}
+        id: {type: string}
+      type: object
+      required: [id]
+"#;
+    check(SMALL, moved, &[]);
+}
+
+#[test]
+fn the_orderflow_spec_as_json_is_the_same_contract() {
+    let yaml = support::orderflow();
+    let doc = break_diff::Document::parse("orderflow.yaml", &yaml).expect("parses");
+    let json = serde_json::to_string_pretty(doc.root().value).expect("json");
+    check(&yaml, &json, &[]);
+    check(&json, &yaml, &[]);
+}
+
+#[test]
+fn renaming_an_orderflow_path_variable_is_not_breaking() {
+    let yaml = support::orderflow();
+    let renamed = yaml
+        .replace("{order_id}", "{id}")
+        .replace("name: order_id", "name: id");
+    assert_ne!(yaml, renamed, "the spec has an {{order_id}} path");
+    check(&yaml, &renamed, &[]);
+}
