@@ -262,3 +262,45 @@ pub fn member_name(node: &Node<'_>) -> String {
         _ => node.ptr.clone(),
     }
 }
+
+/// The properties and `required` names of an object schema, including
+/// those it gets through `allOf` (followed through `$ref`s, with a depth
+/// bound for recursive compositions). Comparing this flattened view is
+/// what keeps "inline object" versus "`allOf` of components" from looking
+/// like removed properties.
+#[derive(Debug, Default)]
+pub struct ObjectView<'a> {
+    /// Property name and resolved schema; the schema's own entries first.
+    pub properties: Vec<(&'a str, Node<'a>)>,
+    /// Names required by the schema or any `allOf` member.
+    pub required: BTreeSet<&'a str>,
+}
+
+/// Builds the [`ObjectView`] of a resolved schema.
+pub fn object_view<'a>(doc: &'a Document, node: &Node<'a>) -> ObjectView<'a> {
+    let mut view = ObjectView::default();
+    collect_object(doc, node, &mut view, 0);
+    view
+}
+
+fn collect_object<'a>(doc: &'a Document, node: &Node<'a>, view: &mut ObjectView<'a>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    for (name, prop) in node
+        .get("properties")
+        .map(|p| p.entries())
+        .unwrap_or_default()
+    {
+        if !view.properties.iter().any(|(n, _)| *n == name) {
+            view.properties.push((name, doc.resolve(prop)));
+        }
+    }
+    if let Some(Value::Array(names)) = node.value.get("required") {
+        view.required.extend(names.iter().filter_map(Value::as_str));
+    }
+    for member in node.get("allOf").map(|a| a.items()).unwrap_or_default() {
+        let member = doc.resolve(member);
+        collect_object(doc, &member, view, depth + 1);
+    }
+}

@@ -63,6 +63,10 @@ pub struct NodeSite<'a> {
     pub at: String,
     /// The thing on each side.
     pub pair: Pair<Node<'a>>,
+    /// The names of this thing's siblings in the revision (every status
+    /// of the operation, every header of the response), so that a rule
+    /// can see that `200` became `2XX`.
+    pub rev_names: Vec<&'a str>,
 }
 
 /// Two sides of one media type entry under `content`.
@@ -250,7 +254,7 @@ impl<'a> Walker<'_, 'a> {
                     bs,
                     rs,
                     &mut Vec::new(),
-                    0,
+                    true,
                 );
             }
         }
@@ -272,6 +276,7 @@ impl<'a> Walker<'_, 'a> {
                 name: "",
                 at: "request body".to_owned(),
                 pair: body.clone(),
+                rev_names: Vec::new(),
             }
         );
         if let (Some(bb), Some(rb)) = (body.base, body.rev) {
@@ -300,6 +305,7 @@ impl<'a> Walker<'_, 'a> {
                     name: status,
                     at: at.clone(),
                     pair: pair.clone(),
+                    rev_names: rmap.iter().map(|(k, _)| *k).collect(),
                 }
             );
             if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {
@@ -337,12 +343,13 @@ impl<'a> Walker<'_, 'a> {
                     name: shown,
                     at: hat.clone(),
                     pair: pair.clone(),
+                    rev_names: rh.iter().map(|(_, s, _)| *s).collect(),
                 }
             );
             if let (Some(bn), Some(rn)) = (pair.base, pair.rev)
                 && let (Some(bs), Some(rs)) = (bn.get("schema"), rn.get("schema"))
             {
-                self.schema(Direction::Response, hat, bs, rs, &mut Vec::new(), 0);
+                self.schema(Direction::Response, hat, bs, rs, &mut Vec::new(), true);
             }
         }
     }
@@ -389,7 +396,7 @@ impl<'a> Walker<'_, 'a> {
                     bs,
                     rs,
                     &mut Vec::new(),
-                    0,
+                    true,
                 );
             }
         }
@@ -405,9 +412,10 @@ impl<'a> Walker<'_, 'a> {
         b: Node<'a>,
         r: Node<'a>,
         stack: &mut Vec<(String, String)>,
-        depth: usize,
+        with_properties: bool,
     ) {
-        if depth > MAX_SCHEMA_DEPTH {
+        // The stack holds one entry per level, so its length is the depth.
+        if stack.len() > MAX_SCHEMA_DEPTH {
             return;
         }
         let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
@@ -430,10 +438,19 @@ impl<'a> Walker<'_, 'a> {
         );
 
         // Properties: pair by name, then recurse into those on both sides.
-        let bp = b.get("properties").map(|p| p.entries()).unwrap_or_default();
-        let rp = r.get("properties").map(|p| p.entries()).unwrap_or_default();
-        let breq = schema::required(b.value);
-        let rreq = schema::required(r.value);
+        // Properties come from the flattened view (own plus `allOf`), and
+        // are walked only at the schema that owns the `allOf`, not again in
+        // each member: `with_properties` is false inside members.
+        let (bv, rv) = if with_properties {
+            (
+                schema::object_view(base_doc, &b),
+                schema::object_view(rev_doc, &r),
+            )
+        } else {
+            Default::default()
+        };
+        let (bp, rp) = (bv.properties, rv.properties);
+        let (breq, rreq) = (bv.required, rv.required);
         let names: BTreeSet<&'a str> = bp.iter().chain(rp.iter()).map(|(k, _)| *k).collect();
         for name in names {
             let pair = Pair {
@@ -471,7 +488,7 @@ impl<'a> Walker<'_, 'a> {
                     Direction::Response => bn.flag("writeOnly") && rn.flag("writeOnly"),
                 };
                 if !hidden {
-                    self.schema(dir, pat, bn, rn, stack, depth + 1);
+                    self.schema(dir, pat, bn, rn, stack, true);
                 }
             }
         }
@@ -480,13 +497,13 @@ impl<'a> Walker<'_, 'a> {
             && bi.value.is_object()
             && ri.value.is_object()
         {
-            self.schema(dir, format!("{at}[]"), bi, ri, stack, depth + 1);
+            self.schema(dir, format!("{at}[]"), bi, ri, stack, true);
         }
         if let (Some(ba), Some(ra)) = (b.get("additionalProperties"), r.get("additionalProperties"))
             && ba.value.is_object()
             && ra.value.is_object()
         {
-            self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, depth + 1);
+            self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, true);
         }
         for keyword in ["allOf", "oneOf", "anyOf"] {
             let m = schema::members(base_doc, rev_doc, &b, &r, keyword);
@@ -498,7 +515,7 @@ impl<'a> Walker<'_, 'a> {
                     bm,
                     rm,
                     stack,
-                    depth + 1,
+                    keyword != "allOf",
                 );
             }
         }

@@ -12,5 +12,7 @@ mod document;
 mod fixtures;
 #[path = "it/refactors.rs"]
 mod refactors;
+#[path = "it/robustness.rs"]
+mod robustness;
 #[path = "it/support.rs"]
 mod support;

@@ -103,3 +103,46 @@ fn renaming_an_orderflow_path_variable_is_not_breaking() {
     assert_ne!(yaml, renamed, "the spec has an {{order_id}} path");
     check(&yaml, &renamed, &[]);
 }
+
+#[test]
+fn composing_a_schema_with_all_of_is_not_breaking() {
+    let composed = SMALL.replace(
+        "    Order:
+      type: object
+      required: [id]
+      properties:
+        id: {type: string}
+        total: {type: integer, minimum: 0}
+",
+        "    Order:
+      allOf:
+        - $ref: '#/components/schemas/Identified'
+        - type: object
+          properties:
+            total: {type: integer, minimum: 0}
+    Identified:
+      type: object
+      required: [id]
+      properties:
+        id: {type: string}
+",
+    );
+    assert_ne!(composed, SMALL);
+    check(SMALL, &composed, &[]);
+    check(&composed, SMALL, &[]);
+    // A property changed inside a member is still seen, once.
+    let edited = composed.replace(
+        "total: {type: integer, minimum: 0}",
+        "total: {type: number, minimum: 0}",
+    );
+    check(&composed, &edited, &["response_type_widened"]);
+    let findings = support::diff(&composed, &edited, &support::options());
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_status_range_still_documents_the_status() {
+    let ranged = SMALL.replace("'200':", "'2XX':");
+    assert_ne!(ranged, SMALL);
+    check(SMALL, &ranged, &[]);
+}
