@@ -9,7 +9,7 @@
 //! every rule gets those right for free. It does not decide what is
 //! breaking.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::document::{Document, Node};
 use crate::model::{self, Operation, Parameter};
@@ -20,7 +20,7 @@ use crate::{Finding, Location, Options};
 /// Which way data flows. The same schema change means opposite things in
 /// a request (the client writes, the server must accept) and in a
 /// response (the server writes, the client must understand).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Client to server: parameters and request bodies.
     Request,
@@ -169,6 +169,7 @@ pub fn run(
             rule: None,
             findings: Vec::new(),
         },
+        seen: HashSet::new(),
     };
     w.walk();
     let mut findings = w.cx.findings;
@@ -190,6 +191,11 @@ pub fn run(
 struct Walker<'r, 'a> {
     rules: &'r [&'static Rule],
     cx: Cx<'a>,
+    /// Schema pairs already compared for the current operation. A schema
+    /// shared by many places (or a diamond of references) is compared
+    /// once per operation and direction, which bounds the work by the
+    /// number of distinct pairs instead of the number of paths to them.
+    seen: HashSet<(String, String, Direction, bool)>,
 }
 
 /// Calls every rule whose check has the given variant on the given site.
@@ -235,6 +241,7 @@ impl<'a> Walker<'_, 'a> {
     }
 
     fn operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
+        self.seen.clear();
         let keys: BTreeSet<&String> = b.parameters.keys().chain(r.parameters.keys()).collect();
         for key in keys {
             let site = ParameterSite {
@@ -422,7 +429,11 @@ impl<'a> Walker<'_, 'a> {
         let b = base_doc.resolve(b);
         let r = rev_doc.resolve(r);
         let key = (b.ptr.clone(), r.ptr.clone());
-        if stack.contains(&key) {
+        if stack.contains(&key)
+            || !self
+                .seen
+                .insert((key.0.clone(), key.1.clone(), dir, with_properties))
+        {
             return;
         }
         stack.push(key);

@@ -135,6 +135,7 @@ rules! {
     request_parameter_removed,
     request_parameter_became_required,
     request_parameter_style_changed,
+    request_parameter_allow_empty_value_removed,
     // Request bodies.
     request_body_became_required,
     request_body_removed,
@@ -176,15 +177,24 @@ rules! {
     response_discriminator_changed,
     request_unique_items_added,
     response_unique_items_removed,
+    request_multiple_of_changed,
+    response_multiple_of_changed,
+    request_const_changed,
+    response_const_changed,
     request_default_changed,
     // Security.
     security_requirement_tightened,
+    security_requirement_relaxed,
+    security_scheme_changed,
+    security_scope_removed,
     // Servers.
     server_removed,
+    server_variable_changed,
     // Lifecycle.
     operation_removed_after_sunset,
     request_parameter_removed_after_sunset,
     operation_became_deprecated,
+    request_parameter_became_deprecated,
     operation_deprecated_without_sunset,
     operation_sunset_too_soon,
 }

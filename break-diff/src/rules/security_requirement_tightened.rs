@@ -24,11 +24,11 @@ pub const RULE: Rule = Rule {
     check: Check::Operation(check),
 };
 
-type Alternative = BTreeMap<String, BTreeSet<String>>;
+pub(crate) type Alternative = BTreeMap<String, BTreeSet<String>>;
 
 /// The alternatives of a security list; no list means one empty
 /// alternative (anonymous access), and so does an empty list.
-fn alternatives(node: Option<&Node<'_>>) -> Vec<Alternative> {
+pub(crate) fn alternatives(node: Option<&Node<'_>>) -> Vec<Alternative> {
     let list = node.and_then(|n| n.value.as_array());
     let Some(list) = list.filter(|l| !l.is_empty()) else {
         return vec![Alternative::new()];
@@ -50,12 +50,12 @@ fn alternatives(node: Option<&Node<'_>>) -> Vec<Alternative> {
 }
 
 /// Whether credentials satisfying `have` also satisfy `need`.
-fn satisfies(have: &Alternative, need: &Alternative) -> bool {
+pub(crate) fn satisfies(have: &Alternative, need: &Alternative) -> bool {
     need.iter()
         .all(|(scheme, scopes)| have.get(scheme).is_some_and(|h| scopes.is_subset(h)))
 }
 
-fn describe(alt: &Alternative) -> String {
+pub(crate) fn describe(alt: &Alternative) -> String {
     if alt.is_empty() {
         return "no authentication".to_owned();
     }

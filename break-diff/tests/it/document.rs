@@ -128,3 +128,29 @@ fn recursive_schemas_compare_without_overflow() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn diamonds_of_references_are_compared_once() {
+    // Each level refers to the next twice, so there are 2^40 paths to the
+    // bottom; comparing per distinct pair keeps this instant.
+    let mut text = String::from(
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /t:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/L0'}\ncomponents:\n  schemas:\n",
+    );
+    for i in 0..40 {
+        let n = i + 1;
+        text.push_str(&format!(
+            "    L{i}:\n      type: object\n      properties:\n        a: {{$ref: '#/components/schemas/L{n}'}}\n        b: {{$ref: '#/components/schemas/L{n}'}}\n"
+        ));
+    }
+    text.push_str("    L40: {type: integer, maximum: 10}\n");
+    let rev = text.replace(
+        "L40: {type: integer, maximum: 10}",
+        "L40: {type: integer, maximum: 20}",
+    );
+    let findings = support::diff(&text, &rev, &support::options());
+    assert_eq!(
+        findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+        ["response_numeric_range_widened"],
+        "{findings:#?}"
+    );
+}
