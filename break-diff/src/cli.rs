@@ -105,8 +105,9 @@ struct Cli {
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     date: Option<chrono::NaiveDate>,
 
-    /// Minimum days between the date and the sunset of a newly deprecated
-    /// operation.
+    /// Minimum deprecation period in days: between the date and a newly
+    /// set `x-sunset`, and between `x-deprecated-since` (when given) and a
+    /// removal.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     min_deprecation_days: u32,
 }

@@ -53,6 +53,15 @@ impl Operation<'_> {
     pub fn sunset(&self) -> Option<&str> {
         self.node.str("x-sunset")
     }
+
+    /// The lifecycle fields of the operation.
+    pub fn deprecation(&self) -> crate::rules::Deprecation<'_> {
+        crate::rules::Deprecation {
+            deprecated: self.deprecated(),
+            sunset: self.sunset(),
+            since: self.node.str("x-deprecated-since"),
+        }
+    }
 }
 
 /// One parameter of an operation, resolved through `$ref`.

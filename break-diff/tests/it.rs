@@ -10,6 +10,8 @@ mod cli;
 mod document;
 #[path = "it/fixtures.rs"]
 mod fixtures;
+#[path = "it/lifecycle.rs"]
+mod lifecycle;
 #[path = "it/refactors.rs"]
 mod refactors;
 #[path = "it/robustness.rs"]

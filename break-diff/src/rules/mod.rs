@@ -201,7 +201,10 @@ rules! {
 
 /// What rule files import.
 pub mod prelude {
-    pub use super::{Check, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, retirement};
+    pub use super::{
+        Check, Deprecation, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, removal_refused,
+        retirement,
+    };
     pub use crate::Level;
     pub use crate::document::Node;
     pub use crate::schema;
@@ -218,28 +221,82 @@ pub enum Retirement {
     NotDeprecated,
     /// Deprecated without an `x-sunset` date.
     NoSunset,
-    /// Deprecated with an `x-sunset` that is not a `YYYY-MM-DD` date.
-    BadSunset(String),
+    /// Deprecated with an `x-sunset` or `x-deprecated-since` value that
+    /// is not a `YYYY-MM-DD` date: (field, value).
+    BadDate(&'static str, String),
     /// Deprecated, and the sunset date is still ahead.
     Before(chrono::NaiveDate),
-    /// Deprecated, and the sunset date has come: removal is allowed.
+    /// The sunset date has come, but the deprecation (`x-deprecated-since`)
+    /// is younger than the minimum deprecation period: (since, days ago).
+    TooRecent(chrono::NaiveDate, i64),
+    /// Deprecated long enough and the sunset date has come: removal is
+    /// allowed.
     Passed(chrono::NaiveDate),
 }
 
-/// Classifies a thing by its `deprecated` flag and `x-sunset` value. The
-/// sunset day itself counts as passed: it is the announced removal day.
-pub fn retirement(deprecated: bool, sunset: Option<&str>, today: chrono::NaiveDate) -> Retirement {
-    if !deprecated {
+/// The lifecycle fields of an operation or parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deprecation<'a> {
+    /// `deprecated: true`.
+    pub deprecated: bool,
+    /// `x-sunset: YYYY-MM-DD`, the announced removal day.
+    pub sunset: Option<&'a str>,
+    /// `x-deprecated-since: YYYY-MM-DD`, when the deprecation was
+    /// announced; optional, and when present the minimum deprecation
+    /// period is enforced on removal too.
+    pub since: Option<&'a str>,
+}
+
+fn date(raw: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()
+}
+
+/// Classifies a thing on `options.today`. The sunset day itself counts
+/// as passed: it is the announced removal day.
+pub fn retirement(d: Deprecation<'_>, options: &crate::Options) -> Retirement {
+    if !d.deprecated {
         return Retirement::NotDeprecated;
     }
-    let Some(raw) = sunset else {
+    let Some(raw) = d.sunset else {
         return Retirement::NoSunset;
     };
-    match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
-        Ok(date) if date <= today => Retirement::Passed(date),
-        Ok(date) => Retirement::Before(date),
-        Err(_) => Retirement::BadSunset(raw.to_owned()),
+    let Some(sunset) = date(raw) else {
+        return Retirement::BadDate("x-sunset", raw.to_owned());
+    };
+    if sunset > options.today {
+        return Retirement::Before(sunset);
     }
+    if let Some(raw) = d.since {
+        let Some(since) = date(raw) else {
+            return Retirement::BadDate("x-deprecated-since", raw.to_owned());
+        };
+        let days = (options.today - since).num_days();
+        if days < i64::from(options.min_deprecation_days) {
+            return Retirement::TooRecent(since, days);
+        }
+    }
+    Retirement::Passed(sunset)
+}
+
+/// Why removing something in state `r` is not allowed, or `None` when it
+/// is. Shared by the removal rules so that they explain alike.
+pub fn removal_refused(r: &Retirement, options: &crate::Options) -> Option<String> {
+    Some(match r {
+        Retirement::Passed(_) => return None,
+        Retirement::NotDeprecated => "it was not deprecated in the base".to_owned(),
+        Retirement::NoSunset => "it was deprecated but had no `x-sunset` date".to_owned(),
+        Retirement::BadDate(field, raw) => {
+            format!("its `{field}` value `{raw}` is not a YYYY-MM-DD date")
+        }
+        Retirement::Before(date) => format!(
+            "it was deprecated, but its sunset date {date} is after today ({})",
+            options.today
+        ),
+        Retirement::TooRecent(since, days) => format!(
+            "it was deprecated on {since}, only {days} day(s) ago; the minimum deprecation period is {} days",
+            options.min_deprecation_days
+        ),
+    })
 }
 
 /// The pointer of `node`'s `key` when present, else of `node` itself: a

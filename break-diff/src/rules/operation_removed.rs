@@ -23,17 +23,9 @@ fn check(cx: &mut Cx<'_>, pair: &OperationPair<'_>) {
     let (Some(base), None) = (pair.base, pair.rev) else {
         return;
     };
-    let why = match retirement(base.deprecated(), base.sunset(), cx.options.today) {
-        Retirement::Passed(_) => return,
-        Retirement::NotDeprecated => "it was not deprecated in the base".to_owned(),
-        Retirement::NoSunset => "it was deprecated but had no `x-sunset` date".to_owned(),
-        Retirement::BadSunset(raw) => {
-            format!("its `x-sunset` value `{raw}` is not a YYYY-MM-DD date")
-        }
-        Retirement::Before(date) => format!(
-            "it was deprecated, but its sunset date {date} is after today ({})",
-            cx.options.today
-        ),
+    let state = retirement(base.deprecation(), cx.options);
+    let Some(why) = removal_refused(&state, cx.options) else {
+        return;
     };
     cx.report(
         Some(&base.node.ptr),

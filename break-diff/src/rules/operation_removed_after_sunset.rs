@@ -22,7 +22,7 @@ fn check(cx: &mut Cx<'_>, pair: &OperationPair<'_>) {
     let (Some(base), None) = (pair.base, pair.rev) else {
         return;
     };
-    if let Retirement::Passed(date) = retirement(base.deprecated(), base.sunset(), cx.options.today)
+    if let Retirement::Passed(date) = retirement(base.deprecation(), cx.options)
     {
         cx.report(
             Some(&base.node.ptr),

@@ -24,7 +24,13 @@ fn check(cx: &mut Cx<'_>, pair: &OperationPair<'_>) {
         return;
     };
     let (Retirement::Before(date) | Retirement::Passed(date)) =
-        retirement(rev.deprecated(), rev.sunset(), cx.options.today)
+        retirement(
+        Deprecation {
+            since: None,
+            ..rev.deprecation()
+        },
+        cx.options,
+    )
     else {
         return;
     };

@@ -22,26 +22,31 @@ pub const RULE: Rule = Rule {
     check: Check::Parameter(check),
 };
 
-/// The lifecycle state of a parameter: its own sunset date wins over its
+/// The lifecycle state of a parameter: its own dates win over its
 /// operation's.
-pub(crate) fn state(op: &Operation<'_>, p: &Parameter<'_>, today: chrono::NaiveDate) -> Retirement {
-    let sunset = p.node.str("x-sunset").or_else(|| op.sunset());
-    retirement(p.node.flag("deprecated"), sunset, today)
+pub(crate) fn state(op: &Operation<'_>, p: &Parameter<'_>, options: &crate::Options) -> Retirement {
+    let own = Deprecation {
+        deprecated: p.node.flag("deprecated"),
+        sunset: p.node.str("x-sunset"),
+        since: p.node.str("x-deprecated-since"),
+    };
+    let inherited = op.deprecation();
+    retirement(
+        Deprecation {
+            deprecated: own.deprecated,
+            sunset: own.sunset.or(inherited.sunset),
+            since: own.since.or(inherited.since),
+        },
+        options,
+    )
 }
 
 fn check(cx: &mut Cx<'_>, s: &ParameterSite<'_>) {
     let (Some(base), None) = (s.param.base, s.param.rev) else {
         return;
     };
-    let why = match state(s.op.0, base, cx.options.today) {
-        Retirement::Passed(_) => return,
-        Retirement::NotDeprecated => "it was not deprecated in the base".to_owned(),
-        Retirement::NoSunset => "it was deprecated but had no `x-sunset` date".to_owned(),
-        Retirement::BadSunset(raw) => format!("its `x-sunset` value `{raw}` is not a YYYY-MM-DD date"),
-        Retirement::Before(date) => format!(
-            "it was deprecated, but its sunset date {date} is after today ({})",
-            cx.options.today
-        ),
+    let Some(why) = removal_refused(&state(s.op.0, base, cx.options), cx.options) else {
+        return;
     };
     cx.report(
         Some(&base.node.ptr),

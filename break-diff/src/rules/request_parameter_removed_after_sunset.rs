@@ -25,7 +25,7 @@ fn check(cx: &mut Cx<'_>, s: &ParameterSite<'_>) {
     let (Some(base), None) = (s.param.base, s.param.rev) else {
         return;
     };
-    if let Retirement::Passed(date) = state(s.op.0, base, cx.options.today) {
+    if let Retirement::Passed(date) = state(s.op.0, base, cx.options) {
         cx.report(
             Some(&base.node.ptr),
             Some(&s.op.1.node.ptr),
