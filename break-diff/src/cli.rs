@@ -14,8 +14,9 @@ use std::process::Command as Process;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::filter::PathFilter;
 use crate::report::{self, Format, Inputs};
-use crate::{Document, Level, Options, rules};
+use crate::{Document, Level, Options, rules, waivers};
 
 /// Exit codes of `break-diff`. Stable: CI scripts depend on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,20 @@ struct Cli {
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     date: Option<chrono::NaiveDate>,
 
+    /// A waiver file (YAML or JSON): findings it covers are accepted and
+    /// do not count towards --fail-on.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<String>,
+
+    /// Report only operations whose path matches this glob (`*` within a
+    /// segment, `**` across); repeatable.
+    #[arg(long = "include-path", value_name = "GLOB")]
+    include_path: Vec<String>,
+
+    /// Leave out operations whose path matches this glob; repeatable.
+    #[arg(long = "exclude-path", value_name = "GLOB")]
+    exclude_path: Vec<String>,
+
     /// Minimum deprecation period in days: between the date and a newly
     /// set `x-sunset`, and between `x-deprecated-since` (when given) and a
     /// removal.
@@ -169,6 +184,7 @@ where
             return ExitCode::Usage;
         }
     };
+    let _ = stderr.write_all(output.notes.as_bytes());
     match stdout
         .write_all(output.text.as_bytes())
         .and_then(|()| stdout.flush())
@@ -184,7 +200,10 @@ where
 }
 
 struct Output {
+    /// What goes to stdout.
     text: String,
+    /// Advice for stderr that does not change the outcome.
+    notes: String,
     code: ExitCode,
 }
 
@@ -193,6 +212,7 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         Some(Command::Rules) => {
             return Ok(Output {
                 text: report::rule_list(),
+                notes: String::new(),
                 code: ExitCode::Clean,
             });
         }
@@ -202,6 +222,7 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
             };
             return Ok(Output {
                 text: report::explain(&rule.meta),
+                notes: String::new(),
                 code: ExitCode::Clean,
             });
         }
@@ -221,9 +242,25 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         today: cli.date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
         min_deprecation_days: cli.min_deprecation_days,
     };
-    let findings = crate::diff(&base, &revision, &options);
+    let filter = PathFilter {
+        include: cli.include_path.clone(),
+        exclude: cli.exclude_path.clone(),
+    };
+    let findings: Vec<_> = crate::diff(&base, &revision, &options)
+        .into_iter()
+        .filter(|f| filter.keeps(f))
+        .collect();
+    let waivers = match &cli.waivers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the waiver file `{path}`"))?;
+            waivers::parse(path, &text)?
+        }
+        None => Vec::new(),
+    };
+    let applied = waivers::apply(findings, &waivers, options.today);
     let threshold: Level = cli.fail_on.into();
-    let code = if findings.iter().any(|f| f.level >= threshold) {
+    let code = if applied.kept.iter().any(|f| f.level >= threshold) {
         ExitCode::Findings
     } else {
         ExitCode::Clean
@@ -232,8 +269,24 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         base: &base_name,
         revision: &rev_name,
     };
+    let mut notes = String::new();
+    for w in &applied.expired {
+        notes.push_str(&format!(
+            "break-diff: note: waiver at line {} for `{}` expired on {}; it no longer applies\n",
+            w.line,
+            w.rule,
+            w.until.map(|d| d.to_string()).unwrap_or_default()
+        ));
+    }
+    for w in &applied.unused {
+        notes.push_str(&format!(
+            "break-diff: note: waiver at line {} for `{}` matched nothing; it can be removed\n",
+            w.line, w.rule
+        ));
+    }
     Ok(Output {
-        text: report::render(cli.format.into(), inputs, &findings),
+        text: report::render(cli.format.into(), inputs, &applied.kept, &applied.waived),
+        notes,
         code,
     })
 }

@@ -123,22 +123,13 @@ pub fn escape(segment: &str) -> String {
 impl Document {
     /// Parses `text` (YAML or JSON). `name` is used in error messages only.
     pub fn parse(name: &str, text: &str) -> Result<Document, Error> {
-        let mut builder = Builder {
-            name,
-            lines: HashMap::new(),
-            anchors: HashMap::new(),
-            nodes: 0,
-        };
-        let mut parser = Parser::new_from_str(text);
-        let root = builder.document(&mut parser)?;
-        let Some(root) = root else {
+        let Some((root, lines)) = parse_tree(name, text)? else {
             return Err(Error::NotOpenApi {
                 file: name.to_owned(),
                 line: 1,
                 reason: "the input is empty".to_owned(),
             });
         };
-        let lines = builder.lines;
         let version = detect_version(name, &root, &lines)?;
         Ok(Document {
             name: name.to_owned(),
@@ -210,6 +201,24 @@ impl Document {
         }
         current
     }
+}
+
+/// A parsed value and the 1-based line of each of its JSON pointers.
+pub type Tree = (Value, HashMap<String, u32>);
+
+/// Parses YAML or JSON text into a value and a map from JSON pointer to
+/// 1-based line. `None` when the text holds no document. Used for specs
+/// and for every other input break-diff reads (waiver files).
+pub fn parse_tree(name: &str, text: &str) -> Result<Option<Tree>, Error> {
+    let mut builder = Builder {
+        name,
+        lines: HashMap::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
+    let mut parser = Parser::new_from_str(text);
+    let root = builder.document(&mut parser)?;
+    Ok(root.map(|root| (root, builder.lines)))
 }
 
 /// The `$ref` string of a reference object, if `value` is one.

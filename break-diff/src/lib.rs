@@ -10,10 +10,12 @@
 
 pub mod cli;
 pub mod document;
+pub mod filter;
 pub mod model;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod waivers;
 pub mod walk;
 
 use serde::Serialize;
@@ -51,6 +53,16 @@ pub enum Error {
         line: u32,
         /// What is missing or wrong.
         reason: String,
+    },
+    /// A waiver file entry is malformed or names an unknown rule.
+    #[error("{file}:{line}: invalid waiver: {message}")]
+    Waiver {
+        /// Display name of the waiver file.
+        file: String,
+        /// 1-based line of the entry or field.
+        line: u32,
+        /// What is wrong and what was expected.
+        message: String,
     },
     /// An OpenAPI version that the rules were not written for.
     #[error(

@@ -44,26 +44,38 @@ fn counts(findings: &[Finding]) -> (usize, usize, usize) {
     (n(Level::Error), n(Level::Warning), n(Level::Info))
 }
 
-fn summary(findings: &[Finding]) -> String {
+fn summary(findings: &[Finding], waived: usize) -> String {
     let (e, w, i) = counts(findings);
     let total = findings.len();
     let noun = if total == 1 { "finding" } else { "findings" };
-    format!("{total} {noun}: {e} error, {w} warning, {i} info")
+    let waived = if waived > 0 {
+        format!(" ({waived} more waived)")
+    } else {
+        String::new()
+    };
+    format!("{total} {noun}: {e} error, {w} warning, {i} info{waived}")
 }
 
-/// Renders findings in `format`.
-pub fn render(format: Format, inputs: Inputs<'_>, findings: &[Finding]) -> String {
+/// Renders findings in `format`. `waived` are findings that a waiver
+/// accepted: counted in summaries and listed in JSON, never reported as
+/// problems.
+pub fn render(
+    format: Format,
+    inputs: Inputs<'_>,
+    findings: &[Finding],
+    waived: &[Finding],
+) -> String {
     match format {
-        Format::Text => text(inputs, findings),
-        Format::Json => json_report(inputs, findings),
-        Format::Markdown => markdown(findings),
+        Format::Text => text(inputs, findings, waived.len()),
+        Format::Json => json_report(inputs, findings, waived),
+        Format::Markdown => markdown(findings, waived.len()),
         Format::Github => github(inputs, findings),
         Format::Junit => junit(inputs, findings),
         Format::Sarif => sarif(inputs, findings),
     }
 }
 
-fn text(inputs: Inputs<'_>, findings: &[Finding]) -> String {
+fn text(inputs: Inputs<'_>, findings: &[Finding], waived: usize) -> String {
     let mut out = String::new();
     for f in findings {
         let _ = write!(out, "{}[{}]", f.level, f.rule);
@@ -92,7 +104,7 @@ fn text(inputs: Inputs<'_>, findings: &[Finding]) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&summary(findings));
+    out.push_str(&summary(findings, waived));
     out.push('\n');
     out
 }
@@ -101,7 +113,7 @@ fn show_ptr(p: &str) -> &str {
     if p.is_empty() { "/" } else { p }
 }
 
-fn json_report(inputs: Inputs<'_>, findings: &[Finding]) -> String {
+fn json_report(inputs: Inputs<'_>, findings: &[Finding], waived: &[Finding]) -> String {
     let (e, w, i) = counts(findings);
     let value = json!({
         "version": REPORT_VERSION,
@@ -109,6 +121,7 @@ fn json_report(inputs: Inputs<'_>, findings: &[Finding]) -> String {
         "revision": inputs.revision,
         "summary": { "error": e, "warning": w, "info": i },
         "findings": findings,
+        "waived": waived,
     });
     let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
     s.push('\n');
@@ -120,9 +133,9 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn markdown(findings: &[Finding]) -> String {
+fn markdown(findings: &[Finding], waived: usize) -> String {
     let mut out = String::from("## break-diff\n\n");
-    out.push_str(&summary(findings));
+    out.push_str(&summary(findings, waived));
     out.push_str("\n\n");
     if findings.is_empty() {
         return out;

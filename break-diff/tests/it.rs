@@ -18,3 +18,5 @@ mod refactors;
 mod robustness;
 #[path = "it/support.rs"]
 mod support;
+#[path = "it/waivers.rs"]
+mod waivers;

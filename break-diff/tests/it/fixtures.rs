@@ -46,7 +46,7 @@ fn every_fixture_pair() {
             base: "base.yaml",
             revision: "revision.yaml",
         };
-        let text = report::render(Format::Text, inputs, &findings);
+        let text = report::render(Format::Text, inputs, &findings, &[]);
         insta::with_settings!({ snapshot_path => "../snapshots/fixtures", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(id.as_str(), text);
         });
