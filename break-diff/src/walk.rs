@@ -80,6 +80,9 @@ pub struct ContentSite<'a> {
     pub at: &'a str,
     /// The media type object on each side.
     pub pair: Pair<Node<'a>>,
+    /// Every media type of the revision's body, normalized, so that a
+    /// rule can see a wildcard that covers a removed type.
+    pub rev_types: Vec<&'a str>,
 }
 
 /// Two sides of one schema, both present and resolved.
@@ -149,6 +152,30 @@ impl Cx<'_> {
             message,
         });
     }
+}
+
+/// A media type without parameters, lowercased: `application/json;
+/// charset=utf-8` and `application/json` are paired as one.
+pub fn media_essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The schema of a parameter: its `schema`, or for a parameter described
+/// with `content` (exactly one media type, per OpenAPI), that entry's.
+fn parameter_schema<'a>(param: &Node<'a>) -> Option<Node<'a>> {
+    param.get("schema").or_else(|| {
+        param
+            .get("content")?
+            .entries()
+            .into_iter()
+            .next()
+            .and_then(|(_, media)| media.get("schema"))
+    })
 }
 
 /// Runs `rules` over the pair of documents and returns sorted, de-duplicated
@@ -253,7 +280,8 @@ impl<'a> Walker<'_, 'a> {
             };
             dispatch!(self, Parameter, site);
             if let (Some(bp), Some(rp)) = (b.parameters.get(key), r.parameters.get(key))
-                && let (Some(bs), Some(rs)) = (bp.node.get("schema"), rp.node.get("schema"))
+                && let (Some(bs), Some(rs)) =
+                    (parameter_schema(&bp.node), parameter_schema(&rp.node))
             {
                 self.schema(
                     Direction::Request,
@@ -367,7 +395,7 @@ impl<'a> Walker<'_, 'a> {
                 .map(|c| c.entries())
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
+                .map(|(k, v)| (media_essence(k), v))
                 .collect()
         };
         let bc = norm(b);
@@ -392,6 +420,7 @@ impl<'a> Walker<'_, 'a> {
                     media_type,
                     at,
                     pair: pair.clone(),
+                    rev_types: rc.iter().map(|(k, _)| k.as_str()).collect(),
                 }
             );
             if let (Some(bm), Some(rm)) = (pair.base, pair.rev)

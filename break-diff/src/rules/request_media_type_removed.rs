@@ -22,6 +22,17 @@ fn check(cx: &mut Cx<'_>, s: &ContentSite<'_>) {
     if s.dir != Direction::Request {
         return;
     }
+    // A wildcard in the revision (`application/*`, `*/*`) still accepts
+    // what clients send.
+    // TODO-correctness: the schema under the wildcard is not compared.
+    let (kind, _) = s.media_type.split_once('/').unwrap_or((s.media_type, ""));
+    let covered = s
+        .rev_types
+        .iter()
+        .any(|t| *t == "*/*" || *t == format!("{kind}/*"));
+    if covered {
+        return;
+    }
     if let (Some(base), None) = (&s.pair.base, &s.pair.rev) {
         cx.report(
             Some(&base.ptr),

@@ -146,3 +146,45 @@ fn a_status_range_still_documents_the_status() {
     assert_ne!(ranged, SMALL);
     check(SMALL, &ranged, &[]);
 }
+
+const BODY: &str = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /orders:
+    post:
+      parameters:
+        - name: filter
+          in: query
+          content:
+            application/json:
+              schema: {type: string, maxLength: 100}
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {sku: {type: string}}}
+      responses:
+        '201':
+          description: created
+          content:
+            application/json:
+              schema: {type: object, properties: {id: {type: string}}}
+"#;
+
+#[test]
+fn media_type_parameters_and_wildcards_are_not_breaking() {
+    let charset = BODY.replace("          application/json:\n            schema: {type: object, properties: {sku", "          application/json; charset=utf-8:\n            schema: {type: object, properties: {sku");
+    assert_ne!(charset, BODY);
+    check(BODY, &charset, &[]);
+    let wildcard = BODY.replace(
+        "          application/json:\n            schema: {type: object, properties: {sku",
+        "          application/*:\n            schema: {type: object, properties: {sku",
+    );
+    assert_ne!(wildcard, BODY);
+    check(BODY, &wildcard, &[]);
+}
+
+#[test]
+fn parameters_described_with_content_are_compared() {
+    let shorter = BODY.replace("maxLength: 100", "maxLength: 10");
+    check(BODY, &shorter, &["request_length_range_narrowed"]);
+}
