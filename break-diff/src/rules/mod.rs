@@ -136,15 +136,18 @@ rules! {
     request_parameter_became_required,
     request_parameter_style_changed,
     request_parameter_allow_empty_value_removed,
+    request_parameter_allow_reserved_removed,
     // Request bodies.
     request_body_became_required,
     request_body_removed,
     request_media_type_removed,
+    request_schema_added,
     // Responses.
     response_success_status_removed,
     response_media_type_removed,
     response_header_removed,
     response_header_became_optional,
+    response_schema_removed,
     // Schemas, request side then response side of each keyword.
     request_property_became_required,
     response_property_became_optional,
@@ -181,6 +184,10 @@ rules! {
     response_multiple_of_changed,
     request_const_changed,
     response_const_changed,
+    request_not_added,
+    response_not_removed,
+    request_dependent_required_added,
+    response_dependent_required_removed,
     request_default_changed,
     // Security.
     security_requirement_tightened,
@@ -195,6 +202,8 @@ rules! {
     request_parameter_removed_after_sunset,
     operation_became_deprecated,
     request_parameter_became_deprecated,
+    request_property_became_deprecated,
+    response_property_became_deprecated,
     operation_deprecated_without_sunset,
     operation_sunset_too_soon,
 }
