@@ -150,32 +150,78 @@ pub fn operations(doc: &Document) -> BTreeMap<String, Operation<'_>> {
         return out;
     };
     for (path, item) in paths.entries() {
-        let item = doc.resolve(item);
-        let variables = template_variables(path);
-        let mut shared = BTreeMap::new();
-        collect_parameters(doc, item.get("parameters"), &variables, &mut shared);
-        for method in METHODS {
-            let Some(op) = item.get(method) else { continue };
-            if !op.value.is_object() {
-                continue;
+        add_path_item(doc, path, item, "", global_security.as_ref(), &mut out);
+    }
+    out
+}
+
+/// The operations a server sends rather than serves: 3.1 `webhooks`,
+/// keyed `webhook NAME METHOD`, and the `callbacks` of every operation,
+/// keyed `callback OPERATION NAME EXPRESSION METHOD`. Their data flows the
+/// other way, so the walker judges them with directions reversed.
+pub fn reversed_operations(doc: &Document) -> BTreeMap<String, Operation<'_>> {
+    let mut out = BTreeMap::new();
+    let root = doc.root();
+    for (name, item) in root
+        .get("webhooks")
+        .map(|w| w.entries())
+        .unwrap_or_default()
+    {
+        add_path_item(doc, name, item, &format!("webhook {name} "), None, &mut out);
+    }
+    for (key, op) in operations(doc) {
+        let Some(callbacks) = op.node.get("callbacks") else {
+            continue;
+        };
+        for (name, callback) in callbacks.entries() {
+            let callback = doc.resolve(callback);
+            for (expression, item) in callback.entries() {
+                let prefix = format!("callback {key} {name} {expression} ");
+                add_path_item(doc, expression, item, &prefix, None, &mut out);
             }
-            let mut parameters = shared.clone();
-            collect_parameters(doc, op.get("parameters"), &variables, &mut parameters);
-            let security = op.get("security").or_else(|| global_security.clone());
-            let key = format!("{} {}", method.to_ascii_uppercase(), normalize_path(path));
-            // Two templates that differ only in variable names collide on
-            // the key; the first one (in sorted order) wins, and the
-            // duplicate is an invalid spec anyway.
-            out.entry(key).or_insert(Operation {
-                method,
-                path,
-                node: op,
-                parameters,
-                security,
-            });
         }
     }
     out
+}
+
+/// Adds the operations of one path item. `prefix` distinguishes webhook
+/// and callback keys from paths.
+fn add_path_item<'a>(
+    doc: &'a Document,
+    path: &'a str,
+    item: Node<'a>,
+    prefix: &str,
+    security: Option<&Node<'a>>,
+    out: &mut BTreeMap<String, Operation<'a>>,
+) {
+    let item = doc.resolve(item);
+    let variables = template_variables(path);
+    let mut shared = BTreeMap::new();
+    collect_parameters(doc, item.get("parameters"), &variables, &mut shared);
+    for method in METHODS {
+        let Some(op) = item.get(method) else { continue };
+        if !op.value.is_object() {
+            continue;
+        }
+        let mut parameters = shared.clone();
+        collect_parameters(doc, op.get("parameters"), &variables, &mut parameters);
+        let security = op.get("security").or_else(|| security.cloned());
+        let key = if prefix.is_empty() {
+            format!("{} {}", method.to_ascii_uppercase(), normalize_path(path))
+        } else {
+            format!("{prefix}{}", method.to_ascii_uppercase())
+        };
+        // Two templates that differ only in variable names collide on the
+        // key; the first one (in sorted order) wins, and the duplicate is
+        // an invalid spec anyway.
+        out.entry(key).or_insert(Operation {
+            method,
+            path,
+            node: op,
+            parameters,
+            security,
+        });
+    }
 }
 
 fn collect_parameters<'a>(

@@ -264,7 +264,59 @@ impl<'a> Walker<'_, 'a> {
                 self.operation(b, r);
             }
         }
+        // Webhooks and callbacks: the server sends the request and the
+        // client answers, so request data is judged as response data and
+        // the other way round. Only content schemas are compared there;
+        // parameter, status and header rules are written for requests
+        // that clients send and would misjudge these.
+        let base_rev = model::reversed_operations(base);
+        let rev_rev = model::reversed_operations(rev);
+        let keys: BTreeSet<&String> = base_rev.keys().chain(rev_rev.keys()).collect();
+        for key in keys {
+            let pair = Pair {
+                base: base_rev.get(key),
+                rev: rev_rev.get(key),
+            };
+            self.cx.operation = Some(key.clone());
+            dispatch!(self, Callback, pair.clone());
+            if let (Some(b), Some(r)) = (pair.base, pair.rev) {
+                self.reversed_operation(b, r);
+            }
+        }
         self.cx.operation = None;
+    }
+
+    fn reversed_operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
+        self.seen.clear();
+        for (key, bp) in &b.parameters {
+            if let Some(rp) = r.parameters.get(key)
+                && let (Some(bs), Some(rs)) =
+                    (parameter_schema(&bp.node), parameter_schema(&rp.node))
+            {
+                let at = format!("{} sent by the server", bp.describe());
+                self.schema(Direction::Response, at, bs, rs, &mut Vec::new(), true);
+            }
+        }
+        let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
+        if let (Some(bb), Some(rb)) = (b.node.get("requestBody"), r.node.get("requestBody")) {
+            let (bb, rb) = (base_doc.resolve(bb), rev_doc.resolve(rb));
+            self.content(
+                Direction::Response,
+                "request body sent by the server",
+                &bb,
+                &rb,
+            );
+        }
+        let (Some(bresp), Some(rresp)) = (b.node.get("responses"), r.node.get("responses")) else {
+            return;
+        };
+        for (status, bn) in bresp.entries() {
+            if let Some(rn) = rresp.get(status) {
+                let (bn, rn) = (base_doc.resolve(bn), rev_doc.resolve(rn));
+                let at = format!("response {status} sent by the receiver");
+                self.content(Direction::Request, &at, &bn, &rn);
+            }
+        }
     }
 
     fn operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {

@@ -6,6 +6,8 @@
 mod catalog;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/direction.rs"]
+mod direction;
 #[path = "it/document.rs"]
 mod document;
 #[path = "it/fixtures.rs"]

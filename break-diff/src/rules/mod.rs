@@ -91,6 +91,9 @@ pub enum Check {
     Document(fn(&mut Cx<'_>, &Pair<Node<'_>>)),
     /// An operation, present on one or both sides.
     Operation(fn(&mut Cx<'_>, &OperationPair<'_>)),
+    /// A webhook or callback operation (sent by the server), present on
+    /// one or both sides.
+    Callback(fn(&mut Cx<'_>, &OperationPair<'_>)),
     /// A parameter of an operation present on both sides.
     Parameter(fn(&mut Cx<'_>, &ParameterSite<'_>)),
     /// The request body of an operation present on both sides.
@@ -129,6 +132,7 @@ rules! {
     operation_removed,
     operation_added,
     operation_id_changed,
+    callback_removed,
     // Parameters.
     request_parameter_added_required,
     request_parameter_added_optional,
