@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::filter::PathFilter;
-use crate::report::{self, Format, Inputs};
+use crate::report::{self, Format, Inputs, Sources};
 use crate::{Document, Level, Options, rules, waivers};
 
 /// Exit codes of `break-diff`. Stable: CI scripts depend on them.
@@ -105,6 +105,11 @@ struct Cli {
     /// The day against which sunset dates are judged (default: today, UTC).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     date: Option<chrono::NaiveDate>,
+
+    /// In the text format, show each finding's lines as a small unified
+    /// diff of the two documents.
+    #[arg(long)]
+    diff: bool,
 
     /// A waiver file (YAML or JSON): findings it covers are accepted and
     /// do not count towards --fail-on.
@@ -268,6 +273,10 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     let inputs = Inputs {
         base: &base_name,
         revision: &rev_name,
+        sources: cli.diff.then_some(Sources {
+            base: &base_text,
+            revision: &rev_text,
+        }),
     };
     let mut notes = String::new();
     for w in &applied.expired {

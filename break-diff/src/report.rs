@@ -36,6 +36,89 @@ pub struct Inputs<'a> {
     pub base: &'a str,
     /// The revision's name.
     pub revision: &'a str,
+    /// Both texts, when the text report should show each finding's lines
+    /// as a small unified diff (`--diff`).
+    pub sources: Option<Sources<'a>>,
+}
+
+/// The texts of the two inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// The base document's text.
+    pub base: &'a str,
+    /// The revision's text.
+    pub revision: &'a str,
+}
+
+/// Lines of context shown on each side of a finding's line.
+const CONTEXT: usize = 2;
+
+/// The lines around 1-based `line`, and the 1-based number of the first.
+fn window(text: &str, line: u32) -> (String, usize) {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = (line as usize).saturating_sub(1).min(lines.len());
+    let start = at.saturating_sub(CONTEXT);
+    let end = (at + CONTEXT + 1).min(lines.len());
+    let mut out = lines[start..end].join("\n");
+    out.push('\n');
+    (out, start + 1)
+}
+
+/// A small unified diff of the finding's surroundings: both windows diffed
+/// when the thing exists on both sides, else the one side's window with
+/// the finding's line marked as removed (`-`) or added (`+`).
+fn excerpt(sources: Sources<'_>, f: &Finding) -> String {
+    let mut out = String::new();
+    match (&f.base, &f.revision) {
+        (Some(b), Some(r)) => {
+            let (old, old_start) = window(sources.base, b.line);
+            let (new, new_start) = window(sources.revision, r.line);
+            let _ = writeln!(
+                out,
+                "  @@ base line {old_start}, revision line {new_start} @@"
+            );
+            let diff = similar::TextDiff::from_lines(&old, &new);
+            for change in diff.iter_all_changes() {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                let _ = write!(out, "  {sign}{}", change.value());
+                if change.missing_newline() {
+                    out.push('\n');
+                }
+            }
+        }
+        (Some(b), None) => {
+            let (old, start) = window(sources.base, b.line);
+            let _ = writeln!(out, "  @@ base line {start} @@");
+            // Only the finding's own line is marked: the context around it
+            // did not necessarily change.
+            for (i, l) in old.lines().enumerate() {
+                let sign = if start + i == b.line as usize {
+                    '-'
+                } else {
+                    ' '
+                };
+                let _ = writeln!(out, "  {sign}{l}");
+            }
+        }
+        (None, Some(r)) => {
+            let (new, start) = window(sources.revision, r.line);
+            let _ = writeln!(out, "  @@ revision line {start} @@");
+            for (i, l) in new.lines().enumerate() {
+                let sign = if start + i == r.line as usize {
+                    '+'
+                } else {
+                    ' '
+                };
+                let _ = writeln!(out, "  {sign}{l}");
+            }
+        }
+        (None, None) => {}
+    }
+    out
 }
 
 /// Counts per level.
@@ -101,6 +184,9 @@ fn text(inputs: Inputs<'_>, findings: &[Finding], waived: usize) -> String {
                 r.line,
                 show_ptr(&r.pointer)
             );
+        }
+        if let Some(sources) = inputs.sources {
+            out.push_str(&excerpt(sources, f));
         }
         out.push('\n');
     }

@@ -306,3 +306,21 @@ fn a_broken_pipe_is_not_an_error() {
     );
     assert_eq!(code, ExitCode::Clean);
 }
+
+#[test]
+fn diff_shows_the_changed_lines() {
+    for rule in [
+        "request_property_became_required",
+        "operation_removed",
+        "operation_added",
+    ] {
+        let base = fixture(rule, "base");
+        let rev = fixture(rule, "revision");
+        let run = cli(&["--diff", "--date", "2026-06-01", &base, &rev], "");
+        let dir = support::fixtures_dir().to_string_lossy().into_owned();
+        let stdout = run.stdout.replace(&dir, "<fixtures>");
+        insta::with_settings!({ snapshot_path => "../snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(format!("diff_{rule}"), stdout);
+        });
+    }
+}

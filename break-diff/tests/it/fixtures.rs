@@ -45,6 +45,7 @@ fn every_fixture_pair() {
         let inputs = Inputs {
             base: "base.yaml",
             revision: "revision.yaml",
+            sources: None,
         };
         let text = report::render(Format::Text, inputs, &findings, &[]);
         insta::with_settings!({ snapshot_path => "../snapshots/fixtures", prepend_module_to_snapshot => false, omit_expression => true }, {
