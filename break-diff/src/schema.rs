@@ -304,3 +304,24 @@ fn collect_object<'a>(doc: &'a Document, node: &Node<'a>, view: &mut ObjectView<
         collect_object(doc, &member, view, depth + 1);
     }
 }
+
+/// How an object schema treats properties it does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Additional {
+    /// Forbidden (`additionalProperties: false`).
+    Closed,
+    /// Allowed if they match a schema.
+    Schema,
+    /// Allowed whatever they hold (absent, `true` or `{}`).
+    Open,
+}
+
+/// Reads `additionalProperties`. The order of [`Additional`] is from
+/// strictest to loosest, so `a < b` means `a` accepts less.
+pub fn additional(schema: &Value) -> Additional {
+    match schema.get("additionalProperties") {
+        Some(Value::Bool(false)) => Additional::Closed,
+        Some(Value::Object(m)) if !m.is_empty() => Additional::Schema,
+        _ => Additional::Open,
+    }
+}

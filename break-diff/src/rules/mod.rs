@@ -133,6 +133,7 @@ rules! {
     operation_added,
     operation_id_changed,
     callback_removed,
+    rate_limit_policy_changed,
     // Parameters.
     request_parameter_added_required,
     request_parameter_added_optional,
@@ -210,6 +211,7 @@ rules! {
     response_property_became_deprecated,
     operation_deprecated_without_sunset,
     operation_sunset_too_soon,
+    operation_sunset_moved_earlier,
 }
 
 /// What rule files import.

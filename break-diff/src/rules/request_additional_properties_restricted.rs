@@ -9,7 +9,7 @@ pub const RULE: Rule = Rule {
         id: "request_additional_properties_restricted",
         level: Level::Error,
         family: Family::Schemas,
-        description: "A request object now forbids additional properties.",
+        description: "A request object now forbids additional properties, or constrains them with a schema.",
         why: "Clients that send extra fields (newer clients, or clients that echo back what they read) are now rejected.",
         fix: "Keep tolerating unknown properties and ignore them on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-additionalproperties",
@@ -22,14 +22,17 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Request {
         return;
     }
-    if !schema::closed(s.base.value) && schema::closed(s.rev.value) {
-        cx.report(
-            Some(&s.base.ptr),
-            Some(&key_ptr(&s.rev, "additionalProperties")),
-            format!(
-                "{}: additionalProperties is now false; requests with properties not listed are rejected",
-                s.at
-            ),
-        );
+    let (old, new) = (schema::additional(s.base.value), schema::additional(s.rev.value));
+    if new >= old {
+        return;
     }
+    let what = match new {
+        schema::Additional::Closed => "additionalProperties is now false; requests with properties not listed are rejected",
+        _ => "additionalProperties now has a schema; requests with unlisted properties that do not match it are rejected",
+    };
+    cx.report(
+        Some(&key_ptr(&s.base, "additionalProperties")),
+        Some(&key_ptr(&s.rev, "additionalProperties")),
+        format!("{}: {what}", s.at),
+    );
 }

@@ -147,3 +147,27 @@ fn the_same_edit_is_judged_by_direction() {
     );
     check("Ack", optional, &[]);
 }
+
+#[test]
+fn additional_properties_by_direction() {
+    let typed = (
+        "      type: object\n",
+        "      type: object\n      additionalProperties: {type: string}\n",
+    );
+    check(
+        "Req",
+        typed,
+        &[("request_additional_properties_restricted", "POST /orders")],
+    );
+    check("Resp", typed, &[]);
+    let closed = (
+        "      type: object\n",
+        "      type: object\n      additionalProperties: false\n",
+    );
+    check(
+        "Req",
+        closed,
+        &[("request_additional_properties_restricted", "POST /orders")],
+    );
+    check("Resp", closed, &[]);
+}
