@@ -67,6 +67,8 @@ pub struct NodeSite<'a> {
     /// of the operation, every header of the response), so that a rule
     /// can see that `200` became `2XX`.
     pub rev_names: Vec<&'a str>,
+    /// The same for the base.
+    pub base_names: Vec<&'a str>,
 }
 
 /// Two sides of one media type entry under `content`.
@@ -364,6 +366,7 @@ impl<'a> Walker<'_, 'a> {
                 at: "request body".to_owned(),
                 pair: body.clone(),
                 rev_names: Vec::new(),
+                base_names: Vec::new(),
             }
         );
         if let (Some(bb), Some(rb)) = (body.base, body.rev) {
@@ -393,6 +396,7 @@ impl<'a> Walker<'_, 'a> {
                     at: at.clone(),
                     pair: pair.clone(),
                     rev_names: rmap.iter().map(|(k, _)| *k).collect(),
+                    base_names: bmap.iter().map(|(k, _)| *k).collect(),
                 }
             );
             if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {
@@ -431,6 +435,7 @@ impl<'a> Walker<'_, 'a> {
                     at: hat.clone(),
                     pair: pair.clone(),
                     rev_names: rh.iter().map(|(_, s, _)| *s).collect(),
+                    base_names: bh.iter().map(|(_, s, _)| *s).collect(),
                 }
             );
             if let (Some(bn), Some(rn)) = (pair.base, pair.rev)

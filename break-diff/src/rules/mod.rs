@@ -149,6 +149,9 @@ rules! {
     request_schema_added,
     // Responses.
     response_success_status_removed,
+    response_success_status_added,
+    response_error_status_added,
+    response_error_status_removed,
     response_media_type_removed,
     response_header_removed,
     response_header_became_optional,

@@ -26,7 +26,11 @@ fn check(cx: &mut Cx<'_>, s: &NodeSite<'_>) {
     // TODO-correctness: the bodies of `200` and `2XX` are not compared.
     let range = format!("{}XX", &s.name[..1]);
     let covered = s.rev_names.iter().any(|k| k.eq_ignore_ascii_case(&range));
-    if covered {
+    // `2XX` narrowed to concrete statuses: clients that handled any 2xx
+    // still handle them.
+    let narrowed =
+        s.name.eq_ignore_ascii_case(&range) && s.rev_names.iter().any(|k| k.starts_with('2'));
+    if covered || narrowed {
         return;
     }
     if let (Some(base), None) = (&s.pair.base, &s.pair.rev) {
