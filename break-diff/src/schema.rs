@@ -319,7 +319,13 @@ pub enum Additional {
 /// Reads `additionalProperties`. The order of [`Additional`] is from
 /// strictest to loosest, so `a < b` means `a` accepts less.
 pub fn additional(schema: &Value) -> Additional {
-    match schema.get("additionalProperties") {
+    additional_for(schema, "additionalProperties")
+}
+
+/// Reads `additionalProperties` or `unevaluatedProperties` (`key`), which
+/// have the same shape.
+pub fn additional_for(schema: &Value, key: &str) -> Additional {
+    match schema.get(key) {
         Some(Value::Bool(false)) => Additional::Closed,
         Some(Value::Object(m)) if !m.is_empty() => Additional::Schema,
         _ => Additional::Open,

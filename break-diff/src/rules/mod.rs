@@ -147,6 +147,7 @@ rules! {
     request_body_removed,
     request_media_type_removed,
     request_schema_added,
+    request_multipart_encoding_changed,
     // Responses.
     response_success_status_removed,
     response_success_status_added,
@@ -156,6 +157,7 @@ rules! {
     response_header_removed,
     response_header_became_optional,
     response_schema_removed,
+    response_link_removed,
     // Schemas, request side then response side of each keyword.
     request_property_became_required,
     response_property_became_optional,
@@ -192,6 +194,12 @@ rules! {
     response_multiple_of_changed,
     request_const_changed,
     response_const_changed,
+    request_unevaluated_properties_restricted,
+    response_unevaluated_properties_allowed,
+    request_property_names_restricted,
+    response_property_names_relaxed,
+    request_content_encoding_changed,
+    response_content_encoding_changed,
     request_not_added,
     response_not_removed,
     request_dependent_required_added,
@@ -205,6 +213,7 @@ rules! {
     // Servers.
     server_removed,
     server_variable_changed,
+    operation_server_removed,
     // Lifecycle.
     operation_removed_after_sunset,
     request_parameter_removed_after_sunset,
