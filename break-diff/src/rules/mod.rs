@@ -133,6 +133,8 @@ rules! {
     operation_added,
     operation_id_changed,
     callback_removed,
+    callback_added,
+    operation_tags_changed,
     rate_limit_policy_changed,
     openapi_version_changed,
     // Parameters.
@@ -140,14 +142,17 @@ rules! {
     request_parameter_added_optional,
     request_parameter_removed,
     request_parameter_became_required,
+    request_parameter_became_optional,
     request_parameter_style_changed,
     request_parameter_allow_empty_value_removed,
     request_parameter_allow_reserved_removed,
     request_parameter_content_type_changed,
     // Request bodies.
     request_body_became_required,
+    request_body_became_optional,
     request_body_removed,
     request_media_type_removed,
+    request_media_type_added,
     request_schema_added,
     request_multipart_encoding_changed,
     // Responses.
@@ -156,6 +161,7 @@ rules! {
     response_error_status_added,
     response_error_status_removed,
     response_media_type_removed,
+    response_media_type_added,
     response_header_removed,
     response_header_became_optional,
     response_schema_removed,
@@ -233,6 +239,9 @@ rules! {
     operation_deprecated_without_sunset,
     operation_sunset_too_soon,
     operation_sunset_moved_earlier,
+    operation_sunset_postponed,
+    request_parameter_sunset_too_soon,
+    request_parameter_sunset_moved_earlier,
 }
 
 /// What rule files import.
