@@ -231,6 +231,9 @@ rules! {
     // Lifecycle.
     operation_removed_after_sunset,
     request_parameter_removed_after_sunset,
+    request_property_removed_after_sunset,
+    response_property_removed_after_sunset,
+    response_header_removed_after_sunset,
     operation_became_deprecated,
     request_parameter_became_deprecated,
     request_parameter_deprecated_without_sunset,
@@ -247,8 +250,8 @@ rules! {
 /// What rule files import.
 pub mod prelude {
     pub use super::{
-        Check, Deprecation, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, removal_refused,
-        retirement,
+        Check, Deprecation, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, node_retirement,
+        removal_refused, retirement,
     };
     pub use crate::Level;
     pub use crate::document::Node;
@@ -321,6 +324,19 @@ pub fn retirement(d: Deprecation<'_>, options: &crate::Options) -> Retirement {
         }
     }
     Retirement::Passed(sunset)
+}
+
+/// The lifecycle state of a schema property or header from its own
+/// `deprecated`, `x-sunset` and `x-deprecated-since`.
+pub fn node_retirement(node: &Node<'_>, options: &crate::Options) -> Retirement {
+    retirement(
+        Deprecation {
+            deprecated: node.flag("deprecated"),
+            sunset: node.str("x-sunset"),
+            since: node.str("x-deprecated-since"),
+        },
+        options,
+    )
 }
 
 /// Why removing something in state `r` is not allowed, or `None` when it

@@ -12,7 +12,7 @@ pub const RULE: Rule = Rule {
         family: Family::Schemas,
         description: "A property was removed from a request schema.",
         why: "Clients keep sending the property; a server that rejects unknown properties now refuses their requests, and one that ignores them silently drops what the client meant.",
-        fix: "Keep accepting the property and mark it `deprecated: true`; stop honouring it only after announcing a date.",
+        fix: "Keep accepting the property, mark it `deprecated: true` with an `x-sunset: YYYY-MM-DD` date, and remove it once that date has passed.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-properties",
         mirror: Mirror::Rule("response_property_removed"),
     },
@@ -26,6 +26,11 @@ fn check(cx: &mut Cx<'_>, p: &PropertySite<'_>) {
     let (Some(base), None) = (&p.pair.base, &p.pair.rev) else {
         return;
     };
+    // A deprecated property whose sunset has passed may go: that is the
+    // `*_property_removed_after_sunset` rule's (informational) finding.
+    if matches!(node_retirement(base, cx.options), Retirement::Passed(_)) {
+        return;
+    }
     if base.flag("readOnly") {
         return;
     }

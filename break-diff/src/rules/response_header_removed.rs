@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
         family: Family::Responses,
         description: "A header was removed from a response.",
         why: "Clients that read the header (a request id, a Location, pagination links) no longer find it.",
-        fix: "Keep sending the header; deprecate it in its description first.",
+        fix: "Mark the header `deprecated: true` with an `x-sunset: YYYY-MM-DD` date, and remove it once that date has passed.",
         reference: "https://spec.openapis.org/oas/v3.1.0#header-object",
         mirror: Mirror::Waived(
             "request headers are parameters; their removal is request_parameter_removed",
@@ -20,7 +20,9 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &mut Cx<'_>, s: &NodeSite<'_>) {
-    if let (Some(base), None) = (&s.pair.base, &s.pair.rev) {
+    if let (Some(base), None) = (&s.pair.base, &s.pair.rev)
+        && !matches!(node_retirement(base, cx.options), Retirement::Passed(_))
+    {
         cx.report(
             Some(&base.ptr),
             None,

@@ -11,7 +11,7 @@ pub const RULE: Rule = Rule {
         family: Family::Schemas,
         description: "A property was removed from a response schema.",
         why: "Clients that read the property find it missing; typed SDKs fail to deserialize or silently lose data.",
-        fix: "Keep the property (deprecate it with `deprecated: true` and a note) until the clients that read it have moved on, or drop it only in a new version.",
+        fix: "Mark the property `deprecated: true` with an `x-sunset: YYYY-MM-DD` date, and remove it once that date has passed.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-properties",
         mirror: Mirror::Rule("request_property_removed"),
     },
@@ -25,6 +25,11 @@ fn check(cx: &mut Cx<'_>, p: &PropertySite<'_>) {
     let (Some(base), None) = (&p.pair.base, &p.pair.rev) else {
         return;
     };
+    // A deprecated property whose sunset has passed may go: that is the
+    // `*_property_removed_after_sunset` rule's (informational) finding.
+    if matches!(node_retirement(base, cx.options), Retirement::Passed(_)) {
+        return;
+    }
     if base.flag("writeOnly") {
         return;
     }
