@@ -172,6 +172,8 @@ rules! {
     request_required_property_added,
     request_property_removed,
     response_property_removed,
+    request_optional_property_added,
+    response_property_added,
     request_property_became_read_only,
     response_property_became_write_only,
     request_type_narrowed,
@@ -180,6 +182,8 @@ rules! {
     response_became_nullable,
     request_enum_value_removed,
     response_enum_value_added,
+    request_enum_value_added,
+    response_enum_value_removed,
     request_format_narrowed,
     response_format_widened,
     request_numeric_range_narrowed,
@@ -226,6 +230,7 @@ rules! {
     security_scope_removed,
     // Servers.
     server_removed,
+    server_added,
     server_variable_changed,
     operation_server_removed,
     // Lifecycle.
@@ -234,6 +239,7 @@ rules! {
     request_property_removed_after_sunset,
     response_property_removed_after_sunset,
     response_header_removed_after_sunset,
+    response_header_became_deprecated,
     operation_became_deprecated,
     request_parameter_became_deprecated,
     request_parameter_deprecated_without_sunset,
