@@ -150,6 +150,7 @@ rules! {
     // Request bodies.
     request_body_became_required,
     request_body_became_optional,
+    request_body_added_optional,
     request_body_removed,
     request_media_type_removed,
     request_media_type_added,
@@ -164,6 +165,7 @@ rules! {
     response_media_type_added,
     response_header_removed,
     response_header_became_optional,
+    response_header_added,
     response_schema_removed,
     response_link_removed,
     // Schemas, request side then response side of each keyword.
@@ -178,6 +180,8 @@ rules! {
     response_property_became_write_only,
     request_type_narrowed,
     response_type_widened,
+    request_type_widened,
+    response_type_narrowed,
     request_became_non_nullable,
     response_became_nullable,
     request_enum_value_removed,
@@ -233,6 +237,7 @@ rules! {
     server_added,
     server_variable_changed,
     operation_server_removed,
+    path_server_removed,
     // Lifecycle.
     operation_removed_after_sunset,
     request_parameter_removed_after_sunset,

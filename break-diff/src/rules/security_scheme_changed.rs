@@ -29,7 +29,7 @@ const FIELDS: [(&str, bool); 5] = [
     ("openIdConnectUrl", false),
 ];
 
-const FLOW_URLS: [&str; 2] = ["tokenUrl", "authorizationUrl"];
+const FLOW_URLS: [&str; 3] = ["tokenUrl", "authorizationUrl", "refreshUrl"];
 
 /// The `components/securitySchemes` map of a document root.
 pub(crate) fn schemes<'a>(root: &Node<'a>) -> Option<Node<'a>> {
