@@ -144,3 +144,43 @@ fn rules_catalog_page_is_fresh() {
     }
     panic!("docs/rules.md is stale: run `BREAK_DIFF_UPDATE_DOCS=1 cargo test -p break-diff`");
 }
+
+/// The engine does no I/O and reads no clock: only `cli.rs` (and the
+/// two-line `main.rs`) may name files, processes, standard streams or the
+/// current time. This keeps the invariant from eroding one import at a
+/// time.
+#[test]
+fn only_the_cli_does_io() {
+    const FORBIDDEN: [&str; 8] = [
+        "std::fs",
+        "std::process",
+        "std::env",
+        "std::net",
+        "io::stdin",
+        "io::stdout",
+        "Utc::now",
+        "SystemTime",
+    ];
+    let mut offenders = Vec::new();
+    let mut stack = vec![support::crate_dir().join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("src readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == "cli.rs" || name == "main.rs" {
+                continue;
+            }
+            let text = fs::read_to_string(&path).expect("source readable");
+            for word in FORBIDDEN {
+                if text.contains(word) {
+                    offenders.push(format!("{}: {word}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "I/O outside cli.rs: {offenders:#?}");
+}
