@@ -410,10 +410,33 @@ impl Builder<'_> {
             Event::MappingStart(anchor, _) => {
                 let before = self.nodes;
                 let mut map = Map::new();
+                let mut merged: Vec<Value> = Vec::new();
                 loop {
                     let (event, kl, kc) = self.next(parser)?;
                     let key = match event {
                         Event::MappingEnd => break,
+                        // `<<` is the YAML 1.1 merge key. YAML 1.2 dropped
+                        // it, but hand-written specs use it to share
+                        // responses and parameters, and treating it as a
+                        // literal key would invent a status named `<<`.
+                        Event::Scalar(text, ScalarStyle::Plain, ..) if text == "<<" => {
+                            let (event, l, c) = self.next(parser)?;
+                            let child = format!("{ptr}/<<");
+                            match self.node(parser, event, l, c, child, depth + 1)? {
+                                Value::Object(m) => merged.push(Value::Object(m)),
+                                Value::Array(items) if items.iter().all(Value::is_object) => {
+                                    merged.extend(items);
+                                }
+                                _ => {
+                                    return Err(self.syntax(
+                                        kl,
+                                        kc,
+                                        "a merge key `<<` must refer to a mapping or a list of mappings",
+                                    ));
+                                }
+                            }
+                            continue;
+                        }
                         Event::Scalar(text, ..) => text.into_owned(),
                         Event::Alias(id) => match self.anchors.get(&id) {
                             Some((Value::String(s), _)) => s.clone(),
@@ -437,6 +460,15 @@ impl Builder<'_> {
                     let (event, l, c) = self.next(parser)?;
                     let value = self.node(parser, event, l, c, child, depth + 1)?;
                     map.insert(key, value);
+                }
+                // Explicit keys win over merged ones, and earlier merged
+                // mappings over later ones, as YAML 1.1 specifies.
+                for m in merged {
+                    if let Value::Object(m) = m {
+                        for (k, v) in m {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
                 }
                 let value = Value::Object(map);
                 self.remember(anchor, &value, self.nodes - before);

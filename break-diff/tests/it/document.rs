@@ -154,3 +154,19 @@ fn diamonds_of_references_are_compared_once() {
         "{findings:#?}"
     );
 }
+
+#[test]
+fn yaml_merge_keys_are_expanded() {
+    let text = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nx-common: &common\n  '401': {description: unauthorized}\n  '500': {description: oops}\npaths:\n  /a:\n    get:\n      responses:\n        <<: *common\n        '200': {description: ok}\n        '500': {description: overridden}\n";
+    let doc = Document::parse("spec.yaml", text).expect("parses");
+    let responses = doc.at("/paths/~1a/get/responses").expect("responses");
+    let keys: Vec<&str> = responses.entries().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["200", "401", "500"]);
+    assert_eq!(responses.value["500"]["description"], "overridden");
+    // Merged entries take the line of the merge key's mapping.
+    assert_eq!(doc.line("/paths/~1a/get/responses/401"), 9);
+    check_error(
+        "openapi: 3.0.3\nx:\n  <<: 5\n",
+        &["spec.yaml:3:", "merge key"],
+    );
+}
