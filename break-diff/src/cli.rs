@@ -223,7 +223,13 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         }
         Some(Command::Explain { id }) => {
             let Some(rule) = rules::find(id) else {
-                bail!("unknown rule id `{id}`; `break-diff rules` lists them");
+                let near = rules::similar(id);
+                let hint = if near.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (did you mean {}?)", near.join(", "))
+                };
+                bail!("unknown rule id `{id}`{hint}; `break-diff rules` lists them");
             };
             return Ok(Output {
                 text: report::explain(&rule.meta),

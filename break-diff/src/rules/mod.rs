@@ -379,6 +379,30 @@ pub fn key_ptr(node: &Node<'_>, key: &str) -> String {
         .unwrap_or_else(|| node.ptr.clone())
 }
 
+/// Up to three rule ids that share the most `_`-separated words with
+/// `query`, best first: suggestions for a mistyped id.
+pub fn similar(query: &str) -> Vec<&'static str> {
+    let words: Vec<&str> = query
+        .split(['_', '-', ' '])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut scored: Vec<(usize, &'static str)> = ALL
+        .iter()
+        .map(|r| {
+            let id = r.meta.id;
+            let score = words
+                .iter()
+                .filter(|w| id.split('_').any(|p| p == **w))
+                .count();
+            (score, id)
+        })
+        .filter(|(score, _)| *score > 0)
+        .collect();
+    // Highest score first; ties stay in catalog order (the sort is stable).
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+    scored.into_iter().take(3).map(|(_, id)| id).collect()
+}
+
 /// Looks a rule up by id.
 pub fn find(id: &str) -> Option<&'static Rule> {
     ALL.iter().copied().find(|r| r.meta.id == id)

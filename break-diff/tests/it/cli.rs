@@ -180,6 +180,13 @@ fn rules_and_explain_come_from_the_metadata() {
         &[],
         &["unknown rule id `no_such_rule`"],
     );
+    check(
+        &["explain", "request_property_required"],
+        "",
+        ExitCode::Usage,
+        &[],
+        &["did you mean request_property_became_required"],
+    );
 }
 
 #[test]
