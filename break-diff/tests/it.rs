@@ -14,6 +14,8 @@ mod document;
 mod fixtures;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
+#[path = "it/orderflow.rs"]
+mod orderflow;
 #[path = "it/refactors.rs"]
 mod refactors;
 #[path = "it/robustness.rs"]
