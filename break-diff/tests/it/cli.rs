@@ -331,3 +331,30 @@ fn diff_shows_the_changed_lines() {
         });
     }
 }
+
+#[test]
+fn run_is_what_main_calls() {
+    // `main` passes the process's streams to `run`; driving it with
+    // buffers shows that nothing else is needed. (It reads stdin only for
+    // a `-` input, which this call does not use.)
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let base = fixture("operation_removed", "base");
+    let rev = fixture("operation_removed", "revision");
+    let code = break_diff::cli::run(
+        ["break-diff", "--format", "json", &base, &rev],
+        &mut out,
+        &mut err,
+    );
+    assert_eq!(
+        code,
+        ExitCode::Findings,
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(json["findings"][0]["rule"], "operation_removed");
+    assert_eq!(
+        std::process::ExitCode::from(code),
+        std::process::ExitCode::from(1)
+    );
+}
