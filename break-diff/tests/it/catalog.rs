@@ -87,6 +87,18 @@ fn every_rule_has_a_fixture_pair_and_every_fixture_a_rule() {
             .into_owned();
         assert!(ids.contains(&name), "fixture folder `{name}` names no rule");
     }
+    // A snapshot left behind by a renamed or deleted rule is dead weight
+    // that reviewers would still read.
+    let snaps = support::crate_dir().join("tests/snapshots/fixtures");
+    for entry in fs::read_dir(&snaps).expect("fixture snapshots") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let id = name.strip_suffix(".snap").unwrap_or(&name);
+        assert!(ids.contains(id), "snapshot `{name}` belongs to no rule");
+    }
 }
 
 #[test]
