@@ -227,6 +227,7 @@ rules! {
     request_dependent_required_added,
     response_dependent_required_removed,
     request_default_changed,
+    external_ref_changed,
     // Security.
     security_requirement_tightened,
     security_requirement_relaxed,
