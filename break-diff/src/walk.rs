@@ -404,6 +404,54 @@ impl<'a> Walker<'_, 'a> {
                 self.content(Direction::Response, &at, &bn, &rn);
             }
         }
+
+        // A status on one side and its range (`200` and `2XX`) on the
+        // other describe the same responses: compare their bodies and
+        // headers too, or a change hidden behind the switch goes unseen.
+        let range_of = |status: &str| -> Option<String> {
+            let first = status.chars().next()?;
+            (status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("{first}XX"))
+        };
+        let find = |m: &Vec<(&'a str, Node<'a>)>, key: &str| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, n)| n.clone())
+        };
+        for (status, bn) in &bmap {
+            if find(&rmap, status).is_some() {
+                continue;
+            }
+            if let Some(range) = range_of(status)
+                && find(&bmap, &range).is_none()
+                && let Some(rn) = find(&rmap, &range)
+            {
+                let (bn, rn) = (
+                    self.cx.base_doc.resolve(bn.clone()),
+                    self.cx.rev_doc.resolve(rn),
+                );
+                let at = format!("response {status}/{range}");
+                self.headers(&at, &bn, &rn);
+                self.content(Direction::Response, &at, &bn, &rn);
+            }
+        }
+        for (status, rn) in &rmap {
+            if find(&bmap, status).is_some() {
+                continue;
+            }
+            if let Some(range) = range_of(status)
+                && find(&rmap, &range).is_none()
+                && let Some(bn) = find(&bmap, &range)
+            {
+                let (bn, rn) = (
+                    self.cx.base_doc.resolve(bn),
+                    self.cx.rev_doc.resolve(rn.clone()),
+                );
+                let at = format!("response {range}/{status}");
+                self.headers(&at, &bn, &rn);
+                self.content(Direction::Response, &at, &bn, &rn);
+            }
+        }
     }
 
     fn headers(&mut self, at: &str, b: &Node<'a>, r: &Node<'a>) {
