@@ -541,6 +541,49 @@ impl<'a> Walker<'_, 'a> {
                 );
             }
         }
+
+        // A media type on one side and a wildcard covering it on the other
+        // (`application/json` and `application/*`) describe the same
+        // bodies: compare their schemas too.
+        let covering = |media_type: &str| -> [String; 2] {
+            let kind = media_type.split('/').next().unwrap_or("");
+            [format!("{kind}/*"), "*/*".to_owned()]
+        };
+        let lookup = |m: &Vec<(String, Node<'a>)>, key: &str| {
+            m.iter().find(|(k, _)| k == key).map(|(_, n)| n.clone())
+        };
+        let mut pairs = Vec::new();
+        for (media_type, bm) in &bc {
+            if media_type.contains('*') || lookup(&rc, media_type).is_some() {
+                continue;
+            }
+            let wild = covering(media_type)
+                .into_iter()
+                .find(|w| lookup(&bc, w).is_none() && lookup(&rc, w).is_some());
+            if let Some(w) = wild
+                && let Some(rm) = lookup(&rc, &w)
+            {
+                pairs.push((format!("{at} {media_type}/{w}"), bm.clone(), rm));
+            }
+        }
+        for (media_type, rm) in &rc {
+            if media_type.contains('*') || lookup(&bc, media_type).is_some() {
+                continue;
+            }
+            let wild = covering(media_type)
+                .into_iter()
+                .find(|w| lookup(&rc, w).is_none() && lookup(&bc, w).is_some());
+            if let Some(w) = wild
+                && let Some(bm) = lookup(&bc, &w)
+            {
+                pairs.push((format!("{at} {w}/{media_type}"), bm, rm.clone()));
+            }
+        }
+        for (label, bm, rm) in pairs {
+            if let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema")) {
+                self.schema(dir, label, bs, rs, &mut Vec::new(), true);
+            }
+        }
     }
 
     /// Compares two schemas and everything below them. `stack` holds the

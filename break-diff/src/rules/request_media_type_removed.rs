@@ -23,8 +23,7 @@ fn check(cx: &mut Cx<'_>, s: &ContentSite<'_>) {
         return;
     }
     // A wildcard in the revision (`application/*`, `*/*`) still accepts
-    // what clients send.
-    // TODO-correctness: the schema under the wildcard is not compared.
+    // what clients send (the walker compares the schema under it).
     let (kind, _) = s.media_type.split_once('/').unwrap_or((s.media_type, ""));
     let covered = s
         .rev_types

@@ -190,6 +190,20 @@ fn media_type_parameters_and_wildcards_are_not_breaking() {
     assert_ne!(wildcard, BODY);
     // The wildcard entry is new surface (info), but nothing was removed.
     check(BODY, &wildcard, &["request_media_type_added"]);
+    // The schema under the wildcard is still compared.
+    let stricter = wildcard.replace(
+        "properties: {sku: {type: string}}}",
+        "required: [sku], properties: {sku: {type: string}}}",
+    );
+    assert_ne!(stricter, wildcard);
+    check(
+        BODY,
+        &stricter,
+        &[
+            "request_media_type_added",
+            "request_property_became_required",
+        ],
+    );
 }
 
 #[test]
