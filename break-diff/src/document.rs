@@ -1,0 +1,546 @@
+//! Parsing one OpenAPI document from text into a JSON value plus a
+//! pointer-to-line index, and resolving its local `$ref`s.
+//!
+//! YAML and JSON both go through one YAML 1.2 event parser (JSON is a
+//! subset of YAML 1.2 flow style), so both kinds of input get line numbers.
+//! This module does no I/O: callers hand it the text and a display name.
+//! It deliberately does not follow remote or file `$ref`s; those stay
+//! opaque and are compared as strings by the rules.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use serde_json::{Map, Number, Value};
+
+use crate::Error;
+
+/// Upper bound on nodes, counted after alias expansion. It keeps a
+/// "billion laughs" document from exhausting memory; real specs are far
+/// below it (the OrderFlow spec has a few thousand nodes).
+const MAX_NODES: usize = 2_000_000;
+
+/// Upper bound on nesting, so that recursion over the tree (here and in
+/// the walker) cannot overflow the stack on adversarial input.
+const MAX_DEPTH: usize = 200;
+
+/// Maximum number of `$ref` hops followed in one resolution. A chain longer
+/// than this is treated as a cycle.
+const MAX_REF_HOPS: usize = 32;
+
+/// Which major OpenAPI line a document belongs to. It matters for
+/// `nullable` (3.0) versus `type: [.., "null"]` (3.1) and for the shape of
+/// `exclusiveMinimum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecVersion {
+    /// OpenAPI 3.0.x.
+    V30,
+    /// OpenAPI 3.1.x.
+    V31,
+}
+
+/// One parsed OpenAPI document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    name: String,
+    root: Value,
+    lines: HashMap<String, u32>,
+    version: SpecVersion,
+}
+
+/// A JSON value inside a document together with the JSON pointer at which
+/// it lives, so that findings can point at both sides.
+#[derive(Debug, Clone)]
+pub struct Node<'a> {
+    /// The value.
+    pub value: &'a Value,
+    /// Its JSON pointer (RFC 6901) from the document root.
+    pub ptr: String,
+}
+
+impl<'a> Node<'a> {
+    /// A child of this node by object key.
+    pub fn get(&self, key: &str) -> Option<Node<'a>> {
+        self.value.get(key).map(|value| Node {
+            value,
+            ptr: format!("{}/{}", self.ptr, escape(key)),
+        })
+    }
+
+    /// A child of this node by array index.
+    pub fn index(&self, i: usize) -> Option<Node<'a>> {
+        self.value.get(i).map(|value| Node {
+            value,
+            ptr: format!("{}/{}", self.ptr, i),
+        })
+    }
+
+    /// The entries of this node when it is an object, each as a node.
+    pub fn entries(&self) -> Vec<(&'a str, Node<'a>)> {
+        match self.value {
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, value)| {
+                    (
+                        k.as_str(),
+                        Node {
+                            value,
+                            ptr: format!("{}/{}", self.ptr, escape(k)),
+                        },
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The items of this node when it is an array, each as a node.
+    pub fn items(&self) -> Vec<Node<'a>> {
+        match self.value {
+            Value::Array(items) => (0..items.len()).filter_map(|i| self.index(i)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A string-valued child.
+    pub fn str(&self, key: &str) -> Option<&'a str> {
+        self.value.get(key).and_then(Value::as_str)
+    }
+
+    /// A boolean-valued child, `false` when absent or not a boolean.
+    pub fn flag(&self, key: &str) -> bool {
+        self.value
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// Escapes one JSON pointer segment (RFC 6901: `~` then `/`).
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+impl Document {
+    /// Parses `text` (YAML or JSON). `name` is used in error messages only.
+    pub fn parse(name: &str, text: &str) -> Result<Document, Error> {
+        let Some((root, lines)) = parse_tree(name, text)? else {
+            return Err(Error::NotOpenApi {
+                file: name.to_owned(),
+                line: 1,
+                reason: "the input is empty".to_owned(),
+            });
+        };
+        let version = detect_version(name, &root, &lines)?;
+        Ok(Document {
+            name: name.to_owned(),
+            root,
+            lines,
+            version,
+        })
+    }
+
+    /// The display name given at parse time.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Which OpenAPI line the document declares.
+    pub fn version(&self) -> SpecVersion {
+        self.version
+    }
+
+    /// The root node.
+    pub fn root(&self) -> Node<'_> {
+        Node {
+            value: &self.root,
+            ptr: String::new(),
+        }
+    }
+
+    /// The node at a JSON pointer, if any.
+    pub fn at(&self, ptr: &str) -> Option<Node<'_>> {
+        self.root.pointer(ptr).map(|value| Node {
+            value,
+            ptr: ptr.to_owned(),
+        })
+    }
+
+    /// The 1-based source line of the node at `ptr`. A pointer that has no
+    /// line of its own (a value made by alias expansion) gets the line of
+    /// its nearest ancestor that has one, so a finding always has a line.
+    pub fn line(&self, ptr: &str) -> u32 {
+        let mut p = ptr;
+        loop {
+            if let Some(line) = self.lines.get(p) {
+                return *line;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return 1,
+            }
+        }
+    }
+
+    /// Follows a chain of local `$ref`s from `node`. Returns the target, or
+    /// the last node reached when a reference is remote, dangling or part
+    /// of a cycle: the rules then compare what is there instead of failing.
+    pub fn resolve<'a>(&'a self, node: Node<'a>) -> Node<'a> {
+        let mut current = node;
+        for _ in 0..MAX_REF_HOPS {
+            let Some(reference) = ref_of(current.value) else {
+                return current;
+            };
+            let Some(target) = reference.strip_prefix('#') else {
+                return current;
+            };
+            let ptr = decode_uri_fragment(target);
+            match self.at(&ptr) {
+                Some(next) => current = next,
+                None => return current,
+            }
+        }
+        current
+    }
+}
+
+/// A parsed value and the 1-based line of each of its JSON pointers.
+pub type Tree = (Value, HashMap<String, u32>);
+
+/// Parses YAML or JSON text into a value and a map from JSON pointer to
+/// 1-based line. `None` when the text holds no document. Used for specs
+/// and for every other input break-diff reads (waiver files).
+pub fn parse_tree(name: &str, text: &str) -> Result<Option<Tree>, Error> {
+    let mut builder = Builder {
+        name,
+        lines: HashMap::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
+    let mut parser = Parser::new_from_str(text);
+    let root = builder.document(&mut parser)?;
+    Ok(root.map(|root| (root, builder.lines)))
+}
+
+/// The `$ref` string of a reference object, if `value` is one.
+pub fn ref_of(value: &Value) -> Option<&str> {
+    value.get("$ref").and_then(Value::as_str)
+}
+
+/// `$ref` fragments are URI fragments, so `%7B` and friends may appear in
+/// pointers to paths such as `#/paths/~1orders~1%7Bid%7D`.
+fn decode_uri_fragment(fragment: &str) -> String {
+    let bytes = fragment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Checking both bytes for ASCII hex first keeps the slice on char
+        // boundaries, so a `%` before a multi-byte character cannot panic.
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && bytes[i + 1].is_ascii_hexdigit()
+            && bytes[i + 2].is_ascii_hexdigit()
+            && let Ok(b) = u8::from_str_radix(&fragment[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn detect_version(
+    name: &str,
+    root: &Value,
+    lines: &HashMap<String, u32>,
+) -> Result<SpecVersion, Error> {
+    let Some(obj) = root.as_object() else {
+        return Err(Error::NotOpenApi {
+            file: name.to_owned(),
+            line: 1,
+            reason: "the top level is not a mapping".to_owned(),
+        });
+    };
+    let line = lines.get("/openapi").copied().unwrap_or(1);
+    let version = match obj.get("openapi") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => {
+            return Err(Error::NotOpenApi {
+                file: name.to_owned(),
+                line,
+                reason: "`openapi` is not a version string".to_owned(),
+            });
+        }
+        None => {
+            let reason = if obj.contains_key("swagger") {
+                "it is a Swagger 2.0 document; break-diff reads OpenAPI 3.0.x and 3.1.x"
+            } else {
+                "the top-level `openapi` field is missing"
+            };
+            return Err(Error::NotOpenApi {
+                file: name.to_owned(),
+                line: 1,
+                reason: reason.to_owned(),
+            });
+        }
+    };
+    if version == "3.0" || version.starts_with("3.0.") {
+        Ok(SpecVersion::V30)
+    } else if version == "3.1" || version.starts_with("3.1.") {
+        Ok(SpecVersion::V31)
+    } else {
+        Err(Error::UnsupportedVersion {
+            file: name.to_owned(),
+            line,
+            version,
+        })
+    }
+}
+
+/// Turns parser events into a `serde_json::Value` while recording the line
+/// of every node under its JSON pointer.
+struct Builder<'n> {
+    name: &'n str,
+    lines: HashMap<String, u32>,
+    anchors: HashMap<usize, (Value, usize)>,
+    nodes: usize,
+}
+
+type Events<'i> = Parser<'i, saphyr_parser::StrInput<'i>>;
+
+impl Builder<'_> {
+    fn syntax(&self, line: usize, column: usize, message: impl Into<String>) -> Error {
+        Error::Syntax {
+            file: self.name.to_owned(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
+            message: message.into(),
+        }
+    }
+
+    fn next<'i>(&self, parser: &mut Events<'i>) -> Result<(Event<'i>, usize, usize), Error> {
+        match parser.next_event() {
+            Some(Ok((event, span))) => Ok((event, span.start.line(), span.start.col())),
+            Some(Err(e)) => Err(self.syntax(e.marker().line(), e.marker().col(), e.info())),
+            None => Err(self.syntax(0, 0, "unexpected end of input")),
+        }
+    }
+
+    fn document(&mut self, parser: &mut Events<'_>) -> Result<Option<Value>, Error> {
+        loop {
+            let (event, line, col) = self.next(parser)?;
+            match event {
+                Event::StreamStart => {}
+                Event::StreamEnd => return Ok(None),
+                Event::DocumentStart(_) => {
+                    let (event, line, col) = self.next(parser)?;
+                    if matches!(event, Event::DocumentEnd) {
+                        return Ok(None);
+                    }
+                    let value = self.node(parser, event, line, col, String::new(), 0)?;
+                    // Only the first document of a stream is read; a spec is
+                    // one document, and trailing ones are ignored on purpose.
+                    return Ok(Some(value));
+                }
+                _ => return Err(self.syntax(line, col, "expected the start of a document")),
+            }
+        }
+    }
+
+    fn count(&mut self, n: usize, line: usize, col: usize) -> Result<(), Error> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(self.syntax(
+                line,
+                col,
+                format!("document too large: more than {MAX_NODES} nodes after alias expansion"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn node(
+        &mut self,
+        parser: &mut Events<'_>,
+        event: Event<'_>,
+        line: usize,
+        col: usize,
+        ptr: String,
+        depth: usize,
+    ) -> Result<Value, Error> {
+        if depth > MAX_DEPTH {
+            return Err(self.syntax(line, col, format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        self.lines
+            .entry(ptr.clone())
+            .or_insert(u32::try_from(line).unwrap_or(u32::MAX));
+        self.count(1, line, col)?;
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar(&text, style, tag.as_deref());
+                self.remember(anchor, &value, 1);
+                Ok(value)
+            }
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((value, size)) => {
+                    let (value, size) = (value.clone(), *size);
+                    self.count(size, line, col)?;
+                    Ok(value)
+                }
+                None => Err(self.syntax(line, col, "alias to an unknown anchor")),
+            },
+            Event::SequenceStart(anchor, _) => {
+                let before = self.nodes;
+                let mut items = Vec::new();
+                loop {
+                    let (event, l, c) = self.next(parser)?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    let child = format!("{ptr}/{}", items.len());
+                    items.push(self.node(parser, event, l, c, child, depth + 1)?);
+                }
+                let value = Value::Array(items);
+                self.remember(anchor, &value, self.nodes - before);
+                Ok(value)
+            }
+            Event::MappingStart(anchor, _) => {
+                let before = self.nodes;
+                let mut map = Map::new();
+                let mut merged: Vec<Value> = Vec::new();
+                loop {
+                    let (event, kl, kc) = self.next(parser)?;
+                    let key = match event {
+                        Event::MappingEnd => break,
+                        // `<<` is the YAML 1.1 merge key. YAML 1.2 dropped
+                        // it, but hand-written specs use it to share
+                        // responses and parameters, and treating it as a
+                        // literal key would invent a status named `<<`.
+                        Event::Scalar(text, ScalarStyle::Plain, ..) if text == "<<" => {
+                            let (event, l, c) = self.next(parser)?;
+                            let child = format!("{ptr}/<<");
+                            match self.node(parser, event, l, c, child, depth + 1)? {
+                                Value::Object(m) => merged.push(Value::Object(m)),
+                                Value::Array(items) if items.iter().all(Value::is_object) => {
+                                    merged.extend(items);
+                                }
+                                _ => {
+                                    return Err(self.syntax(
+                                        kl,
+                                        kc,
+                                        "a merge key `<<` must refer to a mapping or a list of mappings",
+                                    ));
+                                }
+                            }
+                            continue;
+                        }
+                        Event::Scalar(text, ..) => text.into_owned(),
+                        Event::Alias(id) => match self.anchors.get(&id) {
+                            Some((Value::String(s), _)) => s.clone(),
+                            Some((other, _)) if !other.is_object() && !other.is_array() => {
+                                other.to_string()
+                            }
+                            _ => {
+                                return Err(self.syntax(kl, kc, "mapping key is not a scalar"));
+                            }
+                        },
+                        _ => return Err(self.syntax(kl, kc, "mapping key is not a scalar")),
+                    };
+                    if map.contains_key(&key) {
+                        return Err(self.syntax(kl, kc, format!("duplicate mapping key `{key}`")));
+                    }
+                    let child = format!("{ptr}/{}", escape(&key));
+                    // The key's line is the useful one for a mapping entry:
+                    // it is where `get:` or `required:` is written.
+                    self.lines
+                        .insert(child.clone(), u32::try_from(kl).unwrap_or(u32::MAX));
+                    let (event, l, c) = self.next(parser)?;
+                    let value = self.node(parser, event, l, c, child, depth + 1)?;
+                    map.insert(key, value);
+                }
+                // Explicit keys win over merged ones, and earlier merged
+                // mappings over later ones, as YAML 1.1 specifies.
+                for m in merged {
+                    if let Value::Object(m) = m {
+                        for (k, v) in m {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+                let value = Value::Object(map);
+                self.remember(anchor, &value, self.nodes - before);
+                Ok(value)
+            }
+            _ => Err(self.syntax(line, col, "unexpected YAML event")),
+        }
+    }
+
+    fn remember(&mut self, anchor: usize, value: &Value, size: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), size.max(1)));
+        }
+    }
+}
+
+/// Resolves a scalar by the YAML 1.2 core schema. Quoted scalars and
+/// `!!str` are strings; plain ones may be null, booleans or numbers.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag
+        && tag.is_yaml_core_schema()
+        && tag.suffix == "str"
+    {
+        return Value::String(text.to_string());
+    }
+    if style != ScalarStyle::Plain {
+        return Value::String(text.to_string());
+    }
+    let t = text;
+    match t {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if looks_like_int(t) {
+        if let Ok(i) = t.parse::<i64>() {
+            return Value::Number(i.into());
+        }
+        if let Ok(u) = t.parse::<u64>() {
+            return Value::Number(u.into());
+        }
+    }
+    if looks_like_float(t)
+        && let Ok(f) = t.parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    Value::String(t.to_owned())
+}
+
+fn looks_like_int(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn looks_like_float(t: &str) -> bool {
+    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let mut parts = mantissa.splitn(2, '.');
+    let int = parts.next().unwrap_or("");
+    let frac = parts.next();
+    let int_ok = int.bytes().all(|b| b.is_ascii_digit());
+    let frac_ok = frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()));
+    let has_digits = !int.is_empty() || frac.is_some_and(|f| !f.is_empty());
+    let exp_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    int_ok && frac_ok && has_digits && exp_ok
+}

@@ -1,0 +1,165 @@
+//! break-diff: finds the changes between two revisions of an OpenAPI
+//! document that can break an existing client.
+//!
+//! The engine ([`document`], [`model`], [`walk`], [`schema`], [`rules`],
+//! [`report`]) is pure: it takes text and an injected "today" and returns
+//! findings or rendered strings. It does no I/O and reads no clock; only
+//! [`cli`] touches files, `git`, the environment and the clock. Each rule
+//! lives in its own file under `rules/`, with its metadata as data, and
+//! the registry in `rules/mod.rs` lists them.
+
+pub mod cli;
+pub mod document;
+pub mod filter;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod schema;
+pub mod waivers;
+pub mod walk;
+
+use serde::Serialize;
+
+pub use document::Document;
+pub use rules::{Family, Mirror, Rule, RuleMeta};
+
+/// Version of the JSON report shape. Bump it when a field changes meaning
+/// or disappears; adding a field does not bump it.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Why a document could not be read. Each variant names the file and the
+/// line, so a user can go straight to the problem; none of them is helped
+/// by retrying.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The text is not well-formed YAML or JSON.
+    #[error("{file}:{line}:{column}: not valid YAML or JSON: {message}")]
+    Syntax {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+        /// What the parser objected to.
+        message: String,
+    },
+    /// Well-formed, but not an OpenAPI 3.x document.
+    #[error("{file}:{line}: not an OpenAPI 3.x document: {reason}")]
+    NotOpenApi {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A waiver file entry is malformed or names an unknown rule.
+    #[error("{file}:{line}: invalid waiver: {message}")]
+    Waiver {
+        /// Display name of the waiver file.
+        file: String,
+        /// 1-based line of the entry or field.
+        line: u32,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// An OpenAPI version that the rules were not written for.
+    #[error(
+        "{file}:{line}: unsupported OpenAPI version `{version}`: break-diff reads 3.0.x and 3.1.x"
+    )]
+    UnsupportedVersion {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `openapi` field.
+        line: u32,
+        /// The version found.
+        version: String,
+    },
+}
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Worth knowing; not expected to break a client.
+    Info,
+    /// May break some clients, depending on how they are written.
+    Warning,
+    /// Breaks clients that follow the base contract.
+    Error,
+}
+
+impl Level {
+    /// The lowercase name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a finding is, on one side of the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// JSON pointer (RFC 6901) into that side's document.
+    pub pointer: String,
+    /// 1-based source line.
+    pub line: u32,
+}
+
+/// One change that matters to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable rule id, e.g. `request_property_became_required`.
+    pub rule: &'static str,
+    /// Severity, fixed per rule.
+    pub level: Level,
+    /// `METHOD /path` of the operation concerned, when there is one.
+    pub operation: Option<String>,
+    /// Location in the base document, when the thing exists there.
+    pub base: Option<Location>,
+    /// Location in the revision, when the thing exists there.
+    pub revision: Option<Location>,
+    /// What changed and why it matters.
+    pub message: String,
+}
+
+/// Knobs of a comparison. Time is injected: the engine never reads the
+/// clock, so tests can move "today" across a sunset date.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The date against which sunset dates are judged.
+    pub today: chrono::NaiveDate,
+    /// Minimum number of days between "today" and the sunset date of an
+    /// operation deprecated in the revision.
+    pub min_deprecation_days: u32,
+}
+
+/// Compares two documents with every registered rule. Findings are sorted
+/// by operation, rule and location, so output is stable across runs.
+pub fn diff(base: &Document, revision: &Document, options: &Options) -> Vec<Finding> {
+    walk::run(rules::ALL, base, revision, options)
+}
+
+/// Parses both texts and compares them. A convenience for callers that
+/// hold text; `base_name` and `revision_name` appear in error messages.
+pub fn diff_text(
+    base_name: &str,
+    base: &str,
+    revision_name: &str,
+    revision: &str,
+    options: &Options,
+) -> Result<Vec<Finding>, Error> {
+    let base = Document::parse(base_name, base)?;
+    let revision = Document::parse(revision_name, revision)?;
+    Ok(diff(&base, &revision, options))
+}

@@ -1,0 +1,333 @@
+//! Helpers that read JSON Schema keywords the same way for every rule:
+//! the declared type set, nullability across 3.0 and 3.1, format widening,
+//! numeric bounds, and pairing of `oneOf`/`anyOf`/`allOf` members.
+//!
+//! They interpret one schema at a time and never report anything; the
+//! rules decide what a difference means in a given direction.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::document::{Document, Node, ref_of};
+
+/// The declared types of a schema without `"null"`, or `None` when the
+/// schema declares no `type` (accepts any type).
+pub fn types(schema: &Value) -> Option<BTreeSet<String>> {
+    match schema.get("type")? {
+        Value::String(t) => Some(std::iter::once(t.clone()).filter(|t| t != "null").collect()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .map(str::to_owned)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether `null` is an accepted value: `nullable: true` (3.0), `"null"` in
+/// the type list (3.1), or `null` in the enum. Both spellings are accepted
+/// for either version, because specs in the wild mix them.
+pub fn nullable(schema: &Value) -> bool {
+    if schema.get("nullable").and_then(Value::as_bool) == Some(true) {
+        return true;
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) if t == "null" => return true,
+        Some(Value::Array(items)) if items.iter().any(|t| t.as_str() == Some("null")) => {
+            return true;
+        }
+        _ => {}
+    }
+    matches!(schema.get("enum"), Some(Value::Array(values)) if values.contains(&Value::Null))
+}
+
+/// Whether a value of type `t` is accepted by the type set `accepting`.
+/// `integer` values are `number` values, so `number` accepts `integer`.
+pub fn type_accepted(t: &str, accepting: &BTreeSet<String>) -> bool {
+    accepting.contains(t) || (t == "integer" && accepting.contains("number"))
+}
+
+/// Whether every value valid for format `narrow` is valid for `wide`.
+/// `None` means no format, which accepts everything.
+pub fn format_within(narrow: Option<&str>, wide: Option<&str>) -> bool {
+    match (narrow, wide) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(a), Some(b)) => a == b || matches!((a, b), ("int32", "int64") | ("float", "double")),
+    }
+}
+
+/// A lower or upper bound: its value and whether it is exclusive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    /// The limit.
+    pub value: f64,
+    /// True when the limit itself is not allowed.
+    pub exclusive: bool,
+}
+
+impl Bound {
+    /// Human form: `>= 1`, `< 10`.
+    pub fn describe(&self, lower: bool) -> String {
+        let op = match (lower, self.exclusive) {
+            (true, false) => ">=",
+            (true, true) => ">",
+            (false, false) => "<=",
+            (false, true) => "<",
+        };
+        format!("{op} {}", trim_float(self.value))
+    }
+}
+
+/// Prints `5` rather than `5.0` for whole numbers.
+pub fn trim_float(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The lower bound from `minimum`/`exclusiveMinimum`, reading both the 3.0
+/// (boolean modifier) and 3.1 (numeric) forms.
+pub fn lower_bound(schema: &Value) -> Option<Bound> {
+    bound(schema, "minimum", "exclusiveMinimum", true)
+}
+
+/// The upper bound from `maximum`/`exclusiveMaximum`.
+pub fn upper_bound(schema: &Value) -> Option<Bound> {
+    bound(schema, "maximum", "exclusiveMaximum", false)
+}
+
+fn bound(schema: &Value, inclusive_key: &str, exclusive_key: &str, lower: bool) -> Option<Bound> {
+    let inclusive = schema.get(inclusive_key).and_then(Value::as_f64);
+    let exclusive = schema.get(exclusive_key);
+    let mut best: Option<Bound> = None;
+    if let Some(v) = inclusive {
+        let flagged = exclusive.and_then(Value::as_bool) == Some(true);
+        best = Some(Bound {
+            value: v,
+            exclusive: flagged,
+        });
+    }
+    if let Some(v) = exclusive.and_then(Value::as_f64) {
+        let candidate = Bound {
+            value: v,
+            exclusive: true,
+        };
+        best = Some(match best {
+            Some(b) if tighter(b, candidate, lower) => b,
+            _ => candidate,
+        });
+    }
+    best
+}
+
+/// Whether bound `a` admits no more values than bound `b`.
+pub fn tighter(a: Bound, b: Bound, lower: bool) -> bool {
+    if a.value == b.value {
+        return a.exclusive || !b.exclusive;
+    }
+    if lower {
+        a.value > b.value
+    } else {
+        a.value < b.value
+    }
+}
+
+/// Whether lower bound `narrow` admits no value below what `wide` admits,
+/// where `None` is unbounded.
+pub fn lower_within(narrow: Option<Bound>, wide: Option<Bound>) -> bool {
+    match (narrow, wide) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(a), Some(b)) => tighter(a, b, true),
+    }
+}
+
+/// Whether upper bound `narrow` admits no value above what `wide` admits.
+pub fn upper_within(narrow: Option<Bound>, wide: Option<Bound>) -> bool {
+    match (narrow, wide) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(a), Some(b)) => tighter(a, b, false),
+    }
+}
+
+/// The `required` list of an object schema.
+pub fn required(schema: &Value) -> BTreeSet<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Whether `additionalProperties` forbids unknown properties.
+pub fn closed(schema: &Value) -> bool {
+    schema.get("additionalProperties") == Some(&Value::Bool(false))
+}
+
+/// The members of `allOf`/`oneOf`/`anyOf` paired across revisions.
+#[derive(Debug, Default)]
+pub struct Members<'a> {
+    /// Members present on both sides, each resolved.
+    pub paired: Vec<(Node<'a>, Node<'a>)>,
+    /// Base members with no counterpart, resolved.
+    pub removed: Vec<Node<'a>>,
+    /// Revision members with no counterpart, resolved.
+    pub added: Vec<Node<'a>>,
+}
+
+/// Pairs the members of `keyword` in three passes: the same `$ref` string
+/// (an edited target is still the same member), then the same resolved
+/// content (a renamed component, or a member moved inline), then inline
+/// members by position when as many are left on each side (an inline
+/// member that was edited is then compared, not reported as replaced).
+pub fn members<'a>(
+    base_doc: &'a Document,
+    rev_doc: &'a Document,
+    base: &Node<'a>,
+    rev: &Node<'a>,
+    keyword: &str,
+) -> Members<'a> {
+    let b: Vec<Node<'a>> = base.get(keyword).map(|n| n.items()).unwrap_or_default();
+    let r: Vec<Node<'a>> = rev.get(keyword).map(|n| n.items()).unwrap_or_default();
+    let mut left_b: Vec<Option<Node<'a>>> = b.into_iter().map(Some).collect();
+    let mut left_r: Vec<Option<Node<'a>>> = r.into_iter().map(Some).collect();
+    let mut out = Members::default();
+
+    let by_ref = |n: &Node<'_>| ref_of(n.value).map(str::to_owned);
+    let by_content = |doc: &Document, n: &Node<'_>| Some(doc.resolve(n.clone()).value.to_string());
+    for pass in 0..2 {
+        for slot in left_b.iter_mut() {
+            let Some(bn) = slot.clone() else {
+                continue;
+            };
+            let key = if pass == 0 {
+                by_ref(&bn)
+            } else {
+                by_content(base_doc, &bn)
+            };
+            let Some(key) = key else { continue };
+            let hit = left_r.iter().position(|rn| {
+                rn.as_ref().is_some_and(|rn| {
+                    let k = if pass == 0 {
+                        by_ref(rn)
+                    } else {
+                        by_content(rev_doc, rn)
+                    };
+                    k.as_deref() == Some(key.as_str())
+                })
+            });
+            if let Some(ri) = hit
+                && let Some(rn) = left_r[ri].take()
+            {
+                *slot = None;
+                out.paired.push((base_doc.resolve(bn), rev_doc.resolve(rn)));
+            }
+        }
+    }
+    let inline = |n: &Option<Node<'_>>| n.as_ref().is_some_and(|n| ref_of(n.value).is_none());
+    let ib: Vec<usize> = (0..left_b.len()).filter(|i| inline(&left_b[*i])).collect();
+    let ir: Vec<usize> = (0..left_r.len()).filter(|i| inline(&left_r[*i])).collect();
+    if ib.len() == ir.len() {
+        for (bi, ri) in ib.into_iter().zip(ir) {
+            if let (Some(bn), Some(rn)) = (left_b[bi].take(), left_r[ri].take()) {
+                out.paired.push((base_doc.resolve(bn), rev_doc.resolve(rn)));
+            }
+        }
+    }
+    out.removed = left_b
+        .into_iter()
+        .flatten()
+        .map(|n| base_doc.resolve(n))
+        .collect();
+    out.added = left_r
+        .into_iter()
+        .flatten()
+        .map(|n| rev_doc.resolve(n))
+        .collect();
+    out
+}
+
+/// A short name for a member in messages: its `$ref` target or `#index`.
+pub fn member_name(node: &Node<'_>) -> String {
+    match node.ptr.rsplit_once('/') {
+        Some((parent, last)) if parent.ends_with("/components/schemas") => last.to_owned(),
+        _ => node.ptr.clone(),
+    }
+}
+
+/// The properties and `required` names of an object schema, including
+/// those it gets through `allOf` (followed through `$ref`s, with a depth
+/// bound for recursive compositions). Comparing this flattened view is
+/// what keeps "inline object" versus "`allOf` of components" from looking
+/// like removed properties.
+#[derive(Debug, Default)]
+pub struct ObjectView<'a> {
+    /// Property name and resolved schema; the schema's own entries first.
+    pub properties: Vec<(&'a str, Node<'a>)>,
+    /// Names required by the schema or any `allOf` member.
+    pub required: BTreeSet<&'a str>,
+}
+
+/// Builds the [`ObjectView`] of a resolved schema.
+pub fn object_view<'a>(doc: &'a Document, node: &Node<'a>) -> ObjectView<'a> {
+    let mut view = ObjectView::default();
+    collect_object(doc, node, &mut view, 0);
+    view
+}
+
+fn collect_object<'a>(doc: &'a Document, node: &Node<'a>, view: &mut ObjectView<'a>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    for (name, prop) in node
+        .get("properties")
+        .map(|p| p.entries())
+        .unwrap_or_default()
+    {
+        if !view.properties.iter().any(|(n, _)| *n == name) {
+            view.properties.push((name, doc.resolve(prop)));
+        }
+    }
+    if let Some(Value::Array(names)) = node.value.get("required") {
+        view.required.extend(names.iter().filter_map(Value::as_str));
+    }
+    for member in node.get("allOf").map(|a| a.items()).unwrap_or_default() {
+        let member = doc.resolve(member);
+        collect_object(doc, &member, view, depth + 1);
+    }
+}
+
+/// How an object schema treats properties it does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Additional {
+    /// Forbidden (`additionalProperties: false`).
+    Closed,
+    /// Allowed if they match a schema.
+    Schema,
+    /// Allowed whatever they hold (absent, `true` or `{}`).
+    Open,
+}
+
+/// Reads `additionalProperties`. The order of [`Additional`] is from
+/// strictest to loosest, so `a < b` means `a` accepts less.
+pub fn additional(schema: &Value) -> Additional {
+    additional_for(schema, "additionalProperties")
+}
+
+/// Reads `additionalProperties` or `unevaluatedProperties` (`key`), which
+/// have the same shape.
+pub fn additional_for(schema: &Value, key: &str) -> Additional {
+    match schema.get(key) {
+        Some(Value::Bool(false)) => Additional::Closed,
+        Some(Value::Object(m)) if !m.is_empty() => Additional::Schema,
+        _ => Additional::Open,
+    }
+}

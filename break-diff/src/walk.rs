@@ -1,0 +1,712 @@
+//! The engine's traversal: walks two documents in parallel and hands each
+//! matched pair of things (operations, parameters, bodies, responses,
+//! headers, media types, schemas, properties) to the rules that check
+//! that kind of thing.
+//!
+//! Rules never traverse; they look at one site and report. The walker
+//! owns pairing (what counts as "the same" operation or property across
+//! revisions), direction (request or response) and cycle detection, so
+//! every rule gets those right for free. It does not decide what is
+//! breaking.
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::document::{Document, Node};
+use crate::model::{self, Operation, Parameter};
+use crate::rules::{Check, Rule, RuleMeta};
+use crate::schema;
+use crate::{Finding, Location, Options};
+
+/// Which way data flows. The same schema change means opposite things in
+/// a request (the client writes, the server must accept) and in a
+/// response (the server writes, the client must understand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Client to server: parameters and request bodies.
+    Request,
+    /// Server to client: response bodies and headers.
+    Response,
+}
+
+/// Deepest schema nesting followed. Deeper than this, the walk stops
+/// silently: it bounds work on adversarial input.
+const MAX_SCHEMA_DEPTH: usize = 64;
+
+/// Two optional sides of one thing.
+#[derive(Debug, Clone)]
+pub struct Pair<T> {
+    /// The thing in the base document.
+    pub base: Option<T>,
+    /// The thing in the revision.
+    pub rev: Option<T>,
+}
+
+/// Two sides of one operation.
+pub type OperationPair<'a> = Pair<&'a Operation<'a>>;
+
+/// Two sides of one parameter, with the operations it belongs to.
+#[derive(Debug)]
+pub struct ParameterSite<'a> {
+    /// The operations (both present).
+    pub op: (&'a Operation<'a>, &'a Operation<'a>),
+    /// The parameter on each side.
+    pub param: Pair<&'a Parameter<'a>>,
+}
+
+/// Two sides of a request body, response or response header (resolved).
+#[derive(Debug)]
+pub struct NodeSite<'a> {
+    /// Status code for responses, header name for headers, empty for
+    /// request bodies.
+    pub name: &'a str,
+    /// What it is, for messages: `response 200`, `request body`.
+    pub at: String,
+    /// The thing on each side.
+    pub pair: Pair<Node<'a>>,
+    /// The names of this thing's siblings in the revision (every status
+    /// of the operation, every header of the response), so that a rule
+    /// can see that `200` became `2XX`.
+    pub rev_names: Vec<&'a str>,
+    /// The same for the base.
+    pub base_names: Vec<&'a str>,
+}
+
+/// Two sides of one media type entry under `content`.
+#[derive(Debug)]
+pub struct ContentSite<'a> {
+    /// Request body or response content.
+    pub dir: Direction,
+    /// The media type, lowercased.
+    pub media_type: &'a str,
+    /// What holds it, for messages: `request body`, `response 200`.
+    pub at: &'a str,
+    /// The media type object on each side.
+    pub pair: Pair<Node<'a>>,
+    /// Every media type of the revision's body, normalized, so that a
+    /// rule can see a wildcard that covers a removed type.
+    pub rev_types: Vec<&'a str>,
+}
+
+/// Two sides of one schema, both present and resolved.
+#[derive(Debug)]
+pub struct SchemaSite<'a> {
+    /// Which way the data flows.
+    pub dir: Direction,
+    /// Human path of the schema: `request body application/json: items[]`.
+    pub at: String,
+    /// Base schema.
+    pub base: Node<'a>,
+    /// Revision schema.
+    pub rev: Node<'a>,
+}
+
+/// Two sides of one property of an object schema.
+#[derive(Debug)]
+pub struct PropertySite<'a> {
+    /// Which way the data flows.
+    pub dir: Direction,
+    /// Human path of the parent object; messages add the property name.
+    pub at: String,
+    /// Property name.
+    pub name: &'a str,
+    /// The parent object schemas (both present, resolved).
+    pub parent: (Node<'a>, Node<'a>),
+    /// The property schema on each side, resolved.
+    pub pair: Pair<Node<'a>>,
+    /// Whether the property is in the parent's `required` list, per side.
+    pub required: (bool, bool),
+}
+
+/// What a rule's check gets: both documents, the options, and a way to
+/// report. One `Cx` is shared by all rules; the walker sets the rule and
+/// the operation before each call.
+pub struct Cx<'a> {
+    /// The base document.
+    pub base_doc: &'a Document,
+    /// The revision.
+    pub rev_doc: &'a Document,
+    /// Comparison options (today, minimum deprecation period).
+    pub options: &'a Options,
+    operation: Option<String>,
+    rule: Option<&'static RuleMeta>,
+    findings: Vec<Finding>,
+}
+
+impl Cx<'_> {
+    /// Records a finding of the current rule. `base` and `rev` are JSON
+    /// pointers into each side, when the thing exists there.
+    pub fn report(&mut self, base: Option<&str>, rev: Option<&str>, message: String) {
+        let Some(rule) = self.rule else { return };
+        let base = base.map(|p| Location {
+            pointer: p.to_owned(),
+            line: self.base_doc.line(p),
+        });
+        let revision = rev.map(|p| Location {
+            pointer: p.to_owned(),
+            line: self.rev_doc.line(p),
+        });
+        self.findings.push(Finding {
+            rule: rule.id,
+            level: rule.level,
+            operation: self.operation.clone(),
+            base,
+            revision,
+            message,
+        });
+    }
+}
+
+/// A media type without parameters, lowercased: `application/json;
+/// charset=utf-8` and `application/json` are paired as one.
+pub fn media_essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The schema of a parameter: its `schema`, or for a parameter described
+/// with `content` (exactly one media type, per OpenAPI), that entry's.
+fn parameter_schema<'a>(param: &Node<'a>) -> Option<Node<'a>> {
+    param.get("schema").or_else(|| {
+        param
+            .get("content")?
+            .entries()
+            .into_iter()
+            .next()
+            .and_then(|(_, media)| media.get("schema"))
+    })
+}
+
+/// Runs `rules` over the pair of documents and returns sorted, de-duplicated
+/// findings.
+pub fn run(
+    rules: &[&'static Rule],
+    base: &Document,
+    rev: &Document,
+    options: &Options,
+) -> Vec<Finding> {
+    let mut w = Walker {
+        rules,
+        cx: Cx {
+            base_doc: base,
+            rev_doc: rev,
+            options,
+            operation: None,
+            rule: None,
+            findings: Vec::new(),
+        },
+        seen: HashSet::new(),
+    };
+    w.walk();
+    let mut findings = w.cx.findings;
+    // A schema shared by several places is visited once per place; the same
+    // finding at the same pointers for the same operation is said once.
+    findings.sort_by(|a, b| {
+        (&a.operation, a.rule, &a.base, &a.revision, &a.message).cmp(&(
+            &b.operation,
+            b.rule,
+            &b.base,
+            &b.revision,
+            &b.message,
+        ))
+    });
+    findings.dedup();
+    findings
+}
+
+struct Walker<'r, 'a> {
+    rules: &'r [&'static Rule],
+    cx: Cx<'a>,
+    /// Schema pairs already compared for the current operation. A schema
+    /// shared by many places (or a diamond of references) is compared
+    /// once per operation and direction, which bounds the work by the
+    /// number of distinct pairs instead of the number of paths to them.
+    seen: HashSet<(String, String, Direction, bool)>,
+}
+
+/// Calls every rule whose check has the given variant on the given site.
+macro_rules! dispatch {
+    ($self:ident, $variant:ident, $site:expr) => {{
+        let site = &$site;
+        for rule in $self.rules {
+            if let Check::$variant(check) = rule.check {
+                $self.cx.rule = Some(&rule.meta);
+                check(&mut $self.cx, site);
+            }
+        }
+        $self.cx.rule = None;
+    }};
+}
+
+impl<'a> Walker<'_, 'a> {
+    fn walk(&mut self) {
+        let (base, rev) = (self.cx.base_doc, self.cx.rev_doc);
+        dispatch!(
+            self,
+            Document,
+            Pair {
+                base: Some(base.root()),
+                rev: Some(rev.root()),
+            }
+        );
+        let base_ops = model::operations(base);
+        let rev_ops = model::operations(rev);
+        let keys: BTreeSet<&String> = base_ops.keys().chain(rev_ops.keys()).collect();
+        for key in keys {
+            let pair = Pair {
+                base: base_ops.get(key),
+                rev: rev_ops.get(key),
+            };
+            self.cx.operation = pair.rev.or(pair.base).map(Operation::label);
+            dispatch!(self, Operation, pair.clone());
+            if let (Some(b), Some(r)) = (pair.base, pair.rev) {
+                self.operation(b, r);
+            }
+        }
+        // Webhooks and callbacks: the server sends the request and the
+        // client answers, so request data is judged as response data and
+        // the other way round. Only content schemas are compared there;
+        // parameter, status and header rules are written for requests
+        // that clients send and would misjudge these.
+        let base_rev = model::reversed_operations(base);
+        let rev_rev = model::reversed_operations(rev);
+        let keys: BTreeSet<&String> = base_rev.keys().chain(rev_rev.keys()).collect();
+        for key in keys {
+            let pair = Pair {
+                base: base_rev.get(key),
+                rev: rev_rev.get(key),
+            };
+            self.cx.operation = Some(key.clone());
+            dispatch!(self, Callback, pair.clone());
+            if let (Some(b), Some(r)) = (pair.base, pair.rev) {
+                self.reversed_operation(b, r);
+            }
+        }
+        self.cx.operation = None;
+    }
+
+    fn reversed_operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
+        self.seen.clear();
+        for (key, bp) in &b.parameters {
+            if let Some(rp) = r.parameters.get(key)
+                && let (Some(bs), Some(rs)) =
+                    (parameter_schema(&bp.node), parameter_schema(&rp.node))
+            {
+                let at = format!("{} sent by the server", bp.describe());
+                self.schema(Direction::Response, at, bs, rs, &mut Vec::new(), true);
+            }
+        }
+        let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
+        if let (Some(bb), Some(rb)) = (b.node.get("requestBody"), r.node.get("requestBody")) {
+            let (bb, rb) = (base_doc.resolve(bb), rev_doc.resolve(rb));
+            self.content(
+                Direction::Response,
+                "request body sent by the server",
+                &bb,
+                &rb,
+            );
+        }
+        let (Some(bresp), Some(rresp)) = (b.node.get("responses"), r.node.get("responses")) else {
+            return;
+        };
+        for (status, bn) in bresp.entries() {
+            if let Some(rn) = rresp.get(status) {
+                let (bn, rn) = (base_doc.resolve(bn), rev_doc.resolve(rn));
+                let at = format!("response {status} sent by the receiver");
+                self.content(Direction::Request, &at, &bn, &rn);
+            }
+        }
+    }
+
+    fn operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
+        self.seen.clear();
+        let keys: BTreeSet<&String> = b.parameters.keys().chain(r.parameters.keys()).collect();
+        for key in keys {
+            let site = ParameterSite {
+                op: (b, r),
+                param: Pair {
+                    base: b.parameters.get(key),
+                    rev: r.parameters.get(key),
+                },
+            };
+            dispatch!(self, Parameter, site);
+            if let (Some(bp), Some(rp)) = (b.parameters.get(key), r.parameters.get(key))
+                && let (Some(bs), Some(rs)) =
+                    (parameter_schema(&bp.node), parameter_schema(&rp.node))
+            {
+                self.schema(
+                    Direction::Request,
+                    bp.describe(),
+                    bs,
+                    rs,
+                    &mut Vec::new(),
+                    true,
+                );
+            }
+        }
+
+        let body = Pair {
+            base: b
+                .node
+                .get("requestBody")
+                .map(|n| self.cx.base_doc.resolve(n)),
+            rev: r
+                .node
+                .get("requestBody")
+                .map(|n| self.cx.rev_doc.resolve(n)),
+        };
+        dispatch!(
+            self,
+            RequestBody,
+            NodeSite {
+                name: "",
+                at: "request body".to_owned(),
+                pair: body.clone(),
+                rev_names: Vec::new(),
+                base_names: Vec::new(),
+            }
+        );
+        if let (Some(bb), Some(rb)) = (body.base, body.rev) {
+            self.content(Direction::Request, "request body", &bb, &rb);
+        }
+
+        let (Some(bresp), Some(rresp)) = (b.node.get("responses"), r.node.get("responses")) else {
+            return;
+        };
+        let bmap = bresp.entries();
+        let rmap = rresp.entries();
+        let statuses: BTreeSet<&str> = bmap.iter().chain(rmap.iter()).map(|(k, _)| *k).collect();
+        for status in statuses {
+            let find = |m: &Vec<(&'a str, Node<'a>)>| {
+                m.iter().find(|(k, _)| *k == status).map(|(_, n)| n.clone())
+            };
+            let pair = Pair {
+                base: find(&bmap).map(|n| self.cx.base_doc.resolve(n)),
+                rev: find(&rmap).map(|n| self.cx.rev_doc.resolve(n)),
+            };
+            let at = format!("response {status}");
+            dispatch!(
+                self,
+                Response,
+                NodeSite {
+                    name: status,
+                    at: at.clone(),
+                    pair: pair.clone(),
+                    rev_names: rmap.iter().map(|(k, _)| *k).collect(),
+                    base_names: bmap.iter().map(|(k, _)| *k).collect(),
+                }
+            );
+            if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {
+                self.headers(&at, &bn, &rn);
+                self.content(Direction::Response, &at, &bn, &rn);
+            }
+        }
+
+        // A status on one side and its range (`200` and `2XX`) on the
+        // other describe the same responses: compare their bodies and
+        // headers too, or a change hidden behind the switch goes unseen.
+        let range_of = |status: &str| -> Option<String> {
+            let first = status.chars().next()?;
+            (status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("{first}XX"))
+        };
+        let find = |m: &Vec<(&'a str, Node<'a>)>, key: &str| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, n)| n.clone())
+        };
+        for (status, bn) in &bmap {
+            if find(&rmap, status).is_some() {
+                continue;
+            }
+            if let Some(range) = range_of(status)
+                && find(&bmap, &range).is_none()
+                && let Some(rn) = find(&rmap, &range)
+            {
+                let (bn, rn) = (
+                    self.cx.base_doc.resolve(bn.clone()),
+                    self.cx.rev_doc.resolve(rn),
+                );
+                let at = format!("response {status}/{range}");
+                self.headers(&at, &bn, &rn);
+                self.content(Direction::Response, &at, &bn, &rn);
+            }
+        }
+        for (status, rn) in &rmap {
+            if find(&bmap, status).is_some() {
+                continue;
+            }
+            if let Some(range) = range_of(status)
+                && find(&rmap, &range).is_none()
+                && let Some(bn) = find(&bmap, &range)
+            {
+                let (bn, rn) = (
+                    self.cx.base_doc.resolve(bn),
+                    self.cx.rev_doc.resolve(rn.clone()),
+                );
+                let at = format!("response {range}/{status}");
+                self.headers(&at, &bn, &rn);
+                self.content(Direction::Response, &at, &bn, &rn);
+            }
+        }
+    }
+
+    fn headers(&mut self, at: &str, b: &Node<'a>, r: &Node<'a>) {
+        let lower = |n: &Node<'a>| -> Vec<(String, &'a str, Node<'a>)> {
+            n.get("headers")
+                .map(|h| h.entries())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), k, v))
+                .collect()
+        };
+        let bh = lower(b);
+        let rh = lower(r);
+        let names: BTreeSet<&String> = bh.iter().chain(rh.iter()).map(|(k, _, _)| k).collect();
+        for name in names {
+            let bn = bh.iter().find(|(k, _, _)| k == name);
+            let rn = rh.iter().find(|(k, _, _)| k == name);
+            let shown = rn.or(bn).map(|(_, s, _)| *s).unwrap_or("");
+            let pair = Pair {
+                base: bn.map(|(_, _, n)| self.cx.base_doc.resolve(n.clone())),
+                rev: rn.map(|(_, _, n)| self.cx.rev_doc.resolve(n.clone())),
+            };
+            let hat = format!("{at} header `{shown}`");
+            dispatch!(
+                self,
+                Header,
+                NodeSite {
+                    name: shown,
+                    at: hat.clone(),
+                    pair: pair.clone(),
+                    rev_names: rh.iter().map(|(_, s, _)| *s).collect(),
+                    base_names: bh.iter().map(|(_, s, _)| *s).collect(),
+                }
+            );
+            if let (Some(bn), Some(rn)) = (pair.base, pair.rev)
+                && let (Some(bs), Some(rs)) = (bn.get("schema"), rn.get("schema"))
+            {
+                self.schema(Direction::Response, hat, bs, rs, &mut Vec::new(), true);
+            }
+        }
+    }
+
+    fn content(&mut self, dir: Direction, at: &str, b: &Node<'a>, r: &Node<'a>) {
+        let norm = |n: &Node<'a>| -> Vec<(String, Node<'a>)> {
+            n.get("content")
+                .map(|c| c.entries())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (media_essence(k), v))
+                .collect()
+        };
+        let bc = norm(b);
+        let rc = norm(r);
+        let types: BTreeSet<&String> = bc.iter().chain(rc.iter()).map(|(k, _)| k).collect();
+        for media_type in types {
+            let pair = Pair {
+                base: bc
+                    .iter()
+                    .find(|(k, _)| k == media_type)
+                    .map(|(_, n)| n.clone()),
+                rev: rc
+                    .iter()
+                    .find(|(k, _)| k == media_type)
+                    .map(|(_, n)| n.clone()),
+            };
+            dispatch!(
+                self,
+                Content,
+                ContentSite {
+                    dir,
+                    media_type,
+                    at,
+                    pair: pair.clone(),
+                    rev_types: rc.iter().map(|(k, _)| k.as_str()).collect(),
+                }
+            );
+            if let (Some(bm), Some(rm)) = (pair.base, pair.rev)
+                && let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema"))
+            {
+                self.schema(
+                    dir,
+                    format!("{at} {media_type}"),
+                    bs,
+                    rs,
+                    &mut Vec::new(),
+                    true,
+                );
+            }
+        }
+
+        // A media type on one side and a wildcard covering it on the other
+        // (`application/json` and `application/*`) describe the same
+        // bodies: compare their schemas too.
+        let covering = |media_type: &str| -> [String; 2] {
+            let kind = media_type.split('/').next().unwrap_or("");
+            [format!("{kind}/*"), "*/*".to_owned()]
+        };
+        let lookup = |m: &Vec<(String, Node<'a>)>, key: &str| {
+            m.iter().find(|(k, _)| k == key).map(|(_, n)| n.clone())
+        };
+        let mut pairs = Vec::new();
+        for (media_type, bm) in &bc {
+            if media_type.contains('*') || lookup(&rc, media_type).is_some() {
+                continue;
+            }
+            let wild = covering(media_type)
+                .into_iter()
+                .find(|w| lookup(&bc, w).is_none() && lookup(&rc, w).is_some());
+            if let Some(w) = wild
+                && let Some(rm) = lookup(&rc, &w)
+            {
+                pairs.push((format!("{at} {media_type}/{w}"), bm.clone(), rm));
+            }
+        }
+        for (media_type, rm) in &rc {
+            if media_type.contains('*') || lookup(&bc, media_type).is_some() {
+                continue;
+            }
+            let wild = covering(media_type)
+                .into_iter()
+                .find(|w| lookup(&rc, w).is_none() && lookup(&bc, w).is_some());
+            if let Some(w) = wild
+                && let Some(bm) = lookup(&bc, &w)
+            {
+                pairs.push((format!("{at} {w}/{media_type}"), bm, rm.clone()));
+            }
+        }
+        for (label, bm, rm) in pairs {
+            if let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema")) {
+                self.schema(dir, label, bs, rs, &mut Vec::new(), true);
+            }
+        }
+    }
+
+    /// Compares two schemas and everything below them. `stack` holds the
+    /// resolved pointer pairs being compared further up: meeting one again
+    /// means a recursive schema, and the walk stops there.
+    fn schema(
+        &mut self,
+        dir: Direction,
+        at: String,
+        b: Node<'a>,
+        r: Node<'a>,
+        stack: &mut Vec<(String, String)>,
+        with_properties: bool,
+    ) {
+        // The stack holds one entry per level, so its length is the depth.
+        if stack.len() > MAX_SCHEMA_DEPTH {
+            return;
+        }
+        let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
+        let b = base_doc.resolve(b);
+        let r = rev_doc.resolve(r);
+        let key = (b.ptr.clone(), r.ptr.clone());
+        if stack.contains(&key)
+            || !self
+                .seen
+                .insert((key.0.clone(), key.1.clone(), dir, with_properties))
+        {
+            return;
+        }
+        stack.push(key);
+        dispatch!(
+            self,
+            Schema,
+            SchemaSite {
+                dir,
+                at: at.clone(),
+                base: b.clone(),
+                rev: r.clone(),
+            }
+        );
+
+        // Properties: pair by name, then recurse into those on both sides.
+        // Properties come from the flattened view (own plus `allOf`), and
+        // are walked only at the schema that owns the `allOf`, not again in
+        // each member: `with_properties` is false inside members.
+        let (bv, rv) = if with_properties {
+            (
+                schema::object_view(base_doc, &b),
+                schema::object_view(rev_doc, &r),
+            )
+        } else {
+            Default::default()
+        };
+        let (bp, rp) = (bv.properties, rv.properties);
+        let (breq, rreq) = (bv.required, rv.required);
+        let names: BTreeSet<&'a str> = bp.iter().chain(rp.iter()).map(|(k, _)| *k).collect();
+        for name in names {
+            let pair = Pair {
+                base: bp
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, n)| base_doc.resolve(n.clone())),
+                rev: rp
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, n)| rev_doc.resolve(n.clone())),
+            };
+            let pat = if at.ends_with(':') || at.contains(": ") {
+                format!("{at}.{name}")
+            } else {
+                format!("{at}: {name}")
+            };
+            dispatch!(
+                self,
+                Property,
+                PropertySite {
+                    dir,
+                    at: at.clone(),
+                    name,
+                    parent: (b.clone(), r.clone()),
+                    pair: pair.clone(),
+                    required: (breq.contains(name), rreq.contains(name)),
+                }
+            );
+            if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {
+                // A property that never travels in this direction on either
+                // side cannot break anyone there.
+                let hidden = match dir {
+                    Direction::Request => bn.flag("readOnly") && rn.flag("readOnly"),
+                    Direction::Response => bn.flag("writeOnly") && rn.flag("writeOnly"),
+                };
+                if !hidden {
+                    self.schema(dir, pat, bn, rn, stack, true);
+                }
+            }
+        }
+
+        if let (Some(bi), Some(ri)) = (b.get("items"), r.get("items"))
+            && bi.value.is_object()
+            && ri.value.is_object()
+        {
+            self.schema(dir, format!("{at}[]"), bi, ri, stack, true);
+        }
+        if let (Some(ba), Some(ra)) = (b.get("additionalProperties"), r.get("additionalProperties"))
+            && ba.value.is_object()
+            && ra.value.is_object()
+        {
+            self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, true);
+        }
+        for keyword in ["allOf", "oneOf", "anyOf"] {
+            let m = schema::members(base_doc, rev_doc, &b, &r, keyword);
+            for (bm, rm) in m.paired {
+                let name = schema::member_name(&rm);
+                self.schema(
+                    dir,
+                    format!("{at} ({keyword} {name})"),
+                    bm,
+                    rm,
+                    stack,
+                    keyword != "allOf",
+                );
+            }
+        }
+        stack.pop();
+    }
+}

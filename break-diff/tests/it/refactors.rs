@@ -1,0 +1,213 @@
+//! Refactors that change the text but not the contract must report
+//! nothing: renamed path variables, `$ref` versus inline, reordering, YAML
+//! versus JSON, and parameters moved between path-item and operation level.
+
+use crate::support;
+
+/// Compares `base` with `revision` and checks the set of rule ids found.
+fn check(base: &str, revision: &str, expected: &[&str]) {
+    let findings = support::diff(base, revision, &support::options());
+    let mut got: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    got.dedup();
+    assert_eq!(got, expected, "findings: {findings:#?}");
+}
+
+const SMALL: &str = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /orders/{order_id}:
+    parameters:
+      - {name: order_id, in: path, required: true, schema: {type: string}}
+    get:
+      operationId: getOrder
+      parameters:
+        - {name: verbose, in: query, schema: {type: boolean}}
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Order'}
+components:
+  schemas:
+    Order:
+      type: object
+      required: [id]
+      properties:
+        id: {type: string}
+        total: {type: integer, minimum: 0}
+"#;
+
+#[test]
+fn refactors_are_not_breaking() {
+    // The path variable is renamed.
+    check(
+        SMALL,
+        &SMALL
+            .replace("{order_id}", "{id}")
+            .replace("name: order_id", "name: id"),
+        &[],
+    );
+    // The response schema is inlined instead of referenced.
+    let inline = SMALL.replace(
+        "schema: {$ref: '#/components/schemas/Order'}",
+        "schema: {type: object, required: [id], properties: {id: {type: string}, total: {type: integer, minimum: 0}}}",
+    );
+    check(SMALL, &inline, &[]);
+    check(&inline, SMALL, &[]);
+    // The path parameter moves to the operation and the query parameter to
+    // the path item; properties are reordered.
+    let moved = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /orders/{order_id}:
+    parameters:
+      - {name: verbose, in: query, schema: {type: boolean}}
+    get:
+      parameters:
+        - {in: path, name: order_id, schema: {type: string}, required: true}
+      operationId: getOrder
+      responses:
+        '200':
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Order'}
+          description: ok
+components:
+  schemas:
+    Order:
+      properties:
+        total: {minimum: 0, type: integer}
+        id: {type: string}
+      type: object
+      required: [id]
+"#;
+    check(SMALL, moved, &[]);
+}
+
+#[test]
+fn the_orderflow_spec_as_json_is_the_same_contract() {
+    let yaml = support::orderflow();
+    let doc = break_diff::Document::parse("orderflow.yaml", &yaml).expect("parses");
+    let json = serde_json::to_string_pretty(doc.root().value).expect("json");
+    check(&yaml, &json, &[]);
+    check(&json, &yaml, &[]);
+}
+
+#[test]
+fn renaming_an_orderflow_path_variable_is_not_breaking() {
+    let yaml = support::orderflow();
+    let renamed = yaml
+        .replace("{order_id}", "{id}")
+        .replace("name: order_id", "name: id");
+    assert_ne!(yaml, renamed, "the spec has an {{order_id}} path");
+    check(&yaml, &renamed, &[]);
+}
+
+#[test]
+fn composing_a_schema_with_all_of_is_not_breaking() {
+    let composed = SMALL.replace(
+        "    Order:
+      type: object
+      required: [id]
+      properties:
+        id: {type: string}
+        total: {type: integer, minimum: 0}
+",
+        "    Order:
+      allOf:
+        - $ref: '#/components/schemas/Identified'
+        - type: object
+          properties:
+            total: {type: integer, minimum: 0}
+    Identified:
+      type: object
+      required: [id]
+      properties:
+        id: {type: string}
+",
+    );
+    assert_ne!(composed, SMALL);
+    check(SMALL, &composed, &[]);
+    check(&composed, SMALL, &[]);
+    // A property changed inside a member is still seen, once.
+    let edited = composed.replace(
+        "total: {type: integer, minimum: 0}",
+        "total: {type: number, minimum: 0}",
+    );
+    check(&composed, &edited, &["response_type_widened"]);
+    let findings = support::diff(&composed, &edited, &support::options());
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+}
+
+#[test]
+fn a_status_range_still_documents_the_status() {
+    let ranged = SMALL.replace("'200':", "'2XX':");
+    assert_ne!(ranged, SMALL);
+    check(SMALL, &ranged, &[]);
+    check(&ranged, SMALL, &[]);
+    // The bodies behind `200` and `2XX` are still compared.
+    let changed = ranged.replace("id: {type: string}", "id: {type: integer}");
+    check(
+        SMALL,
+        &changed,
+        &["response_type_narrowed", "response_type_widened"],
+    );
+}
+
+const BODY: &str = r#"openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /orders:
+    post:
+      parameters:
+        - name: filter
+          in: query
+          content:
+            application/json:
+              schema: {type: string, maxLength: 100}
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {sku: {type: string}}}
+      responses:
+        '201':
+          description: created
+          content:
+            application/json:
+              schema: {type: object, properties: {id: {type: string}}}
+"#;
+
+#[test]
+fn media_type_parameters_and_wildcards_are_not_breaking() {
+    let charset = BODY.replace("          application/json:\n            schema: {type: object, properties: {sku", "          application/json; charset=utf-8:\n            schema: {type: object, properties: {sku");
+    assert_ne!(charset, BODY);
+    check(BODY, &charset, &[]);
+    let wildcard = BODY.replace(
+        "          application/json:\n            schema: {type: object, properties: {sku",
+        "          application/*:\n            schema: {type: object, properties: {sku",
+    );
+    assert_ne!(wildcard, BODY);
+    // The wildcard entry is new surface (info), but nothing was removed.
+    check(BODY, &wildcard, &["request_media_type_added"]);
+    // The schema under the wildcard is still compared.
+    let stricter = wildcard.replace(
+        "properties: {sku: {type: string}}}",
+        "required: [sku], properties: {sku: {type: string}}}",
+    );
+    assert_ne!(stricter, wildcard);
+    check(
+        BODY,
+        &stricter,
+        &[
+            "request_media_type_added",
+            "request_property_became_required",
+        ],
+    );
+}
+
+#[test]
+fn parameters_described_with_content_are_compared() {
+    let shorter = BODY.replace("maxLength: 100", "maxLength: 10");
+    check(BODY, &shorter, &["request_length_range_narrowed"]);
+}
