@@ -28,6 +28,10 @@ struct Args {
     /// generated on first run and kept in the database.
     #[arg(long, env = "ORDERFLOW_CURSOR_SECRET", hide_env_values = true)]
     cursor_secret: Option<String>,
+    /// Switch off rate limiting and idempotency. Only for the retry-storm
+    /// demonstration's "before" run: never in production.
+    #[arg(long)]
+    unsafe_disable_guardrails: bool,
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -69,6 +73,10 @@ async fn real_main() -> Result<()> {
     .map_err(|e| anyhow!("setting up logging: {e}"))?;
     let mut config = Config::new(args.listen, args.database);
     config.body_limit = args.body_limit;
+    config.guardrails = !args.unsafe_disable_guardrails;
+    if !config.guardrails {
+        eprintln!("WARNING: --unsafe-disable-guardrails: rate limiting and idempotency are OFF (demonstration only)");
+    }
     config.cursor_secret = args
         .cursor_secret
         .as_deref()

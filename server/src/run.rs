@@ -45,6 +45,9 @@ pub struct Config {
     /// generated on first run and kept in the database. Give one (the same
     /// on every replica) when cursors must survive a database move.
     pub cursor_secret: Option<[u8; 32]>,
+    /// Rate limiting and idempotency. Off only for the retry-storm
+    /// demonstration's "before" run (`--unsafe-disable-guardrails`).
+    pub guardrails: bool,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             max_db_in_flight: 64,
             cursor_secret: None,
+            guardrails: true,
         }
     }
 }
