@@ -247,8 +247,16 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     }
     let (base_name, base_text) = load(base_arg, stdin)?;
     let (rev_name, rev_text) = load(rev_arg, stdin)?;
-    let base = Document::parse(&base_name, &base_text)?;
-    let revision = Document::parse(&rev_name, &rev_text)?;
+    // The two documents are independent: parse them side by side.
+    let (base, revision) = std::thread::scope(|scope| {
+        let base = scope.spawn(|| Document::parse(&base_name, &base_text));
+        let revision = Document::parse(&rev_name, &rev_text);
+        let base = base
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (base, revision)
+    });
+    let (base, revision) = (base?, revision?);
     let options = Options {
         today: cli.date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
         min_deprecation_days: cli.min_deprecation_days,
@@ -257,7 +265,11 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         include: cli.include_path.clone(),
         exclude: cli.exclude_path.clone(),
     };
-    let findings: Vec<_> = crate::diff(&base, &revision, &options)
+    let strategy = crate::walk::Strategy {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        ..Default::default()
+    };
+    let findings: Vec<_> = crate::diff_with(&base, &revision, &options, strategy)
         .into_iter()
         .filter(|f| filter.keeps(f))
         .collect();
@@ -299,11 +311,12 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
             w.line, w.rule
         ));
     }
-    Ok(Output {
-        text: report::render(cli.format.into(), inputs, &applied.kept, &applied.waived),
-        notes,
-        code,
-    })
+    let text = report::render(cli.format.into(), inputs, &applied.kept, &applied.waived);
+    // Freeing two large document trees takes as long as comparing small
+    // ones, and nothing waits for it: a process about to exit lets the
+    // thread go unfinished.
+    std::thread::spawn(move || drop((base, revision)));
+    Ok(Output { text, notes, code })
 }
 
 /// Reads one input and returns its display name and text.

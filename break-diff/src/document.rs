@@ -8,6 +8,7 @@
 //! opaque and are compared as strings by the rules.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
@@ -43,8 +44,96 @@ pub enum SpecVersion {
 pub struct Document {
     name: String,
     root: Value,
-    lines: HashMap<String, u32>,
+    lines: Lines,
     version: SpecVersion,
+}
+
+/// The 1-based source line of each JSON pointer of a document.
+///
+/// Keyed by a 64-bit FNV-1a hash of the pointer rather than the pointer
+/// itself: a multi-megabyte spec has hundreds of thousands of nodes, and
+/// storing each pointer as a string cost more time and memory than the
+/// rest of parsing. The hash is built incrementally while parsing, so no
+/// pointer string is ever made. A collision (odds about 1 in 10^7 for a
+/// million pointers) could only give a finding a wrong line number, never
+/// a wrong finding.
+#[derive(Debug, Clone, Default)]
+pub struct Lines(HashMap<u64, u32, BuildHasherDefault<Prehashed>>);
+
+impl Lines {
+    /// The line recorded for `ptr`, if any.
+    pub fn get(&self, ptr: &str) -> Option<u32> {
+        self.0.get(&PtrHash::ROOT.feed_raw(ptr).0).copied()
+    }
+}
+
+/// A `Hasher` for keys that are already hashes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the keys are `u64`); this keeps the
+        // trait's contract for anything else.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// The FNV-1a state after the bytes of a JSON pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PtrHash(u64);
+
+impl PtrHash {
+    /// The empty pointer (the root).
+    const ROOT: PtrHash = PtrHash(FNV_OFFSET);
+
+    fn byte(self, b: u8) -> PtrHash {
+        PtrHash((self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+    }
+
+    /// Continues with bytes already in pointer form.
+    fn feed_raw(self, text: &str) -> PtrHash {
+        text.bytes().fold(self, PtrHash::byte)
+    }
+
+    /// The child pointer `self/segment`, escaping `~` and `/` as RFC 6901
+    /// does (the same bytes [`escape`] produces).
+    fn key(self, segment: &str) -> PtrHash {
+        segment.bytes().fold(self.byte(b'/'), |h, b| match b {
+            b'~' => h.byte(b'~').byte(b'0'),
+            b'/' => h.byte(b'~').byte(b'1'),
+            _ => h.byte(b),
+        })
+    }
+
+    /// The child pointer `self/index`.
+    fn index(self, index: usize) -> PtrHash {
+        let mut digits = [0u8; 20];
+        let mut n = index;
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        digits[at..].iter().fold(self.byte(b'/'), |h, &b| h.byte(b))
+    }
 }
 
 /// A JSON value inside a document together with the JSON pointer at which
@@ -159,7 +248,7 @@ impl Document {
 
     /// The node at a JSON pointer, if any.
     pub fn at(&self, ptr: &str) -> Option<Node<'_>> {
-        self.root.pointer(ptr).map(|value| Node {
+        lookup(&self.root, ptr).map(|value| Node {
             value,
             ptr: ptr.to_owned(),
         })
@@ -172,7 +261,7 @@ impl Document {
         let mut p = ptr;
         loop {
             if let Some(line) = self.lines.get(p) {
-                return *line;
+                return line;
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
@@ -203,8 +292,38 @@ impl Document {
     }
 }
 
+/// The value at JSON pointer `ptr` under `root`, as
+/// `serde_json::Value::pointer` finds it, without allocating for segments
+/// that need no unescaping: reference resolution is on the walker's hot
+/// path.
+fn lookup<'v>(root: &'v Value, ptr: &str) -> Option<&'v Value> {
+    if ptr.is_empty() {
+        return Some(root);
+    }
+    ptr.strip_prefix('/')?
+        .split('/')
+        .try_fold(root, |value, segment| {
+            let segment = if segment.contains('~') {
+                std::borrow::Cow::Owned(segment.replace("~1", "/").replace("~0", "~"))
+            } else {
+                std::borrow::Cow::Borrowed(segment)
+            };
+            match value {
+                Value::Object(map) => map.get(segment.as_ref()),
+                Value::Array(items) => {
+                    let s = segment.as_ref();
+                    if s.starts_with('+') || (s.starts_with('0') && s.len() > 1) {
+                        return None;
+                    }
+                    items.get(s.parse::<usize>().ok()?)
+                }
+                _ => None,
+            }
+        })
+}
+
 /// A parsed value and the 1-based line of each of its JSON pointers.
-pub type Tree = (Value, HashMap<String, u32>);
+pub type Tree = (Value, Lines);
 
 /// Parses YAML or JSON text into a value and a map from JSON pointer to
 /// 1-based line. `None` when the text holds no document. Used for specs
@@ -212,7 +331,12 @@ pub type Tree = (Value, HashMap<String, u32>);
 pub fn parse_tree(name: &str, text: &str) -> Result<Option<Tree>, Error> {
     let mut builder = Builder {
         name,
-        lines: HashMap::new(),
+        // About one node per 16 bytes of YAML: sized up front, the index
+        // is not rehashed over and over while a large spec is read.
+        lines: Lines(HashMap::with_capacity_and_hasher(
+            text.len() / 16,
+            BuildHasherDefault::default(),
+        )),
         anchors: HashMap::new(),
         nodes: 0,
     };
@@ -224,6 +348,12 @@ pub fn parse_tree(name: &str, text: &str) -> Result<Option<Tree>, Error> {
 /// The `$ref` string of a reference object, if `value` is one.
 pub fn ref_of(value: &Value) -> Option<&str> {
     value.get("$ref").and_then(Value::as_str)
+}
+
+/// The JSON pointer that a local reference (`#/...`) leads to; `None` for
+/// a remote or relative one, which break-diff does not follow.
+pub fn local_ref_target(reference: &str) -> Option<String> {
+    reference.strip_prefix('#').map(decode_uri_fragment)
 }
 
 /// `$ref` fragments are URI fragments, so `%7B` and friends may appear in
@@ -251,11 +381,7 @@ fn decode_uri_fragment(fragment: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn detect_version(
-    name: &str,
-    root: &Value,
-    lines: &HashMap<String, u32>,
-) -> Result<SpecVersion, Error> {
+fn detect_version(name: &str, root: &Value, lines: &Lines) -> Result<SpecVersion, Error> {
     let Some(obj) = root.as_object() else {
         return Err(Error::NotOpenApi {
             file: name.to_owned(),
@@ -263,7 +389,7 @@ fn detect_version(
             reason: "the top level is not a mapping".to_owned(),
         });
     };
-    let line = lines.get("/openapi").copied().unwrap_or(1);
+    let line = lines.get("/openapi").unwrap_or(1);
     let version = match obj.get("openapi") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -304,7 +430,7 @@ fn detect_version(
 /// of every node under its JSON pointer.
 struct Builder<'n> {
     name: &'n str,
-    lines: HashMap<String, u32>,
+    lines: Lines,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
 }
@@ -340,7 +466,7 @@ impl Builder<'_> {
                     if matches!(event, Event::DocumentEnd) {
                         return Ok(None);
                     }
-                    let value = self.node(parser, event, line, col, String::new(), 0)?;
+                    let value = self.node(parser, event, line, col, PtrHash::ROOT, 0)?;
                     // Only the first document of a stream is read; a spec is
                     // one document, and trailing ones are ignored on purpose.
                     return Ok(Some(value));
@@ -368,14 +494,15 @@ impl Builder<'_> {
         event: Event<'_>,
         line: usize,
         col: usize,
-        ptr: String,
+        ptr: PtrHash,
         depth: usize,
     ) -> Result<Value, Error> {
         if depth > MAX_DEPTH {
             return Err(self.syntax(line, col, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.lines
-            .entry(ptr.clone())
+            .0
+            .entry(ptr.0)
             .or_insert(u32::try_from(line).unwrap_or(u32::MAX));
         self.count(1, line, col)?;
         match event {
@@ -400,7 +527,7 @@ impl Builder<'_> {
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    let child = format!("{ptr}/{}", items.len());
+                    let child = ptr.index(items.len());
                     items.push(self.node(parser, event, l, c, child, depth + 1)?);
                 }
                 let value = Value::Array(items);
@@ -421,7 +548,7 @@ impl Builder<'_> {
                         // literal key would invent a status named `<<`.
                         Event::Scalar(text, ScalarStyle::Plain, ..) if text == "<<" => {
                             let (event, l, c) = self.next(parser)?;
-                            let child = format!("{ptr}/<<");
+                            let child = ptr.key("<<");
                             match self.node(parser, event, l, c, child, depth + 1)? {
                                 Value::Object(m) => merged.push(Value::Object(m)),
                                 Value::Array(items) if items.iter().all(Value::is_object) => {
@@ -452,11 +579,12 @@ impl Builder<'_> {
                     if map.contains_key(&key) {
                         return Err(self.syntax(kl, kc, format!("duplicate mapping key `{key}`")));
                     }
-                    let child = format!("{ptr}/{}", escape(&key));
+                    let child = ptr.key(&key);
                     // The key's line is the useful one for a mapping entry:
                     // it is where `get:` or `required:` is written.
                     self.lines
-                        .insert(child.clone(), u32::try_from(kl).unwrap_or(u32::MAX));
+                        .0
+                        .insert(child.0, u32::try_from(kl).unwrap_or(u32::MAX));
                     let (event, l, c) = self.next(parser)?;
                     let value = self.node(parser, event, l, c, child, depth + 1)?;
                     map.insert(key, value);

@@ -15,6 +15,7 @@ pub mod model;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod unchanged;
 pub mod waivers;
 pub mod walk;
 
@@ -148,6 +149,18 @@ pub struct Options {
 /// by operation, rule and location, so output is stable across runs.
 pub fn diff(base: &Document, revision: &Document, options: &Options) -> Vec<Finding> {
     walk::run(rules::ALL, base, revision, options)
+}
+
+/// [`diff`] with an explicit [`walk::Strategy`] (threads, skipping of
+/// unchanged schemas). The findings are the same for every strategy; only
+/// the time taken differs.
+pub fn diff_with(
+    base: &Document,
+    revision: &Document,
+    options: &Options,
+    strategy: walk::Strategy,
+) -> Vec<Finding> {
+    walk::run_with(rules::ALL, base, revision, options, strategy)
 }
 
 /// Parses both texts and compares them. A convenience for callers that

@@ -111,8 +111,8 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Waiver>, Error> {
     Ok(out)
 }
 
-fn line_of(lines: &std::collections::HashMap<String, u32>, ptr: &str) -> u32 {
-    lines.get(ptr).copied().unwrap_or(1)
+fn line_of(lines: &crate::document::Lines, ptr: &str) -> u32 {
+    lines.get(ptr).unwrap_or(1)
 }
 
 /// `GET /a/{}`: the operation with method case and variable names erased.

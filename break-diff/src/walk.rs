@@ -9,12 +9,14 @@
 //! every rule gets those right for free. It does not decide what is
 //! breaking.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 
 use crate::document::{Document, Node};
 use crate::model::{self, Operation, Parameter};
 use crate::rules::{Check, Rule, RuleMeta};
-use crate::schema;
+use crate::schema::{self, ObjectView};
+use crate::unchanged::Unchanged;
 use crate::{Finding, Location, Options};
 
 /// Which way data flows. The same schema change means opposite things in
@@ -180,6 +182,26 @@ fn parameter_schema<'a>(param: &Node<'a>) -> Option<Node<'a>> {
     })
 }
 
+/// How a comparison is carried out. No field changes the findings, only
+/// the time taken: the test suite compares every strategy's findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strategy {
+    /// Operations are shared out over this many threads (at least one).
+    pub threads: usize,
+    /// Skip schemas that are the same in both documents, references
+    /// included (see [`crate::unchanged`]).
+    pub skip_unchanged: bool,
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Strategy {
+            threads: 1,
+            skip_unchanged: true,
+        }
+    }
+}
+
 /// Runs `rules` over the pair of documents and returns sorted, de-duplicated
 /// findings.
 pub fn run(
@@ -188,20 +210,60 @@ pub fn run(
     rev: &Document,
     options: &Options,
 ) -> Vec<Finding> {
-    let mut w = Walker {
-        rules,
-        cx: Cx {
-            base_doc: base,
-            rev_doc: rev,
-            options,
-            operation: None,
-            rule: None,
-            findings: Vec::new(),
-        },
-        seen: HashSet::new(),
+    run_with(rules, base, rev, options, Strategy::default())
+}
+
+/// [`run`] with an explicit strategy.
+pub fn run_with(
+    rules: &[&'static Rule],
+    base: &Document,
+    rev: &Document,
+    options: &Options,
+    strategy: Strategy,
+) -> Vec<Finding> {
+    let parts = strategy.threads.max(1);
+    // Built once and shared: every part looks operations up by key.
+    let ops = Operations {
+        base: model::operations(base),
+        rev: model::operations(rev),
+        base_reversed: model::reversed_operations(base),
+        rev_reversed: model::reversed_operations(rev),
     };
-    w.walk();
-    let mut findings = w.cx.findings;
+    let ops = &ops;
+    let part = |index: usize| {
+        let mut w = Walker {
+            rules,
+            cx: Cx {
+                base_doc: base,
+                rev_doc: rev,
+                options,
+                operation: None,
+                rule: None,
+                findings: Vec::new(),
+            },
+            seen: HashSet::new(),
+            base_views: HashMap::new(),
+            rev_views: HashMap::new(),
+            unchanged: strategy.skip_unchanged.then(|| Unchanged::new(base, rev)),
+        };
+        w.walk(ops, index, parts);
+        w.cx.findings
+    };
+    // Operations are independent of each other (the walker's memory of
+    // compared schemas is per operation), so they can be split freely.
+    let mut findings = if parts == 1 {
+        part(0)
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parts)
+                .map(|index| scope.spawn(move || part(index)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
     // A schema shared by several places is visited once per place; the same
     // finding at the same pointers for the same operation is said once.
     findings.sort_by(|a, b| {
@@ -217,6 +279,15 @@ pub fn run(
     findings
 }
 
+/// The operations of both documents, keyed as [`model::operations`] keys
+/// them, and the operations the server sends (webhooks and callbacks).
+struct Operations<'a> {
+    base: BTreeMap<String, Operation<'a>>,
+    rev: BTreeMap<String, Operation<'a>>,
+    base_reversed: BTreeMap<String, Operation<'a>>,
+    rev_reversed: BTreeMap<String, Operation<'a>>,
+}
+
 struct Walker<'r, 'a> {
     rules: &'r [&'static Rule],
     cx: Cx<'a>,
@@ -225,6 +296,12 @@ struct Walker<'r, 'a> {
     /// once per operation and direction, which bounds the work by the
     /// number of distinct pairs instead of the number of paths to them.
     seen: HashSet<(String, String, Direction, bool)>,
+    /// Which schemas are the same on both sides; `None` when skipping is
+    /// off.
+    unchanged: Option<Unchanged<'a>>,
+    /// Object views already built, by pointer, per document.
+    base_views: HashMap<String, Rc<ObjectView<'a>>>,
+    rev_views: HashMap<String, Rc<ObjectView<'a>>>,
 }
 
 /// Calls every rule whose check has the given variant on the given site.
@@ -242,20 +319,23 @@ macro_rules! dispatch {
 }
 
 impl<'a> Walker<'_, 'a> {
-    fn walk(&mut self) {
+    /// Walks the share `part` of `parts`: document-level rules in part 0,
+    /// and every `parts`-th operation and callback.
+    fn walk<'o>(&mut self, ops: &'o Operations<'a>, part: usize, parts: usize) {
         let (base, rev) = (self.cx.base_doc, self.cx.rev_doc);
-        dispatch!(
-            self,
-            Document,
-            Pair {
-                base: Some(base.root()),
-                rev: Some(rev.root()),
-            }
-        );
-        let base_ops = model::operations(base);
-        let rev_ops = model::operations(rev);
+        if part == 0 {
+            dispatch!(
+                self,
+                Document,
+                Pair {
+                    base: Some(base.root()),
+                    rev: Some(rev.root()),
+                }
+            );
+        }
+        let (base_ops, rev_ops) = (&ops.base, &ops.rev);
         let keys: BTreeSet<&String> = base_ops.keys().chain(rev_ops.keys()).collect();
-        for key in keys {
+        for key in keys.into_iter().skip(part).step_by(parts) {
             let pair = Pair {
                 base: base_ops.get(key),
                 rev: rev_ops.get(key),
@@ -271,10 +351,9 @@ impl<'a> Walker<'_, 'a> {
         // the other way round. Only content schemas are compared there;
         // parameter, status and header rules are written for requests
         // that clients send and would misjudge these.
-        let base_rev = model::reversed_operations(base);
-        let rev_rev = model::reversed_operations(rev);
+        let (base_rev, rev_rev) = (&ops.base_reversed, &ops.rev_reversed);
         let keys: BTreeSet<&String> = base_rev.keys().chain(rev_rev.keys()).collect();
-        for key in keys {
+        for key in keys.into_iter().skip(part).step_by(parts) {
             let pair = Pair {
                 base: base_rev.get(key),
                 rev: rev_rev.get(key),
@@ -586,6 +665,37 @@ impl<'a> Walker<'_, 'a> {
         }
     }
 
+    /// The flattened object view of `node`, built once per schema and
+    /// thread: a schema reached from many operations is viewed many times.
+    fn view(
+        views: &mut HashMap<String, Rc<ObjectView<'a>>>,
+        doc: &'a Document,
+        node: &Node<'a>,
+    ) -> Rc<ObjectView<'a>> {
+        if let Some(view) = views.get(&node.ptr) {
+            return Rc::clone(view);
+        }
+        let view = Rc::new(schema::object_view(doc, node));
+        views.insert(node.ptr.clone(), Rc::clone(&view));
+        view
+    }
+
+    /// Whether `b` and `r` are one schema, unchanged between the documents
+    /// (references included). Always false when skipping is off.
+    fn same(&mut self, b: &Node<'a>, r: &Node<'a>) -> bool {
+        b.ptr == r.ptr
+            && self
+                .unchanged
+                .as_mut()
+                .is_some_and(|unchanged| unchanged.at(&b.ptr))
+    }
+
+    // TODO-perf: a changed schema reached from many operations is compared
+    // once per operation (messages carry the operation's path to it, such
+    // as `response 200 application/json: data[].items[]`). Comparing it
+    // once and re-prefixing its findings would make large, densely linked
+    // specs several times faster; it needs rules to build messages from a
+    // relative path.
     /// Compares two schemas and everything below them. `stack` holds the
     /// resolved pointer pairs being compared further up: meeting one again
     /// means a recursive schema, and the walk stops there.
@@ -605,6 +715,11 @@ impl<'a> Walker<'_, 'a> {
         let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
         let b = base_doc.resolve(b);
         let r = rev_doc.resolve(r);
+        // The same schema on both sides, references included, cannot hold
+        // a change: nothing below it is reported, so it is not walked.
+        if self.same(&b, &r) {
+            return;
+        }
         let key = (b.ptr.clone(), r.ptr.clone());
         if stack.contains(&key)
             || !self
@@ -631,14 +746,14 @@ impl<'a> Walker<'_, 'a> {
         // each member: `with_properties` is false inside members.
         let (bv, rv) = if with_properties {
             (
-                schema::object_view(base_doc, &b),
-                schema::object_view(rev_doc, &r),
+                Self::view(&mut self.base_views, base_doc, &b),
+                Self::view(&mut self.rev_views, rev_doc, &r),
             )
         } else {
             Default::default()
         };
-        let (bp, rp) = (bv.properties, rv.properties);
-        let (breq, rreq) = (bv.required, rv.required);
+        let (bp, rp) = (&bv.properties, &rv.properties);
+        let (breq, rreq) = (&bv.required, &rv.required);
         let names: BTreeSet<&'a str> = bp.iter().chain(rp.iter()).map(|(k, _)| *k).collect();
         for name in names {
             let pair = Pair {
@@ -651,6 +766,15 @@ impl<'a> Walker<'_, 'a> {
                     .find(|(k, _)| *k == name)
                     .map(|(_, n)| rev_doc.resolve(n.clone())),
             };
+            let required = (breq.contains(name), rreq.contains(name));
+            // An unchanged property schema, required or not on both sides
+            // alike, gives the property rules nothing to report.
+            if let (Some(bn), Some(rn)) = (&pair.base, &pair.rev)
+                && required.0 == required.1
+                && self.same(bn, rn)
+            {
+                continue;
+            }
             let pat = if at.ends_with(':') || at.contains(": ") {
                 format!("{at}.{name}")
             } else {
@@ -665,7 +789,7 @@ impl<'a> Walker<'_, 'a> {
                     name,
                     parent: (b.clone(), r.clone()),
                     pair: pair.clone(),
-                    required: (breq.contains(name), rreq.contains(name)),
+                    required,
                 }
             );
             if let (Some(bn), Some(rn)) = (pair.base, pair.rev) {

@@ -12,6 +12,8 @@ mod direction;
 mod document;
 #[path = "it/fixtures.rs"]
 mod fixtures;
+#[path = "it/gate.rs"]
+mod gate;
 #[path = "it/lifecycle.rs"]
 mod lifecycle;
 #[path = "it/orderflow.rs"]
@@ -20,6 +22,8 @@ mod orderflow;
 mod refactors;
 #[path = "it/robustness.rs"]
 mod robustness;
+#[path = "it/strategy.rs"]
+mod strategy;
 #[path = "it/support.rs"]
 mod support;
 #[path = "it/waivers.rs"]

@@ -547,6 +547,13 @@ effect. Keys are scoped to the API key that sent them and retained for
         ///A URI that identifies the problem type; the stable machine key.
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
+        ///For 429 responses, the rate-limit policies the request exceeded.
+        #[serde(
+            rename = "violated-policies",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub violated_policies: ::std::vec::Vec<::std::string::String>,
     }
     ///`Product`
     #[derive(
@@ -698,7 +705,24 @@ effect. Keys are scoped to the API key that sent them and retained for
 pub const COMPONENT_RULES: &str = "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1}}},\"ApiKeyIssued\":{},\"Customer\":{},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\"},\"name\":{\"maxLength\":200,\"minLength\":1}}},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"}}}},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\"},\"name\":{\"maxLength\":200,\"minLength\":1}}},\"FieldError\":{},\"HealthStatus\":{},\"Money\":{\"properties\":{\"amount_minor\":{\"maximum\":100000000000,\"minimum\":0},\"currency\":{\"pattern\":\"^[A-Z]{3}$\"}}},\"Order\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"}},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"}}},\"OrderCreate\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1}}},\"OrderItem\":{\"properties\":{\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}}},\"OrderItemCreate\":{\"properties\":{\"quantity\":{\"maximum\":10000,\"minimum\":1}}},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"}}}},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"}}}},\"OrderStatus\":{},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}}},\"Problem\":{\"properties\":{\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"}}}},\"Product\":{\"properties\":{\"price\":{\"$ref\":\"#/components/schemas/Money\"}}},\"ProductCreate\":{\"properties\":{\"name\":{\"maxLength\":200,\"minLength\":1},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\"}}},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"}}}},\"ProductUpdate\":{\"properties\":{\"name\":{\"maxLength\":200,\"minLength\":1},\"price\":{\"$ref\":\"#/components/schemas/Money\"}}}}";
 /// What the spec says about each operation.
 pub mod ops {
-    use crate::edge::OperationMeta;
+    use crate::edge::{OperationMeta, RateLimitPolicy};
+    /// Rate-limit policy `reads`: 200 requests per 1 s.
+    pub static POLICY_READS: RateLimitPolicy = RateLimitPolicy {
+        name: "reads",
+        quota: 200,
+        window_seconds: 1,
+    };
+    /// Rate-limit policy `writes`: 50 requests per 1 s.
+    pub static POLICY_WRITES: RateLimitPolicy = RateLimitPolicy {
+        name: "writes",
+        quota: 50,
+        window_seconds: 1,
+    };
+    /// Every rate-limit policy the spec declares.
+    pub static RATE_LIMIT_POLICIES: &[&RateLimitPolicy] = &[
+        &POLICY_READS,
+        &POLICY_WRITES,
+    ];
     /// `GET /healthz`: Liveness probe
     pub static GET_HEALTH: OperationMeta = OperationMeta {
         operation_id: "getHealth",
@@ -707,6 +731,7 @@ pub mod ops {
         authenticated: false,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: None,
     };
     /// `GET /readyz`: Readiness probe
     pub static GET_READINESS: OperationMeta = OperationMeta {
@@ -716,6 +741,7 @@ pub mod ops {
         authenticated: false,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: None,
     };
     /// `GET /v1/customers`: List customers
     pub static LIST_CUSTOMERS: OperationMeta = OperationMeta {
@@ -725,6 +751,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `POST /v1/customers`: Create a customer
     pub static CREATE_CUSTOMER: OperationMeta = OperationMeta {
@@ -734,6 +761,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 201,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `GET /v1/customers/{customer_id}`: Get a customer
     pub static GET_CUSTOMER: OperationMeta = OperationMeta {
@@ -743,6 +771,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `PATCH /v1/customers/{customer_id}`: Update a customer
     pub static UPDATE_CUSTOMER: OperationMeta = OperationMeta {
@@ -752,6 +781,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `POST /v1/customers/{customer_id}/api-keys`: Issue an API key for a customer
     pub static CREATE_API_KEY: OperationMeta = OperationMeta {
@@ -761,6 +791,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 201,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `DELETE /v1/api-keys/{key_id}`: Revoke an API key
     pub static REVOKE_API_KEY: OperationMeta = OperationMeta {
@@ -770,6 +801,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 204,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `GET /v1/products`: List products
     pub static LIST_PRODUCTS: OperationMeta = OperationMeta {
@@ -779,6 +811,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `POST /v1/products`: Create a product
     pub static CREATE_PRODUCT: OperationMeta = OperationMeta {
@@ -788,6 +821,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 201,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `GET /v1/products/{product_id}`: Get a product
     pub static GET_PRODUCT: OperationMeta = OperationMeta {
@@ -797,6 +831,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `PATCH /v1/products/{product_id}`: Update a product
     pub static UPDATE_PRODUCT: OperationMeta = OperationMeta {
@@ -806,6 +841,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `GET /v1/orders`: List orders
     pub static LIST_ORDERS: OperationMeta = OperationMeta {
@@ -815,6 +851,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `POST /v1/orders`: Place an order
     pub static CREATE_ORDER: OperationMeta = OperationMeta {
@@ -824,6 +861,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: true,
         success_status: 201,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// `GET /v1/orders/{order_id}`: Get an order
     pub static GET_ORDER: OperationMeta = OperationMeta {
@@ -833,6 +871,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `GET /v1/orders/{order_id}/items`: List an order's lines
     pub static LIST_ORDER_ITEMS: OperationMeta = OperationMeta {
@@ -842,6 +881,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_READS),
     };
     /// `POST /v1/orders/{order_id}/transitions`: Move an order to another status
     pub static TRANSITION_ORDER: OperationMeta = OperationMeta {
@@ -851,6 +891,7 @@ pub mod ops {
         authenticated: true,
         idempotency_key: false,
         success_status: 200,
+        rate_limit: Some(&POLICY_WRITES),
     };
     /// Every operation, in spec order.
     pub static ALL: &[&OperationMeta] = &[
@@ -923,6 +964,12 @@ pub mod headers {
         #[serde(rename = "Link")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub link: Option<String>,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `createCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -933,6 +980,12 @@ pub mod headers {
         /// The URL path of the created resource.
         #[serde(rename = "Location")]
         pub location: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `getCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -940,6 +993,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `updateCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -947,6 +1006,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `createApiKey`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -957,6 +1022,12 @@ pub mod headers {
         /// The URL path of the created resource.
         #[serde(rename = "Location")]
         pub location: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `revokeApiKey`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -964,6 +1035,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `listProducts`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -975,6 +1052,12 @@ pub mod headers {
         #[serde(rename = "Link")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub link: Option<String>,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `createProduct`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -985,6 +1068,12 @@ pub mod headers {
         /// The URL path of the created resource.
         #[serde(rename = "Location")]
         pub location: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `getProduct`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -992,6 +1081,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `updateProduct`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -999,6 +1094,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `listOrders`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1010,6 +1111,12 @@ pub mod headers {
         #[serde(rename = "Link")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub link: Option<String>,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `createOrder`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1020,6 +1127,16 @@ pub mod headers {
         /// The URL path of the created resource.
         #[serde(rename = "Location")]
         pub location: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+        /// `true` on a replayed response; absent otherwise.
+        #[serde(rename = "Idempotent-Replayed")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub idempotent_replayed: Option<String>,
     }
     /// Response headers of `getOrder`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1027,6 +1144,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `listOrderItems`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1038,6 +1161,12 @@ pub mod headers {
         #[serde(rename = "Link")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub link: Option<String>,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
     /// Response headers of `transitionOrder`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1045,6 +1174,12 @@ pub mod headers {
         /// The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
+        /// Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        /// The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
     }
 }
 /// The business logic of every operation, implemented by hand in `server/`.
@@ -1478,23 +1613,29 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::GET_HEALTH, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async { cx.handlers.get_health(&call).await }.await;
+        let input = (|| -> Result<_, ApiError> { Ok(()) })();
+        let () = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.get_health(&call).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::GetHealthResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::GetHealthResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn get_readiness(
@@ -1512,23 +1653,29 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::GET_READINESS, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async { cx.handlers.get_readiness(&call).await }.await;
+        let input = (|| -> Result<_, ApiError> { Ok(()) })();
+        let () = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.get_readiness(&call).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::GetReadinessResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::GetReadinessResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn list_customers(
@@ -1547,32 +1694,42 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::LIST_CUSTOMERS, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let query = edge::param(
                 query.0.map(|v| v.into_inner()),
                 rules::LIST_CUSTOMERS_QUERY,
             )?;
-            cx.handlers.list_customers(&call, query).await
-        }
-            .await;
+            Ok(query)
+        })();
+        let query = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.list_customers(&call, query).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::ListCustomersResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            link,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        let link = value
+                            .next_cursor
+                            .as_deref()
+                            .map(|c| call.next_link(c));
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::ListCustomersResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                link,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn create_customer(
@@ -1591,33 +1748,40 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::CREATE_CUSTOMER, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let body = edge::body(
                 body.0.map(|v| v.into_inner()),
                 rules::CREATE_CUSTOMER_BODY,
             )?;
-            cx.handlers.create_customer(&call, body).await
-        }
-            .await;
+            Ok(body)
+        })();
+        let body = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.create_customer(&call, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |created: Created<_>, call: &Call| {
-                    let created: Created<_> = created;
-                    let location = created.location.clone();
-                    HttpResponseHeaders::new(
-                        HttpResponseCreated(created.body),
-                        headers::CreateCustomerResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            location,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |created: Created<_>, call: &Call| {
+                        let created: Created<_> = created;
+                        let location = created.location.clone();
+                        HttpResponseHeaders::new(
+                            HttpResponseCreated(created.body),
+                            headers::CreateCustomerResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                location,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn get_customer(
@@ -1636,30 +1800,37 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::GET_CUSTOMER, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::GET_CUSTOMER_PATH,
             )?;
-            cx.handlers.get_customer(&call, path).await
-        }
-            .await;
+            Ok(path)
+        })();
+        let path = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.get_customer(&call, path).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::GetCustomerResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::GetCustomerResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn update_customer(
@@ -1679,9 +1850,9 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::UPDATE_CUSTOMER, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::UPDATE_CUSTOMER_PATH,
@@ -1690,23 +1861,30 @@ impl OrderFlowApi for OrderFlowEdge {
                 body.0.map(|v| v.into_inner()),
                 rules::UPDATE_CUSTOMER_BODY,
             )?;
-            cx.handlers.update_customer(&call, path, body).await
-        }
-            .await;
+            Ok((path, body))
+        })();
+        let (path, body) = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.update_customer(&call, path, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::UpdateCustomerResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::UpdateCustomerResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn create_api_key(
@@ -1726,9 +1904,9 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::CREATE_API_KEY, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::CREATE_API_KEY_PATH,
@@ -1737,26 +1915,33 @@ impl OrderFlowApi for OrderFlowEdge {
                 body.0.map(|v| v.into_inner()),
                 rules::CREATE_API_KEY_BODY,
             )?;
-            cx.handlers.create_api_key(&call, path, body).await
-        }
-            .await;
+            Ok((path, body))
+        })();
+        let (path, body) = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.create_api_key(&call, path, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |created: Created<_>, call: &Call| {
-                    let created: Created<_> = created;
-                    let location = created.location.clone();
-                    HttpResponseHeaders::new(
-                        HttpResponseCreated(created.body),
-                        headers::CreateApiKeyResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            location,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |created: Created<_>, call: &Call| {
+                        let created: Created<_> = created;
+                        let location = created.location.clone();
+                        HttpResponseHeaders::new(
+                            HttpResponseCreated(created.body),
+                            headers::CreateApiKeyResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                location,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn revoke_api_key(
@@ -1775,30 +1960,37 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::REVOKE_API_KEY, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::REVOKE_API_KEY_PATH,
             )?;
-            cx.handlers.revoke_api_key(&call, path).await
-        }
-            .await;
+            Ok(path)
+        })();
+        let path = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.revoke_api_key(&call, path).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |_value: (), call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseDeleted(),
-                        headers::RevokeApiKeyResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |_value: (), call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseDeleted(),
+                            headers::RevokeApiKeyResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn list_products(
@@ -1817,32 +2009,42 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::LIST_PRODUCTS, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let query = edge::param(
                 query.0.map(|v| v.into_inner()),
                 rules::LIST_PRODUCTS_QUERY,
             )?;
-            cx.handlers.list_products(&call, query).await
-        }
-            .await;
+            Ok(query)
+        })();
+        let query = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.list_products(&call, query).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::ListProductsResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            link,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        let link = value
+                            .next_cursor
+                            .as_deref()
+                            .map(|c| call.next_link(c));
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::ListProductsResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                link,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn create_product(
@@ -1861,33 +2063,40 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::CREATE_PRODUCT, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let body = edge::body(
                 body.0.map(|v| v.into_inner()),
                 rules::CREATE_PRODUCT_BODY,
             )?;
-            cx.handlers.create_product(&call, body).await
-        }
-            .await;
+            Ok(body)
+        })();
+        let body = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.create_product(&call, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |created: Created<_>, call: &Call| {
-                    let created: Created<_> = created;
-                    let location = created.location.clone();
-                    HttpResponseHeaders::new(
-                        HttpResponseCreated(created.body),
-                        headers::CreateProductResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            location,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |created: Created<_>, call: &Call| {
+                        let created: Created<_> = created;
+                        let location = created.location.clone();
+                        HttpResponseHeaders::new(
+                            HttpResponseCreated(created.body),
+                            headers::CreateProductResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                location,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn get_product(
@@ -1906,30 +2115,37 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::GET_PRODUCT, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::GET_PRODUCT_PATH,
             )?;
-            cx.handlers.get_product(&call, path).await
-        }
-            .await;
+            Ok(path)
+        })();
+        let path = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.get_product(&call, path).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::GetProductResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::GetProductResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn update_product(
@@ -1949,9 +2165,9 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::UPDATE_PRODUCT, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::UPDATE_PRODUCT_PATH,
@@ -1960,23 +2176,30 @@ impl OrderFlowApi for OrderFlowEdge {
                 body.0.map(|v| v.into_inner()),
                 rules::UPDATE_PRODUCT_BODY,
             )?;
-            cx.handlers.update_product(&call, path, body).await
-        }
-            .await;
+            Ok((path, body))
+        })();
+        let (path, body) = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.update_product(&call, path, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::UpdateProductResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::UpdateProductResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn list_orders(
@@ -1995,32 +2218,42 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::LIST_ORDERS, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let query = edge::param(
                 query.0.map(|v| v.into_inner()),
                 rules::LIST_ORDERS_QUERY,
             )?;
-            cx.handlers.list_orders(&call, query).await
-        }
-            .await;
+            Ok(query)
+        })();
+        let query = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.list_orders(&call, query).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::ListOrdersResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            link,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        let link = value
+                            .next_cursor
+                            .as_deref()
+                            .map(|c| call.next_link(c));
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::ListOrdersResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                link,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn create_order(
@@ -2038,11 +2271,11 @@ impl OrderFlowApi for OrderFlowEdge {
     > {
         let cx = rqctx.context();
         let guard = &*cx.guard;
-        let call = match edge::begin(&ops::CREATE_ORDER, &rqctx, guard).await {
+        let mut call = match edge::begin(&ops::CREATE_ORDER, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let headers = edge::param(
                 headers.0.map(|v| v.into_inner()),
                 rules::CREATE_ORDER_HEADERS,
@@ -2051,26 +2284,40 @@ impl OrderFlowApi for OrderFlowEdge {
                 body.0.map(|v| v.into_inner()),
                 rules::CREATE_ORDER_BODY,
             )?;
-            cx.handlers.create_order(&call, headers, body).await
+            Ok((headers, body))
+        })();
+        let (headers, body) = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        if let Some(replay) = match edge::claim(&mut call, guard, &body).await {
+            Ok(replay) => replay,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        } {
+            return Ok(edge::replay(&call, replay));
         }
-            .await;
+        let result = cx.handlers.create_order(&call, headers, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |created: Created<_>, call: &Call| {
-                    let created: Created<_> = created;
-                    let location = created.location.clone();
-                    HttpResponseHeaders::new(
-                        HttpResponseCreated(created.body),
-                        headers::CreateOrderResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            location,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |created: Created<_>, call: &Call| {
+                        let created: Created<_> = created;
+                        let location = created.location.clone();
+                        HttpResponseHeaders::new(
+                            HttpResponseCreated(created.body),
+                            headers::CreateOrderResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                location,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                                idempotent_replayed: None,
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn get_order(
@@ -2089,30 +2336,37 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::GET_ORDER, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::GET_ORDER_PATH,
             )?;
-            cx.handlers.get_order(&call, path).await
-        }
-            .await;
+            Ok(path)
+        })();
+        let path = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.get_order(&call, path).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::GetOrderResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::GetOrderResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn list_order_items(
@@ -2132,9 +2386,9 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::LIST_ORDER_ITEMS, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::LIST_ORDER_ITEMS_PATH,
@@ -2143,25 +2397,35 @@ impl OrderFlowApi for OrderFlowEdge {
                 query.0.map(|v| v.into_inner()),
                 rules::LIST_ORDER_ITEMS_QUERY,
             )?;
-            cx.handlers.list_order_items(&call, path, query).await
-        }
-            .await;
+            Ok((path, query))
+        })();
+        let (path, query) = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.list_order_items(&call, path, query).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::ListOrderItemsResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                            link,
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        let link = value
+                            .next_cursor
+                            .as_deref()
+                            .map(|c| call.next_link(c));
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::ListOrderItemsResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                link,
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
     async fn transition_order(
@@ -2181,9 +2445,9 @@ impl OrderFlowApi for OrderFlowEdge {
         let guard = &*cx.guard;
         let call = match edge::begin(&ops::TRANSITION_ORDER, &rqctx, guard).await {
             Ok(call) => call,
-            Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+            Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
         };
-        let result = async {
+        let input = (|| -> Result<_, ApiError> {
             let path = edge::param(
                 path.0.map(|v| v.into_inner()),
                 rules::TRANSITION_ORDER_PATH,
@@ -2192,23 +2456,30 @@ impl OrderFlowApi for OrderFlowEdge {
                 body.0.map(|v| v.into_inner()),
                 rules::TRANSITION_ORDER_BODY,
             )?;
-            cx.handlers.transition_order(&call, path, body).await
-        }
-            .await;
+            Ok((path, body))
+        })();
+        let (path, body) = match input {
+            Ok(v) => v,
+            Err(e) => return Ok(edge::fail(&call, guard, e).await),
+        };
+        let result = cx.handlers.transition_order(&call, path, body).await;
         Ok(
             edge::finish(
-                &call,
-                guard,
-                result,
-                |value, call: &Call| {
-                    HttpResponseHeaders::new(
-                        HttpResponseOk(value),
-                        headers::TransitionOrderResponseHeaders {
-                            x_request_id: call.request_id.clone(),
-                        },
-                    )
-                },
-            ),
+                    &call,
+                    guard,
+                    result,
+                    |value, call: &Call| {
+                        HttpResponseHeaders::new(
+                            HttpResponseOk(value),
+                            headers::TransitionOrderResponseHeaders {
+                                x_request_id: call.request_id.clone(),
+                                rate_limit: call.rate_limit_value(),
+                                rate_limit_policy: call.rate_limit_policy_value(),
+                            },
+                        )
+                    },
+                )
+                .await,
         )
     }
 }

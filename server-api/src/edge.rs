@@ -1,16 +1,28 @@
 //! The edge: the steps the generated code runs around every handler.
 //!
 //! dropshot has no middleware, so the generator emits, for each operation,
-//! the same sequence of calls into this module: start the call (request id,
-//! authentication through [`Guard`]), unwrap the extractors (malformed input
-//! becomes a 400 problem), validate the spec's constraints, call the
-//! hand-written handler, and finish (problem rendering, response headers,
-//! observation). A handler cannot skip a step because it never sees the
-//! request before the edge has run.
+//! the same sequence of calls into this module, in this order:
 //!
-//! Nothing here knows storage or business rules; the [`Guard`] implemented
-//! by the server resolves credentials.
+//! 1. request id (dropshot's) and authentication through [`Guard`];
+//! 2. rate limiting under the operation's spec-declared policy (before
+//!    idempotency, so a 429 is never stored as a key's result);
+//! 3. `Idempotency-Key` presence and syntax, where the spec requires it;
+//! 4. the extractors (malformed input becomes a 400/413/415 problem) and
+//!    the spec's value constraints (400 for parameters, 422 for bodies);
+//! 5. the idempotency look-up: claim the key, or replay the stored
+//!    response, or refuse (409 in flight, 422 reused with another body);
+//! 6. the hand-written handler, which records a success in its own
+//!    transaction;
+//! 7. settling the claim of a request that failed, rendering the response
+//!    with its documented headers (`RateLimit*` on every limited response),
+//!    and the observation hook (logs, metrics).
+//!
+//! A handler cannot skip a step because it never sees the request before
+//! the edge has run. Nothing here knows storage or business rules: the
+//! [`Guard`] implemented by the server resolves credentials and keeps the
+//! rate-limit state and the idempotency records.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -41,6 +53,129 @@ pub struct OperationMeta {
     /// Whether `Idempotency-Key` is a required header of the operation.
     pub idempotency_key: bool,
     pub success_status: u16,
+    /// The spec's `x-rate-limit-policy` for the operation.
+    pub rate_limit: Option<&'static RateLimitPolicy>,
+}
+
+/// A rate-limit policy from the spec's `x-rate-limit-policies`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    pub name: &'static str,
+    /// Requests per window (also the burst).
+    pub quota: u32,
+    pub window_seconds: u32,
+}
+
+impl RateLimitPolicy {
+    /// `RateLimit-Policy: "writes";q=50;w=1`. Names are lint-checked
+    /// tokens, so they need no escaping inside the sf-string.
+    pub fn header_value(&self) -> String {
+        format!(
+            "\"{}\";q={};w={}",
+            self.name, self.quota, self.window_seconds
+        )
+    }
+}
+
+/// The caller's standing under a policy after this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateState {
+    pub policy: &'static RateLimitPolicy,
+    /// Requests still available now.
+    pub remaining: u32,
+    /// Seconds until the quota is fully restored.
+    pub reset_seconds: u64,
+}
+
+impl RateState {
+    /// `RateLimit: "writes";r=7;t=1`.
+    pub fn header_value(&self) -> String {
+        format!(
+            "\"{}\";r={};t={}",
+            self.policy.name, self.remaining, self.reset_seconds
+        )
+    }
+
+    /// Both headers, for problems and replays.
+    pub fn headers(&self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&self.policy.header_value()) {
+            h.insert("ratelimit-policy", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&self.header_value()) {
+            h.insert("ratelimit", v);
+        }
+        h
+    }
+
+    /// The 429 for a request refused under this state: the registered
+    /// quota-exceeded problem type, `violated-policies`, `Retry-After`
+    /// (whole seconds, at least 1) and both rate-limit headers.
+    pub fn too_many_requests(&self, retry_after_seconds: u64) -> ApiError {
+        let retry = retry_after_seconds.max(1);
+        let mut e = ApiError::new(
+            "rate_limited",
+            format!(
+                "over the '{}' quota of {} requests per {} s; retry in {retry} s",
+                self.policy.name, self.policy.quota, self.policy.window_seconds
+            ),
+        );
+        e.problem.violated_policies = vec![self.policy.name.to_string()];
+        e.headers.extend(self.headers());
+        e.headers
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(retry));
+        e
+    }
+}
+
+/// A response kept for an Idempotency-Key, replayed verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What the guard found for an Idempotency-Key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key is claimed for this request: run the handler.
+    Claimed,
+    /// The key finished earlier with the same request: replay this.
+    Replay(StoredReply),
+    /// Idempotency is switched off (the retry-storm demonstration only).
+    Bypass,
+}
+
+/// This request's claim on an Idempotency-Key.
+#[derive(Debug)]
+pub struct Claim {
+    pub key: String,
+    /// SHA-256 (hex) of method, route and canonical body.
+    pub fingerprint: String,
+    /// Set by the handler once the result is stored in its transaction.
+    pub recorded: AtomicBool,
+}
+
+impl Claim {
+    pub fn mark_recorded(&self) {
+        self.recorded.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_recorded(&self) -> bool {
+        self.recorded.load(Ordering::SeqCst)
+    }
+}
+
+/// How a claimed request ended without recording its result.
+#[derive(Debug)]
+pub enum Settle<'a> {
+    /// It failed with this problem: a 4xx is stored for replay, a 5xx
+    /// releases the key so that a retry runs again.
+    Failed(&'a ApiError),
+    /// It succeeded but the handler did not record the result: release the
+    /// key and complain loudly (a programming error).
+    Unrecorded,
 }
 
 /// The caller, as resolved by the [`Guard`].
@@ -64,20 +199,49 @@ pub trait Guard: Send + Sync + 'static {
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError>;
 
+    /// Checks and counts one request under `policy` for the caller (the
+    /// principal's key id, else the client address). A refusal is the 429
+    /// from [`RateState::too_many_requests`].
+    async fn rate_limit(
+        &self,
+        call: &Call,
+        policy: &'static RateLimitPolicy,
+    ) -> Result<RateState, ApiError>;
+
+    /// Claims `key` for this request, or finds its stored response, or
+    /// refuses (409 in flight, 422 reused with another body).
+    async fn idempotency_begin(
+        &self,
+        call: &Call,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<IdempotencyBegin, ApiError>;
+
+    /// Settles a claim the handler did not record (see [`Settle`]).
+    async fn idempotency_settle(&self, call: &Call, claim: &Claim, outcome: Settle<'_>);
+
     /// Called once per finished call, for logs and metrics.
     fn observe(&self, _call: &Call, _status: u16, _elapsed: Duration, _problem: Option<&ApiError>) {
     }
 }
 
 /// One call in flight: what the edge learned before the handler runs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Call {
     pub op: &'static OperationMeta,
     pub request_id: String,
     pub principal: Option<Principal>,
+    /// The client's IP address: the rate-limit key when unauthenticated.
+    pub client: String,
     /// The request's path and query, for building `Link` headers.
     pub uri: http::Uri,
     pub started: Instant,
+    /// The caller's standing under the operation's rate-limit policy.
+    pub rate: Option<RateState>,
+    /// The validated `Idempotency-Key` (unquoted), where required.
+    pub idempotency_key: Option<String>,
+    /// This request's claim on that key, once taken.
+    pub idempotency: Option<Claim>,
 }
 
 impl Call {
@@ -88,6 +252,19 @@ impl Call {
         self.principal
             .as_ref()
             .ok_or_else(|| ApiError::unauthenticated("this operation needs an API key"))
+    }
+
+    /// The `RateLimit` header value. Only limited operations declare the
+    /// header (the lint sees to it), so the empty fallback is never sent.
+    pub fn rate_limit_value(&self) -> String {
+        self.rate.map(|r| r.header_value()).unwrap_or_default()
+    }
+
+    /// The `RateLimit-Policy` header value.
+    pub fn rate_limit_policy_value(&self) -> String {
+        self.rate
+            .map(|r| r.policy.header_value())
+            .unwrap_or_default()
     }
 
     /// `Link: <path?query-with-cursor>; rel="next"` for a list page.
@@ -129,6 +306,8 @@ pub struct Created<T> {
 pub enum Reply<R> {
     Success(R, HeaderMap),
     Problem(ApiError),
+    /// An Idempotency-Key replay: the stored response plus these headers.
+    Stored(StoredReply, HeaderMap),
 }
 
 impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Reply<R> {
@@ -142,6 +321,28 @@ impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Reply<R> {
                 Ok(rsp)
             }
             Reply::Problem(e) => problem_response(e),
+            Reply::Stored(stored, extra) => {
+                let status = StatusCode::from_u16(stored.status)
+                    .map_err(|e| HttpError::for_internal_error(format!("stored status: {e}")))?;
+                let mut rsp = Response::builder()
+                    .status(status)
+                    .body(Body::from(stored.body))
+                    .map_err(|e| {
+                        HttpError::for_internal_error(format!("building a replay: {e}"))
+                    })?;
+                for (name, value) in &stored.headers {
+                    if let (Ok(n), Ok(v)) = (
+                        http::HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(value),
+                    ) {
+                        rsp.headers_mut().insert(n, v);
+                    }
+                }
+                for (name, value) in extra.iter() {
+                    rsp.headers_mut().insert(name.clone(), value.clone());
+                }
+                Ok(rsp)
+            }
         }
     }
 
@@ -154,6 +355,9 @@ impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Reply<R> {
             Reply::Success(inner, _) => inner.status_code(),
             Reply::Problem(e) => {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Reply::Stored(s, _) => {
+                StatusCode::from_u16(s.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
     }
@@ -241,7 +445,8 @@ impl<E: ExclusiveExtractor + 'static> ExclusiveExtractor for CheckedBody<E> {
     }
 }
 
-/// Step 1: request id and authentication.
+/// Steps 1 to 3: request id, authentication, rate limit, Idempotency-Key
+/// syntax.
 pub async fn begin<C: ServerContext>(
     op: &'static OperationMeta,
     rqctx: &RequestContext<C>,
@@ -251,8 +456,12 @@ pub async fn begin<C: ServerContext>(
         op,
         request_id: rqctx.request_id.clone(),
         principal: None,
+        client: rqctx.request.remote_addr().ip().to_string(),
         uri: rqctx.request.uri().clone(),
         started: Instant::now(),
+        rate: None,
+        idempotency_key: None,
+        idempotency: None,
     };
     if op.authenticated {
         let auth = rqctx
@@ -262,6 +471,12 @@ pub async fn begin<C: ServerContext>(
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
         match guard.authenticate(op, auth).await {
             Ok(p) => call.principal = Some(p),
+            Err(e) => return Err((call, e)),
+        }
+    }
+    if let Some(policy) = op.rate_limit {
+        match guard.rate_limit(&call, policy).await {
+            Ok(state) => call.rate = Some(state),
             Err(e) => return Err((call, e)),
         }
     }
@@ -277,10 +492,11 @@ pub async fn begin<C: ServerContext>(
                 .map_err(|_| {
                     ApiError::new("idempotency_key_invalid", "Idempotency-Key is not ASCII")
                 })
-                .and_then(|v| idempotency_key(v).map(|_| ())),
+                .and_then(|v| idempotency_key(v).map(str::to_string)),
         };
-        if let Err(e) = checked {
-            return Err((call, e));
+        match checked {
+            Ok(key) => call.idempotency_key = Some(key),
+            Err(e) => return Err((call, e)),
         }
     }
     Ok(call)
@@ -319,8 +535,61 @@ pub fn body<T: Serialize>(value: Result<T, ApiError>, rules: &'static str) -> Re
     }
 }
 
+/// Step 5: claim the Idempotency-Key for this request. `Ok(Some(_))` is a
+/// stored response to replay instead of running the handler.
+pub async fn claim<T: Serialize>(
+    call: &mut Call,
+    guard: &dyn Guard,
+    body: &T,
+) -> Result<Option<StoredReply>, ApiError> {
+    let Some(key) = call.idempotency_key.clone() else {
+        return Ok(None);
+    };
+    let fingerprint = fingerprint(call.op, body);
+    match guard.idempotency_begin(call, &key, &fingerprint).await? {
+        IdempotencyBegin::Claimed => {
+            call.idempotency = Some(Claim {
+                key,
+                fingerprint,
+                recorded: AtomicBool::new(false),
+            });
+            Ok(None)
+        }
+        IdempotencyBegin::Replay(stored) => Ok(Some(stored)),
+        IdempotencyBegin::Bypass => Ok(None),
+    }
+}
+
+/// SHA-256 (hex) of method, route and the body re-encoded canonically
+/// (serde_json orders object keys), so that formatting and key order do
+/// not make two equal requests differ.
+pub fn fingerprint<T: Serialize>(op: &OperationMeta, body: &T) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_value(body)
+        .and_then(|v| serde_json::to_vec(&v))
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(op.method.as_bytes());
+    h.update(b" ");
+    h.update(op.route.as_bytes());
+    h.update(b"\n");
+    h.update(&canonical);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serves a stored response: the same status, headers and body, marked
+/// `Idempotent-Replayed: true`, with this request's rate-limit headers.
+pub fn replay<R>(call: &Call, stored: StoredReply) -> Reply<R> {
+    let mut extra = call.rate.map(|r| r.headers()).unwrap_or_default();
+    extra.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    if let Ok(v) = HeaderValue::from_str(&call.request_id) {
+        extra.insert("x-request-id", v);
+    }
+    Reply::Stored(stored, extra)
+}
+
 /// Last step: render a handler's result.
-pub fn finish<R, T>(
+pub async fn finish<R, T>(
     call: &Call,
     guard: &dyn Guard,
     result: Result<T, ApiError>,
@@ -331,19 +600,41 @@ where
 {
     match result {
         Ok(value) => {
+            if let Some(claim) = &call.idempotency
+                && !claim.is_recorded()
+            {
+                guard
+                    .idempotency_settle(call, claim, Settle::Unrecorded)
+                    .await;
+            }
             let reply = build(value, call);
             guard.observe(call, call.op.success_status, call.started.elapsed(), None);
             Reply::Success(reply, HeaderMap::new())
         }
-        Err(e) => fail(call, guard, e),
+        Err(e) => fail(call, guard, e).await,
     }
 }
 
-/// Renders a problem from any step, stamped with the request id.
-pub fn fail<R>(call: &Call, guard: &dyn Guard, mut e: ApiError) -> Reply<R> {
+/// Renders a problem from any step: stamped with the request id, carrying
+/// the rate-limit headers, and settled against the Idempotency-Key claim.
+pub async fn fail<R>(call: &Call, guard: &dyn Guard, mut e: ApiError) -> Reply<R> {
     e.problem.request_id = call.request_id.clone();
     if e.problem.instance.is_none() {
         e.problem.instance = Some(call.uri.path().to_string());
+    }
+    if let Some(rate) = &call.rate {
+        for (name, value) in rate.headers().iter() {
+            if !e.headers.contains_key(name) {
+                e.headers.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if let Some(claim) = &call.idempotency
+        && !claim.is_recorded()
+    {
+        guard
+            .idempotency_settle(call, claim, Settle::Failed(&e))
+            .await;
     }
     if let Ok(v) = HeaderValue::from_str(&call.request_id) {
         e.headers.insert("x-request-id", v);
@@ -415,6 +706,7 @@ mod tests {
             authenticated: true,
             idempotency_key: false,
             success_status: 200,
+            rate_limit: None,
         };
         let cases = [
             ("/v1/orders", "</v1/orders?cursor=C>; rel=\"next\""),
@@ -432,8 +724,12 @@ mod tests {
                 op: &OP,
                 request_id: "r".into(),
                 principal: None,
+                client: "127.0.0.1".into(),
                 uri: uri.parse().expect("a URI"),
                 started: Instant::now(),
+                rate: None,
+                idempotency_key: None,
+                idempotency: None,
             };
             assert_eq!(call.next_link("C"), want, "{uri}");
         }

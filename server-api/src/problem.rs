@@ -16,7 +16,12 @@ use crate::api::types::{FieldError, Problem};
 /// Base of every problem `type` URI the server mints.
 pub const TYPE_BASE: &str = "https://orderflow.dev/problems/";
 
-/// (code, status, title). `type` is `TYPE_BASE` + code with `_` as `-`.
+/// The IANA-registered problem type for quota violations
+/// (draft-ietf-httpapi-ratelimit-headers).
+pub const QUOTA_EXCEEDED_TYPE: &str =
+    "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+/// (code, status, title). The `type` URI is [`type_of`] the code.
 const CATALOGUE: &[(&str, u16, &str)] = &[
     ("malformed_request", 400, "Malformed request"),
     ("invalid_parameter", 400, "Invalid parameter"),
@@ -30,9 +35,16 @@ const CATALOGUE: &[(&str, u16, &str)] = &[
     ("duplicate_email", 409, "Duplicate email"),
     ("duplicate_sku", 409, "Duplicate SKU"),
     ("self_revocation", 409, "Cannot revoke the key in use"),
+    (
+        "idempotency_key_in_flight",
+        409,
+        "Idempotency-Key in flight",
+    ),
     ("payload_too_large", 413, "Payload too large"),
     ("unsupported_media_type", 415, "Unsupported media type"),
     ("validation_failed", 422, "Validation failed"),
+    ("idempotency_key_reused", 422, "Idempotency-Key reused"),
+    ("rate_limited", 429, "Quota exceeded"),
     ("internal_error", 500, "Internal server error"),
     ("unavailable", 503, "Service unavailable"),
 ];
@@ -43,6 +55,15 @@ pub fn lookup(code: &str) -> Option<(u16, &'static str)> {
         .iter()
         .find(|(c, _, _)| *c == code)
         .map(|(_, s, t)| (*s, *t))
+}
+
+/// The `type` URI of a code: the registered IANA type where one exists,
+/// else `TYPE_BASE` + the code with `_` as `-`.
+pub fn type_of(code: &str) -> String {
+    match code {
+        "rate_limited" => QUOTA_EXCEEDED_TYPE.to_string(),
+        _ => format!("{TYPE_BASE}{}", code.replace('_', "-")),
+    }
 }
 
 /// Every registered problem code, for tests and docs.
@@ -69,7 +90,7 @@ impl ApiError {
         };
         ApiError {
             problem: Problem {
-                type_: format!("{TYPE_BASE}{}", code.replace('_', "-")),
+                type_: type_of(&code),
                 title: title.to_string(),
                 status,
                 detail,
@@ -77,6 +98,7 @@ impl ApiError {
                 request_id: String::new(),
                 instance: None,
                 errors: Vec::new(),
+                violated_policies: Vec::new(),
             },
             headers: http::HeaderMap::new(),
         }

@@ -16,18 +16,38 @@ use orderflow_server_api::{ApiError, Call, Created, OrderFlowHandlers, Principal
 use slog::{Logger, error};
 use tokio::sync::Semaphore;
 
+use crate::ratelimit::Limiter;
 use crate::store::{
-    self, CustomerPatch, NewProduct, OrderFilter, OrderStatus, PageRequest, ProductFilter,
-    ProductPatch, Role, Store, StoreError, cursor,
+    self, Clock, CustomerPatch, IdempotencyKey, NewProduct, OrderFilter, OrderStatus, PageRequest,
+    ProductFilter, ProductPatch, Role, Store, StoreError, StoredResponse, cursor,
 };
 
 /// Default page size when `limit` is absent (the spec says 20).
 pub const DEFAULT_LIMIT: u32 = 20;
 
+/// How long a claimed Idempotency-Key blocks retries if its request dies.
+pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(60);
+/// How long a finished Idempotency-Key is kept (the spec says 24 hours).
+pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// Options of [`App::new`].
+pub struct AppOptions {
+    /// Database calls allowed in flight on the blocking pool at once.
+    pub max_db_in_flight: usize,
+    /// The cursor key from configuration; `None` for the persisted one.
+    pub cursor_secret: Option<[u8; 32]>,
+    /// Rate limiting and idempotency (off only for the storm demo).
+    pub guardrails: bool,
+    /// The clock the rate limiter reads (injected so tests move time).
+    pub clock: Arc<dyn Clock>,
+}
+
 /// The server's shared state.
 pub struct App {
     pub store: Arc<Store>,
     pub log: Logger,
+    pub(crate) limiter: Limiter,
+    pub(crate) guardrails: bool,
     cursor_secret: [u8; 32],
     /// Bounds the database work queued on the blocking pool: past it,
     /// callers wait up to `queue_wait` and then get a 503.
@@ -36,23 +56,18 @@ pub struct App {
 }
 
 impl App {
-    /// `cursor_secret`: from configuration, or `None` for the one the
-    /// store generated and persisted on first run.
-    pub fn new(
-        store: Arc<Store>,
-        log: Logger,
-        max_db_in_flight: usize,
-        cursor_secret: Option<[u8; 32]>,
-    ) -> Result<App, StoreError> {
-        let cursor_secret = match cursor_secret {
+    pub fn new(store: Arc<Store>, log: Logger, options: AppOptions) -> Result<App, StoreError> {
+        let cursor_secret = match options.cursor_secret {
             Some(s) => s,
             None => store.cursor_secret()?,
         };
         Ok(App {
             store,
             log,
+            limiter: Limiter::new(options.clock),
+            guardrails: options.guardrails,
             cursor_secret,
-            permits: Semaphore::new(max_db_in_flight.max(1)),
+            permits: Semaphore::new(options.max_db_in_flight.max(1)),
             queue_wait: Duration::from_secs(2),
         })
     }
@@ -126,6 +141,24 @@ impl App {
     fn next(&self, next_after: Option<i64>, kind: &str, fingerprint: &str) -> Option<String> {
         next_after.map(|a| cursor::encode(&self.cursor_secret, kind, fingerprint, a))
     }
+}
+
+fn order_location(id: &str) -> String {
+    format!("/v1/orders/{id}")
+}
+
+/// The 201 of `createOrder` as stored for Idempotency-Key replays: what
+/// the edge will send for this order, byte for byte.
+fn created_response(o: &store::Order) -> Result<StoredResponse, String> {
+    let body = serde_json::to_vec(&order(o.clone())).map_err(|e| e.to_string())?;
+    Ok(StoredResponse {
+        status: 201,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("location".into(), order_location(&o.id)),
+        ],
+        body,
+    })
 }
 
 fn admin(call: &Call) -> Result<&Principal, ApiError> {
@@ -498,11 +531,33 @@ impl OrderFlowHandlers for App {
             .into_iter()
             .map(|i| (i.product_id, i.quantity))
             .collect();
-        let o = self
-            .db(call, move |s| s.create_order(&customer_id, &lines))
-            .await?;
+        let o = match &call.idempotency {
+            None => {
+                self.db(call, move |s| s.create_order(&customer_id, &lines))
+                    .await?
+            }
+            Some(claim) => {
+                // The order and the key's replayable response commit in one
+                // transaction: a crash leaves both or neither.
+                let principal = call.principal()?.key_id.clone();
+                let key = claim.key.clone();
+                let fingerprint = claim.fingerprint.clone();
+                let o = self
+                    .db(call, move |s| {
+                        let k = IdempotencyKey {
+                            principal: &principal,
+                            key: &key,
+                            fingerprint: &fingerprint,
+                        };
+                        s.create_order_idempotent(&customer_id, &lines, &k, &created_response)
+                    })
+                    .await?;
+                claim.mark_recorded();
+                o
+            }
+        };
         Ok(Created {
-            location: format!("/v1/orders/{}", o.id),
+            location: order_location(&o.id),
             body: order(o),
         })
     }

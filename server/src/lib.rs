@@ -11,5 +11,6 @@
 
 pub mod guard;
 pub mod handlers;
+pub mod ratelimit;
 pub mod run;
 pub mod store;

@@ -75,7 +75,9 @@ async fn real_main() -> Result<()> {
     config.body_limit = args.body_limit;
     config.guardrails = !args.unsafe_disable_guardrails;
     if !config.guardrails {
-        eprintln!("WARNING: --unsafe-disable-guardrails: rate limiting and idempotency are OFF (demonstration only)");
+        eprintln!(
+            "WARNING: --unsafe-disable-guardrails: rate limiting and idempotency are OFF (demonstration only)"
+        );
     }
     config.cursor_secret = args
         .cursor_secret

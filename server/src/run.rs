@@ -14,7 +14,7 @@ use dropshot::{
 use orderflow_server_api::{EdgeContext, SPEC_YAML, order_flow_api_mod};
 use slog::Logger;
 
-use crate::handlers::App;
+use crate::handlers::{App, AppOptions};
 use crate::store::{Clock, IdSource, RandomIds, Store, SystemClock};
 
 /// Request bodies above this are refused with 413. An order of 100 lines
@@ -69,6 +69,7 @@ pub struct Running {
     pub app: Arc<App>,
     /// The admin key created on first run (empty database), shown once.
     pub bootstrap_admin_key: Option<String>,
+    purger: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -78,6 +79,7 @@ impl Running {
 
     /// Stops accepting, drains in-flight requests, and returns.
     pub async fn stop(self) -> Result<()> {
+        self.purger.abort();
         self.server
             .close()
             .await
@@ -107,6 +109,24 @@ pub fn api_description() -> Result<ApiDescription<EdgeContext>> {
     Ok(api)
 }
 
+/// Deletes Idempotency-Key records past their retention: at start, then
+/// every ten minutes.
+async fn purge_idempotency_keys(app: Arc<App>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let store = app.store.clone();
+        match tokio::task::spawn_blocking(move || store.purge_idempotency()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => slog::info!(app.log, "purged expired idempotency keys"; "count" => n),
+            Ok(Err(e)) => {
+                slog::warn!(app.log, "purging idempotency keys failed"; "cause" => e.to_string())
+            }
+            Err(e) => slog::warn!(app.log, "purge task failed"; "cause" => e.to_string()),
+        }
+    }
+}
+
 /// Opens the database, bootstraps the first admin key, and starts serving.
 pub async fn start(config: Config, log: Logger) -> Result<Running> {
     start_with(config, log, Arc::new(SystemClock), Arc::new(RandomIds)).await
@@ -120,6 +140,7 @@ pub async fn start_with(
     ids: Arc<dyn IdSource>,
 ) -> Result<Running> {
     let path = config.database.clone();
+    let clock_for_app = clock.clone();
     let (store, bootstrap) = tokio::task::spawn_blocking(move || -> Result<_> {
         let store = Store::open(&path, clock, ids)
             .with_context(|| format!("opening the database {}", path.display()))?;
@@ -134,8 +155,12 @@ pub async fn start_with(
         App::new(
             Arc::new(store),
             log.clone(),
-            config.max_db_in_flight,
-            config.cursor_secret,
+            AppOptions {
+                max_db_in_flight: config.max_db_in_flight,
+                cursor_secret: config.cursor_secret,
+                guardrails: config.guardrails,
+                clock: clock_for_app,
+            },
         )
         .context("reading the cursor secret")?,
     );
@@ -152,10 +177,12 @@ pub async fn start_with(
         .config(dropshot)
         .start()
         .map_err(|e| anyhow!("starting the HTTP server on {}: {e}", config.listen))?;
+    let purger = tokio::spawn(purge_idempotency_keys(app.clone()));
     Ok(Running {
         server,
         app,
         bootstrap_admin_key: bootstrap,
+        purger,
     })
 }
 

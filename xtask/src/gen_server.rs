@@ -208,6 +208,7 @@ struct OpPlan {
     rules: BTreeMap<&'static str, String>,
     deprecated: bool,
     summary: String,
+    policy: Option<String>,
 }
 
 fn ref_name(r: &ReferenceOr<openapiv3::Schema>) -> Option<String> {
@@ -317,6 +318,7 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
             rules,
             deprecated: op.op.deprecated,
             summary: op.op.summary.clone().unwrap_or_default(),
+            policy: spec.op_policy(op).map(str::to_string),
         },
         params,
     ))
@@ -414,11 +416,41 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
 
     // Operation metadata.
     writeln!(src, "/// What the spec says about each operation.")?;
-    writeln!(src, "pub mod ops {{ use crate::edge::OperationMeta;")?;
-    for p in &plans {
+    writeln!(
+        src,
+        "pub mod ops {{ use crate::edge::{{OperationMeta, RateLimitPolicy}};"
+    )?;
+    let policies = spec.rate_limit_policies();
+    for pol in &policies {
         writeln!(
             src,
-            "/// `{} {}`: {}\npub static {}: OperationMeta = OperationMeta {{ operation_id: {:?}, method: {:?}, route: {:?}, authenticated: {}, idempotency_key: {}, success_status: {} }};",
+            "/// Rate-limit policy `{}`: {} requests per {} s.\npub static POLICY_{}: RateLimitPolicy = RateLimitPolicy {{ name: {:?}, quota: {}, window_seconds: {} }};",
+            pol.name,
+            pol.quota,
+            pol.window,
+            policy_ident(&pol.name),
+            pol.name,
+            pol.quota,
+            pol.window
+        )?;
+    }
+    writeln!(
+        src,
+        "/// Every rate-limit policy the spec declares.\npub static RATE_LIMIT_POLICIES: &[&RateLimitPolicy] = &[{}];",
+        policies
+            .iter()
+            .map(|p| format!("&POLICY_{}", policy_ident(&p.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    for p in &plans {
+        let rate_limit = match &p.policy {
+            Some(name) => format!("Some(&POLICY_{})", policy_ident(name)),
+            None => "None".to_string(),
+        };
+        writeln!(
+            src,
+            "/// `{} {}`: {}\npub static {}: OperationMeta = OperationMeta {{ operation_id: {:?}, method: {:?}, route: {:?}, authenticated: {}, idempotency_key: {}, success_status: {}, rate_limit: {rate_limit} }};",
             p.method,
             p.path,
             p.summary,
@@ -581,20 +613,43 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
         } else {
             format!(", {}", args.join(", "))
         };
+        let claim = if p.idempotency_key {
+            "if let Some(replay) = match edge::claim(&mut call, guard, &body).await {
+                Ok(replay) => replay,
+                Err(e) => return Ok(edge::fail(&call, guard, e).await),
+            } {
+                return Ok(edge::replay(&call, replay));
+            }"
+            .to_string()
+        } else {
+            String::new()
+        };
+        let mutable = if p.idempotency_key { "mut " } else { "" };
+        let bind = match args.len() {
+            0 => "()".to_string(),
+            1 => args[0].clone(),
+            _ => format!("({})", args.join(", ")),
+        };
         writeln!(
             src,
             "async fn {snake}(rqctx: RequestContext<EdgeContext>{eargs}) -> Result<Reply<{rtype}>, types::Problem> {{
                 let cx = rqctx.context();
                 let guard = &*cx.guard;
-                let call = match edge::begin(&ops::{upper}, &rqctx, guard).await {{
+                let {mutable}call = match edge::begin(&ops::{upper}, &rqctx, guard).await {{
                     Ok(call) => call,
-                    Err((call, e)) => return Ok(edge::fail(&call, guard, e)),
+                    Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
                 }};
-                let result = async {{
+                let input = (|| -> Result<_, ApiError> {{
                     {unwrap}
-                    cx.handlers.{snake}(&call{call_args}).await
-                }}.await;
-                Ok(edge::finish(&call, guard, result, {build}))
+                    Ok({bind})
+                }})();
+                let {bind} = match input {{
+                    Ok(v) => v,
+                    Err(e) => return Ok(edge::fail(&call, guard, e).await),
+                }};
+                {claim}
+                let result = cx.handlers.{snake}(&call{call_args}).await;
+                Ok(edge::finish(&call, guard, result, {build}).await)
             }}",
             snake = p.snake,
             eargs = endpoint_args(p),
@@ -608,8 +663,27 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
         .map_err(|e| anyhow!("internal: generated server code does not tokenize: {e}"))
 }
 
+fn policy_ident(name: &str) -> String {
+    name.to_uppercase().replace('-', "_")
+}
+
 fn header_field(name: &str) -> Result<(&'static str, &'static str, &'static str)> {
     match name {
+        "RateLimit" => Ok((
+            "rate_limit",
+            "String",
+            "Remaining quota under the operation's policy.",
+        )),
+        "RateLimit-Policy" => Ok((
+            "rate_limit_policy",
+            "String",
+            "The operation's rate-limit policy.",
+        )),
+        "Idempotent-Replayed" => Ok((
+            "idempotent_replayed",
+            "Option<String>",
+            "`true` on a replayed response; absent otherwise.",
+        )),
         "X-Request-Id" => Ok(("x_request_id", "String", "The request's id.")),
         "Location" => Ok((
             "location",
@@ -717,6 +791,12 @@ fn build_closure(p: &OpPlan) -> Result<String> {
     for h in &p.headers {
         match h.as_str() {
             "X-Request-Id" => fields.push("x_request_id: call.request_id.clone()".to_string()),
+            "RateLimit" => fields.push("rate_limit: call.rate_limit_value()".to_string()),
+            "RateLimit-Policy" => {
+                fields.push("rate_limit_policy: call.rate_limit_policy_value()".to_string())
+            }
+            // A replay is served from the stored response, never from here.
+            "Idempotent-Replayed" => fields.push("idempotent_replayed: None".to_string()),
             "Location" => fields.push("location: created.location".to_string()),
             "Link" => {
                 pre.push_str("let link = value.next_cursor.as_deref().map(|c| call.next_link(c));");

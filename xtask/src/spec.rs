@@ -16,7 +16,22 @@ use openapiv3::{
 
 /// Response headers the generated edge knows how to fill. Any other declared
 /// response header would be documented but never sent, so the lint refuses it.
-pub const EDGE_RESPONSE_HEADERS: &[&str] = &["X-Request-Id", "Location", "Link"];
+pub const EDGE_RESPONSE_HEADERS: &[&str] = &[
+    "X-Request-Id",
+    "Location",
+    "Link",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Idempotent-Replayed",
+];
+
+/// A rate-limit policy declared at the root under `x-rate-limit-policies`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    pub name: String,
+    pub quota: u32,
+    pub window: u32,
+}
 
 /// One problem found in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +281,70 @@ impl Spec {
         found
     }
 
+    /// The root `x-rate-limit-policies`, in name order. Malformed entries
+    /// are reported by the lint and skipped here.
+    pub fn rate_limit_policies(&self) -> Vec<RateLimitPolicy> {
+        self.policies_checked().0
+    }
+
+    fn policies_checked(&self) -> (Vec<RateLimitPolicy>, Vec<LintError>) {
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        let Some(root) = self.api.extensions.get("x-rate-limit-policies") else {
+            return (out, errors);
+        };
+        let Some(map) = root.as_object() else {
+            errors.push(self.err(
+                "/x-rate-limit-policies".into(),
+                "x-rate-limit-policies is not a mapping",
+                "write `x-rate-limit-policies: {writes: {quota: 50, window: 1}}`",
+            ));
+            return (out, errors);
+        };
+        for (name, v) in map {
+            let ptr = format!("/x-rate-limit-policies/{}", escape(name));
+            let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !name_ok {
+                errors.push(self.err(
+                    ptr.clone(),
+                    format!("policy name {name:?} is not a lower-case token"),
+                    "use [a-z][a-z0-9_-]*: the name is sent in RateLimit headers as a Structured Field string",
+                ));
+                continue;
+            }
+            let num = |k: &str| {
+                v.get(k)
+                    .and_then(|x| x.as_u64())
+                    .filter(|n| *n >= 1 && *n <= 1_000_000)
+                    .map(|n| n as u32)
+            };
+            match (num("quota"), num("window")) {
+                (Some(quota), Some(window)) => out.push(RateLimitPolicy {
+                    name: name.clone(),
+                    quota,
+                    window,
+                }),
+                _ => errors.push(self.err(
+                    ptr,
+                    format!("policy {name:?} needs integer `quota` and `window` (seconds) between 1 and 1000000"),
+                    "write e.g. `{quota: 50, window: 1}`",
+                )),
+            }
+        }
+        (out, errors)
+    }
+
+    /// The policy an operation names with `x-rate-limit-policy`, if any.
+    pub fn op_policy<'o>(&self, op: &'o Op<'_>) -> Option<&'o str> {
+        op.op
+            .extensions
+            .get("x-rate-limit-policy")
+            .and_then(|v| v.as_str())
+    }
+
     fn err(
         &self,
         pointer: String,
@@ -284,6 +363,8 @@ impl Spec {
     pub fn lint(&self) -> Result<(), SpecError> {
         let mut errors = Vec::new();
         let api = &self.api;
+        let (policies, policy_errors) = self.policies_checked();
+        errors.extend(policy_errors);
         if !api.openapi.starts_with("3.0.") {
             errors.push(self.err(
                 "/openapi".into(),
@@ -334,6 +415,82 @@ impl Spec {
                     ptr.clone(),
                     "operation has no description",
                     "describe what the operation does and who may call it",
+                ));
+            }
+            // Rate limiting: the policy exists, and its 429 and headers are
+            // documented, so that the contract says what the edge does.
+            let policy = op.op.extensions.get("x-rate-limit-policy");
+            let success_headers: Vec<String> = op
+                .op
+                .responses
+                .responses
+                .iter()
+                .filter(|(c, _)| matches!(c, StatusCode::Code(c) if (200..300).contains(c)))
+                .filter_map(|(_, r)| resolve_response(api, r))
+                .flat_map(|r| r.headers.keys().cloned())
+                .collect();
+            match policy {
+                None => {
+                    for h in ["RateLimit", "RateLimit-Policy"] {
+                        if success_headers.iter().any(|x| x == h) {
+                            errors.push(self.err(
+                                format!("{ptr}/x-rate-limit-policy"),
+                                format!(
+                                    "{h} is declared but the operation names no x-rate-limit-policy"
+                                ),
+                                "name a policy from x-rate-limit-policies, or drop the header",
+                            ));
+                        }
+                    }
+                }
+                Some(v) => match v.as_str() {
+                    Some(name) if policies.iter().any(|p| p.name == name) => {
+                        if !op
+                            .op
+                            .responses
+                            .responses
+                            .contains_key(&StatusCode::Code(429))
+                        {
+                            errors.push(self.err(
+                                format!("{ptr}/responses"),
+                                "a rate-limited operation does not document 429",
+                                "add `'429': $ref: '#/components/responses/TooManyRequests'`",
+                            ));
+                        }
+                        for h in ["RateLimit", "RateLimit-Policy"] {
+                            if !success_headers.iter().any(|x| x == h) {
+                                errors.push(self.err(
+                                    format!("{ptr}/responses"),
+                                    format!("a rate-limited operation does not document the {h} response header"),
+                                    "every limited response carries RateLimit and RateLimit-Policy; declare both",
+                                ));
+                            }
+                        }
+                    }
+                    _ => errors.push(self.err(
+                        format!("{ptr}/x-rate-limit-policy"),
+                        format!(
+                            "x-rate-limit-policy {v} is not declared under x-rate-limit-policies"
+                        ),
+                        format!(
+                            "use one of {:?}",
+                            policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()
+                        ),
+                    )),
+                },
+            }
+            let idempotent = op.parameters(api).iter().any(|p| {
+                matches!(p, Parameter::Header { .. })
+                    && p.parameter_data_ref()
+                        .name
+                        .eq_ignore_ascii_case("Idempotency-Key")
+                    && p.parameter_data_ref().required
+            });
+            if success_headers.iter().any(|h| h == "Idempotent-Replayed") && !idempotent {
+                errors.push(self.err(
+                    format!("{ptr}/responses"),
+                    "Idempotent-Replayed is declared but the operation has no required Idempotency-Key header",
+                    "require `Idempotency-Key`, or drop the header",
                 ));
             }
             // Parameters.

@@ -73,8 +73,8 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "mixed error schemas",
-        "        '404':\n          $ref: '#/components/responses/NotFound'\n  /v1/orders/{order_id}/items:",
-        "        '404':\n          description: gone\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/HealthStatus'\n  /v1/orders/{order_id}/items:",
+        "        '404':\n          $ref: '#/components/responses/NotFound'\n        '429':\n          $ref: '#/components/responses/TooManyRequests'\n  /v1/orders/{order_id}/items:",
+        "        '404':\n          description: gone\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/HealthStatus'\n        '429':\n          $ref: '#/components/responses/TooManyRequests'\n  /v1/orders/{order_id}/items:",
         "differs from",
     ),
     (
@@ -91,9 +91,27 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "unknown response header",
-        "            Location:\n              $ref: '#/components/headers/Location'\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Order'",
-        "            Location:\n              $ref: '#/components/headers/Location'\n            X-Custom:\n              schema:\n                type: string\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Order'",
+        "            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n",
+        "            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n            X-Custom:\n              schema:\n                type: string\n",
         "not one the generated edge can fill",
+    ),
+    (
+        "unknown rate-limit policy",
+        "      operationId: getOrder\n      x-rate-limit-policy: reads",
+        "      operationId: getOrder\n      x-rate-limit-policy: bulk",
+        "is not declared under x-rate-limit-policies",
+    ),
+    (
+        "rate-limited operation without 429",
+        "        '404':\n          $ref: '#/components/responses/NotFound'\n        '429':\n          $ref: '#/components/responses/TooManyRequests'\n  /v1/orders/{order_id}/items:",
+        "        '404':\n          $ref: '#/components/responses/NotFound'\n  /v1/orders/{order_id}/items:",
+        "does not document 429",
+    ),
+    (
+        "malformed policy",
+        "  writes:\n    quota: 50\n    window: 1",
+        "  writes:\n    quota: 0\n    window: 1",
+        "needs integer `quota` and `window`",
     ),
 ];
 

@@ -135,6 +135,7 @@ rules! {
     callback_removed,
     callback_added,
     operation_tags_changed,
+    rate_limit_policy_added,
     rate_limit_policy_changed,
     openapi_version_changed,
     // Parameters.

@@ -56,7 +56,10 @@ fn orderflow_v2_report() {
         revision: "orderflow-v2.yaml",
         sources: None,
     };
-    let text = report::render(Format::Text, inputs, &findings, &[]);
+    let text = support::redact_lines(
+        &report::render(Format::Text, inputs, &findings, &[]),
+        &["orderflow.yaml", "orderflow-v2.yaml"],
+    );
     insta::with_settings!({ snapshot_path => "../snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!("orderflow_v2", text);
     });

@@ -50,3 +50,34 @@ pub fn diff(base: &str, revision: &str, options: &Options) -> Vec<Finding> {
     let r = Document::parse("revision.yaml", revision).expect("revision parses");
     break_diff::diff(&b, &r, options)
 }
+
+/// Replaces the line number after each `name:` in `text` with `[line]`.
+///
+/// Reports on the real OrderFlow spec are snapshotted without line
+/// numbers: the spec grows with every feature, and a snapshot that breaks
+/// whenever unrelated lines move would be re-accepted blindly, which is
+/// worse than not pinning the numbers. The pointers stay, and they are what
+/// identify the place.
+pub fn redact_lines(text: &str, names: &[&str]) -> String {
+    names.iter().fold(text.to_owned(), |text, name| {
+        redact_after(&text, &format!("{name}:"))
+    })
+}
+
+/// Replaces the digits right after each occurrence of `needle` with
+/// `[line]`.
+pub fn redact_after(text: &str, needle: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(needle) {
+        let (head, tail) = rest.split_at(at + needle.len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            out.push_str("[line]");
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}

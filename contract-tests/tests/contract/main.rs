@@ -4,10 +4,13 @@
 //!   the normalisation dropshot forces), and mutated specs are caught.
 //! - `sdk`: every operation driven through the generated SDK against the
 //!   real server on `127.0.0.1:0` with a fresh database.
+//! - `retry`: the retry contract: Idempotency-Key replays, rate limits
+//!   with `Retry-After`, and how the two interact.
 //! - `http`: what the SDK refuses to send (malformed input, bad auth,
 //!   wrong media type) sent raw, checking statuses and problem bodies.
 
 mod drift;
 mod http;
+mod retry;
 mod sdk;
 mod support;

@@ -1,6 +1,10 @@
 //! A real server on an ephemeral loopback port with a fresh database.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use orderflow_server::run::{self, Config, Running};
+use orderflow_server::store::{ManualClock, RandomIds};
 
 pub struct TestServer {
     pub running: Running,
@@ -11,16 +15,45 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("a temporary directory");
+        Self::start_in(
+            tempfile::tempdir().expect("a temporary directory"),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// A server whose clock the test moves (rate windows, key expiry).
+    pub async fn start_with_clock(clock: Arc<ManualClock>) -> TestServer {
+        Self::start_in(
+            tempfile::tempdir().expect("a temporary directory"),
+            Some(clock),
+            None,
+        )
+        .await
+    }
+
+    /// Starts on `dir`'s database; `admin_key` when it already has one
+    /// (a restart).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        clock: Option<Arc<ManualClock>>,
+        admin_key: Option<String>,
+    ) -> TestServer {
         let config = Config::new(
             "127.0.0.1:0".parse().expect("a loopback address"),
             dir.path().join("orderflow.db"),
         );
         let log = slog::Logger::root(slog::Discard, slog::o!());
-        let running = run::start(config, log).await.expect("the server starts");
+        let running = match clock {
+            Some(c) => run::start_with(config, log, c, Arc::new(RandomIds)).await,
+            None => run::start(config, log).await,
+        }
+        .expect("the server starts");
         let admin_key = running
             .bootstrap_admin_key
             .clone()
+            .or(admin_key)
             .expect("a fresh database bootstraps an admin key");
         let base = format!("http://{}", running.local_addr());
         TestServer {
@@ -29,6 +62,17 @@ impl TestServer {
             admin_key,
             _dir: dir,
         }
+    }
+
+    /// Stops the server and hands back its directory, for a restart.
+    pub async fn stop(self) -> (tempfile::TempDir, String) {
+        self.running.stop().await.expect("clean shutdown");
+        (self._dir, self.admin_key)
+    }
+
+    #[allow(dead_code)]
+    pub fn database(&self) -> PathBuf {
+        self._dir.path().join("orderflow.db")
     }
 
     /// A reqwest client that sends `key` as a bearer token.

@@ -12,15 +12,10 @@
 //! What this module deliberately does not do: it knows nothing about HTTP,
 //! the generated API types, roles and permissions (callers pass
 //! `visible_to` to hide other customers' orders, and decide who may do
-//! what), contract-level limits such as "at most 100 lines" (the generated
-//! edge validates request shapes), or idempotency records. Every SQL string
-//! is a constant; input only ever reaches SQLite as a bound parameter.
-//!
-//! TODO-correctness: the design commits a side effect and its idempotency
-//! record in one transaction, but every write here commits on its own. The
-//! edge needs a way in (for example a closure that receives the created
-//! order inside the write transaction and returns the record to insert)
-//! once its idempotency record format is settled.
+//! what), or contract-level limits such as "at most 100 lines" (the
+//! generated edge validates request shapes). Idempotency records hold
+//! opaque responses (see `idempotency`). Every SQL string is a constant;
+//! input only ever reaches SQLite as a bound parameter.
 //!
 //! TODO-hardening: the design keeps storage behind a trait so that a
 //! PostgreSQL backend can be added later. The trait is not extracted yet;
@@ -29,6 +24,7 @@
 mod clock;
 pub mod cursor;
 mod customers;
+mod idempotency;
 mod ids;
 mod keys;
 mod orders;
@@ -47,6 +43,7 @@ use rusqlite::{Connection, OpenFlags, Statement, StatementStatus, TransactionBeh
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursor::CursorError;
 pub use customers::{Customer, CustomerPatch};
+pub use idempotency::{Begin, IdempotencyKey, StoredResponse};
 pub use ids::{IdSource, RandomIds, SequentialIds};
 pub use keys::{ApiKey, Principal, Role};
 pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};

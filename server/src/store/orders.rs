@@ -21,6 +21,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::customers::customer_exists;
+use super::idempotency::{IdempotencyKey, StoredResponse, complete_claim};
 use super::{
     FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
     ts_from_row, ts_to_sql,
@@ -273,7 +274,44 @@ impl Store {
     ) -> Result<Order> {
         let now = self.now();
         let order_id = self.ids.new_id("ord");
+        self.write(|tx| place_order(tx, now, order_id, customer_id, items))
+    }
+
+    /// [`Store::create_order`] under an Idempotency-Key that
+    /// [`Store::idempotency_begin`] claimed: the order and the key's stored
+    /// response (made by `render` from the new order) commit in one
+    /// transaction, so a crash leaves both or neither. A `render` failure
+    /// rolls the order back too.
+    pub fn create_order_idempotent<P: AsRef<str>>(
+        &self,
+        customer_id: &str,
+        items: &[(P, u32)],
+        key: &IdempotencyKey<'_>,
+        render: &dyn Fn(&Order) -> std::result::Result<StoredResponse, String>,
+    ) -> Result<Order> {
+        let now = self.now();
+        let order_id = self.ids.new_id("ord");
         self.write(|tx| {
+            let order = place_order(tx, now, order_id, customer_id, items)?;
+            let response = render(&order).map_err(|e| {
+                StoreError::Internal(format!("rendering the idempotent response: {e}"))
+            })?;
+            complete_claim(tx, key, &response, now)?;
+            Ok(order)
+        })
+    }
+}
+
+/// Validates and inserts one order inside the caller's transaction.
+fn place_order<P: AsRef<str>>(
+    tx: &rusqlite::Transaction<'_>,
+    now: DateTime<Utc>,
+    order_id: String,
+    customer_id: &str,
+    items: &[(P, u32)],
+) -> Result<Order> {
+    {
+        {
             let mut issues = Vec::new();
             if !customer_exists(tx, customer_id)? {
                 issues.push(FieldIssue::new("#/customer_id", "no customer with this id"));
@@ -405,9 +443,11 @@ impl Store {
                 created_at: now,
                 updated_at: now,
             })
-        })
+        }
     }
+}
 
+impl Store {
     /// One order with its lines. With `visible_to = Some(customer)`, other
     /// customers' orders are NotFound.
     pub fn get_order(&self, id: &str, visible_to: Option<&str>) -> Result<Order> {

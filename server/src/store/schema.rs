@@ -106,6 +106,26 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX api_keys_customer ON api_keys (customer_id);
     "#,
+    // 2: Idempotency-Key records. One row per (principal, key): claimed
+    // ('in_flight') before the handler runs, completed ('done') with the
+    // response in the same transaction as the side effect. A claim whose
+    // lease has passed belongs to a request that died; it may be re-claimed.
+    r#"
+    CREATE TABLE idempotency_keys (
+        principal    TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('in_flight', 'done')),
+        status       INTEGER,
+        headers      TEXT,
+        body         BLOB,
+        created_at   TEXT NOT NULL,
+        lease_until  TEXT NOT NULL,
+        expires_at   TEXT NOT NULL,
+        PRIMARY KEY (principal, key)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -86,6 +86,7 @@ impl TestStore {
             "orders" => "SELECT count(*) FROM orders",
             "order_items" => "SELECT count(*) FROM order_items",
             "api_keys" => "SELECT count(*) FROM api_keys",
+            "idempotency_keys" => "SELECT count(*) FROM idempotency_keys",
             other => panic!("no counter for table {other}"),
         };
         self.store

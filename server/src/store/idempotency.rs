@@ -1,0 +1,438 @@
+//! Idempotency-Key records (draft-ietf-httpapi-idempotency-key-header).
+//!
+//! A record is keyed by (principal, key), so one client can never replay
+//! another's response. [`Store::idempotency_begin`] claims a key before the
+//! handler runs; the handler's own transaction completes the claim with the
+//! response (see [`Store::create_order_idempotent`]), so the side effect and
+//! its record commit together. A failed request's response is stored on its
+//! own (nothing else was written), a request that failed on the server side
+//! releases its claim so that a retry can run again, and a claim whose lease
+//! has passed (its request died) may be re-claimed.
+//!
+//! This module stores opaque responses (status, headers, body bytes); it
+//! knows nothing about HTTP semantics beyond that.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Result, Store, StoreError, ts_to_sql};
+
+/// Which request a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyKey<'a> {
+    /// The API key's id (never its secret).
+    pub principal: &'a str,
+    pub key: &'a str,
+    /// A hash of method, route and canonical body.
+    pub fingerprint: &'a str,
+}
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A record as read: fingerprint, state, status, headers (JSON), body,
+/// lease end, expiry.
+type Row = (
+    String,
+    String,
+    Option<u16>,
+    Option<String>,
+    Option<Vec<u8>>,
+    String,
+    String,
+);
+
+/// What [`Store::idempotency_begin`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// The key is now claimed by this request: run it.
+    Claimed,
+    /// The key finished earlier with the same fingerprint: replay this.
+    Replay(StoredResponse),
+    /// Another request with this key (and fingerprint) is still running.
+    InFlight,
+    /// The key was used with a different request.
+    Mismatch,
+}
+
+fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Completes a claim inside the caller's transaction. Fails (rolling the
+/// caller's side effect back) if the claim is no longer this request's.
+pub(super) fn complete_claim(
+    tx: &Transaction<'_>,
+    key: &IdempotencyKey<'_>,
+    response: &StoredResponse,
+    _now: DateTime<Utc>,
+) -> Result<()> {
+    let headers = serde_json::to_string(&response.headers)
+        .map_err(|e| StoreError::Internal(format!("encoding stored headers: {e}")))?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE idempotency_keys SET state = 'done', status = ?4, headers = ?5, body = ?6 \
+             WHERE principal = ?1 AND key = ?2 AND fingerprint = ?3 AND state = 'in_flight'",
+        )?
+        .execute(params![
+            key.principal,
+            key.key,
+            key.fingerprint,
+            response.status,
+            headers,
+            response.body
+        ])?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            code: "idempotency_key_in_flight",
+            detail: "the Idempotency-Key's claim was lost before the request finished; retry"
+                .to_owned(),
+        })
+    }
+}
+
+impl Store {
+    /// Claims `key` for a request, or says why not. `lease` bounds how long
+    /// a claim blocks retries if its request dies; `retention` is how long
+    /// the finished record is kept.
+    pub fn idempotency_begin(
+        &self,
+        key: &IdempotencyKey<'_>,
+        lease: Duration,
+        retention: Duration,
+    ) -> Result<Begin> {
+        let now = self.now();
+        self.write(|tx| {
+            let found: Option<Row> = tx
+                .prepare_cached(
+                    "SELECT fingerprint, state, status, headers, body, lease_until, expires_at \
+                     FROM idempotency_keys WHERE principal = ?1 AND key = ?2",
+                )?
+                .query_row(params![key.principal, key.key], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .optional()?;
+            let now_sql = ts_to_sql(&now);
+            let claim = |tx: &Transaction<'_>| -> Result<Begin> {
+                tx.prepare_cached(
+                    "INSERT INTO idempotency_keys \
+                     (principal, key, fingerprint, state, created_at, lease_until, expires_at) \
+                     VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6) \
+                     ON CONFLICT (principal, key) DO UPDATE SET fingerprint = ?3, \
+                     state = 'in_flight', status = NULL, headers = NULL, body = NULL, \
+                     created_at = ?4, lease_until = ?5, expires_at = ?6",
+                )?
+                .execute(params![
+                    key.principal,
+                    key.key,
+                    key.fingerprint,
+                    now_sql,
+                    ts_to_sql(&later(now, lease)),
+                    ts_to_sql(&later(now, retention)),
+                ])?;
+                Ok(Begin::Claimed)
+            };
+            let Some((fingerprint, state, status, headers, body, lease_until, expires_at)) = found
+            else {
+                return claim(tx);
+            };
+            // Timestamps are stored in one fixed-width UTC format, so they
+            // compare as strings.
+            if expires_at <= now_sql {
+                return claim(tx);
+            }
+            if fingerprint != key.fingerprint {
+                return Ok(Begin::Mismatch);
+            }
+            match state.as_str() {
+                "done" => {
+                    let headers: Vec<(String, String)> =
+                        serde_json::from_str(headers.as_deref().unwrap_or("[]")).map_err(|e| {
+                            StoreError::Internal(format!("decoding stored headers: {e}"))
+                        })?;
+                    Ok(Begin::Replay(StoredResponse {
+                        status: status.unwrap_or(500),
+                        headers,
+                        body: body.unwrap_or_default(),
+                    }))
+                }
+                _ if lease_until <= now_sql => claim(tx),
+                _ => Ok(Begin::InFlight),
+            }
+        })
+    }
+
+    /// Stores the response of a request that wrote nothing else (a failure
+    /// worth replaying, such as a 422).
+    pub fn idempotency_finish(
+        &self,
+        key: &IdempotencyKey<'_>,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        let now = self.now();
+        self.write(|tx| complete_claim(tx, key, response, now))
+    }
+
+    /// Drops this request's claim without a result (the server failed), so
+    /// a retry runs the request again instead of waiting for the lease.
+    pub fn idempotency_release(&self, key: &IdempotencyKey<'_>) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "DELETE FROM idempotency_keys \
+                 WHERE principal = ?1 AND key = ?2 AND fingerprint = ?3 AND state = 'in_flight'",
+            )?
+            .execute(params![key.principal, key.key, key.fingerprint])?;
+            Ok(())
+        })
+    }
+
+    /// Deletes records past their retention; returns how many.
+    pub fn purge_idempotency(&self) -> Result<usize> {
+        let now = ts_to_sql(&self.now());
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached("DELETE FROM idempotency_keys WHERE expires_at <= ?1")?
+                .execute([now])?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testutil::TestStore;
+
+    const LEASE: Duration = Duration::from_secs(60);
+    const RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+    fn key<'a>(principal: &'a str, k: &'a str, fp: &'a str) -> IdempotencyKey<'a> {
+        IdempotencyKey {
+            principal,
+            key: k,
+            fingerprint: fp,
+        }
+    }
+
+    fn response(status: u16, body: &str) -> StoredResponse {
+        StoredResponse {
+            status,
+            headers: vec![("location".into(), "/v1/orders/x".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn render(o: &crate::store::Order) -> std::result::Result<StoredResponse, String> {
+        Ok(response(201, &o.id))
+    }
+
+    #[test]
+    fn a_key_moves_from_claimed_to_replayed() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::InFlight
+        );
+        assert_eq!(
+            t.store
+                .idempotency_begin(&key("key_a", "k1", "other"), LEASE, RETENTION)
+                .unwrap(),
+            Begin::Mismatch
+        );
+        t.store
+            .idempotency_finish(&k, &response(422, "{}"))
+            .unwrap();
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Replay(response(422, "{}"))
+        );
+        assert_eq!(
+            t.store
+                .idempotency_begin(&key("key_a", "k1", "other"), LEASE, RETENTION)
+                .unwrap(),
+            Begin::Mismatch
+        );
+    }
+
+    #[test]
+    fn principals_never_share_keys() {
+        let t = TestStore::new();
+        let a = key("key_a", "same", "fp");
+        let b = key("key_b", "same", "fp");
+        assert_eq!(
+            t.store.idempotency_begin(&a, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        assert_eq!(
+            t.store.idempotency_begin(&b, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        t.store.idempotency_finish(&a, &response(201, "a")).unwrap();
+        t.store.idempotency_finish(&b, &response(201, "b")).unwrap();
+        assert_eq!(
+            t.store.idempotency_begin(&a, LEASE, RETENTION).unwrap(),
+            Begin::Replay(response(201, "a"))
+        );
+        assert_eq!(
+            t.store.idempotency_begin(&b, LEASE, RETENTION).unwrap(),
+            Begin::Replay(response(201, "b"))
+        );
+    }
+
+    #[test]
+    fn the_order_and_its_record_commit_together() {
+        let t = TestStore::new();
+        let c = t.customer("Ada", "ada@example.com");
+        let p = t.product("P-1", 100, "EUR");
+        let k = key("key_a", "k1", "fp1");
+        t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        let failing = |_: &crate::store::Order| -> std::result::Result<StoredResponse, String> {
+            Err("simulated crash between the insert and the commit".into())
+        };
+        let before = t.count("orders");
+        let err = t
+            .store
+            .create_order_idempotent(&c.id, &[(p.id.as_str(), 1)], &k, &failing)
+            .expect_err("the render failure aborts the transaction");
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+        assert_eq!(t.count("orders"), before, "no order without its record");
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::InFlight,
+            "still only claimed"
+        );
+
+        let order = t
+            .store
+            .create_order_idempotent(&c.id, &[(p.id.as_str(), 1)], &k, &render)
+            .expect("placed");
+        assert_eq!(t.count("orders"), before + 1);
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Replay(response(201, &order.id))
+        );
+    }
+
+    #[test]
+    fn an_invalid_order_leaves_the_claim_open_and_writes_nothing() {
+        let t = TestStore::new();
+        let c = t.customer("Ada", "ada@example.com");
+        let k = key("key_a", "k1", "fp1");
+        t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        let err = t
+            .store
+            .create_order_idempotent(&c.id, &[("prd_missing", 1)], &k, &render)
+            .expect_err("unknown product");
+        assert!(matches!(err, StoreError::Invalid(_)));
+        assert_eq!(t.count("orders"), 0);
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::InFlight
+        );
+    }
+
+    #[test]
+    fn a_lost_claim_cannot_complete() {
+        let t = TestStore::new();
+        let c = t.customer("Ada", "ada@example.com");
+        let p = t.product("P-1", 100, "EUR");
+        let k = key("key_a", "k1", "fp1");
+        // Never claimed (or released meanwhile): the side effect must not
+        // commit without its record.
+        let err = t
+            .store
+            .create_order_idempotent(&c.id, &[(p.id.as_str(), 1)], &k, &render)
+            .expect_err("no claim");
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    code: "idempotency_key_in_flight",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(t.count("orders"), 0);
+    }
+
+    #[test]
+    fn released_and_dead_claims_can_be_taken_again() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        t.store.idempotency_release(&k).unwrap();
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        // The request died: after its lease the key is free again.
+        t.clock.advance(chrono::Duration::seconds(61));
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+    }
+
+    #[test]
+    fn records_expire_after_retention_and_are_purged() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        t.store.idempotency_finish(&k, &response(201, "x")).unwrap();
+        t.clock.advance(chrono::Duration::hours(23));
+        assert_eq!(
+            t.store.purge_idempotency().unwrap(),
+            0,
+            "kept within retention"
+        );
+        assert!(matches!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Replay(_)
+        ));
+        t.clock.advance(chrono::Duration::hours(2));
+        assert_eq!(t.store.purge_idempotency().unwrap(), 1);
+        assert_eq!(t.count("idempotency_keys"), 0);
+        // An expired key is a fresh key, even with another body.
+        assert_eq!(
+            t.store
+                .idempotency_begin(&key("key_a", "k1", "new"), LEASE, RETENTION)
+                .unwrap(),
+            Begin::Claimed
+        );
+    }
+
+    #[test]
+    fn replays_survive_a_restart() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        t.store.idempotency_finish(&k, &response(201, "x")).unwrap();
+        let reopened = t.reopen();
+        assert_eq!(
+            reopened.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Replay(response(201, "x"))
+        );
+    }
+}
