@@ -22,6 +22,7 @@
 //! [`Guard`] implemented by the server resolves credentials and keeps the
 //! rate-limit state and the idempotency records.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -433,6 +434,44 @@ impl<E: ExclusiveExtractor + 'static> ExclusiveExtractor for CheckedBody<E> {
                 format!("the request body is {len} bytes; the limit is {cap} bytes"),
             ))));
         }
+        // Read the body here, under the same cap, to refuse an explicit
+        // `null`: serde reads `null` as an absent optional member, so
+        // `{"email": null}` would pass as "leave unchanged" although the
+        // spec's type is `string`. No request schema in the spec is
+        // `nullable` (contract-tests' verify.rs fails if one becomes so).
+        let (parts, mut body) = request.into_parts();
+        let mut buf = Vec::new();
+        while let Some(frame) =
+            std::future::poll_fn(|cx| hyper::body::Body::poll_frame(Pin::new(&mut body), cx)).await
+        {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    return Ok(CheckedBody(Err(ApiError::new(
+                        "malformed_request",
+                        format!("reading the request body: {e}"),
+                    ))));
+                }
+            };
+            if let Ok(data) = frame.into_data() {
+                buf.extend_from_slice(&data);
+                if buf.len() > cap {
+                    return Ok(CheckedBody(Err(ApiError::new(
+                        "payload_too_large",
+                        format!("the request body is over the limit of {cap} bytes"),
+                    ))));
+                }
+            }
+        }
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&buf)
+            && let Some(pointer) = first_null(&value, "#")
+        {
+            return Ok(CheckedBody(Err(ApiError::new(
+                "malformed_request",
+                format!("{pointer}: null is not a valid value; omit the member instead"),
+            ))));
+        }
+        let request = hyper::Request::from_parts(parts, Body::from(buf));
         Ok(CheckedBody(
             E::from_request(rqctx, request)
                 .await
@@ -442,6 +481,22 @@ impl<E: ExclusiveExtractor + 'static> ExclusiveExtractor for CheckedBody<E> {
 
     fn metadata(body_content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         E::metadata(body_content_type)
+    }
+}
+
+/// The JSON pointer (URI fragment form) of the first `null` in `value`.
+fn first_null(value: &serde_json::Value, at: &str) -> Option<String> {
+    match value {
+        serde_json::Value::Null => Some(at.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_null(v, &format!("{at}/{i}"))),
+        serde_json::Value::Object(members) => members.iter().find_map(|(k, v)| {
+            let k = k.replace('~', "~0").replace('/', "~1");
+            first_null(v, &format!("{at}/{k}"))
+        }),
+        _ => None,
     }
 }
 
@@ -471,7 +526,17 @@ pub async fn begin<C: ServerContext>(
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
         match guard.authenticate(op, auth).await {
             Ok(p) => call.principal = Some(p),
-            Err(e) => return Err((call, e)),
+            Err(e) => {
+                // An unauthenticated caller is limited by its address, so
+                // guessing keys spends quota like any other request.
+                if let Some(policy) = op.rate_limit {
+                    match guard.rate_limit(&call, policy).await {
+                        Ok(state) => call.rate = Some(state),
+                        Err(refused) => return Err((call, refused)),
+                    }
+                }
+                return Err((call, e));
+            }
         }
     }
     if let Some(policy) = op.rate_limit {

@@ -399,3 +399,37 @@ async fn every_limited_response_carries_the_rate_limit_headers() {
     assert!(probe.header("ratelimit").is_none());
     server.running.stop().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn guessing_keys_spends_the_callers_address_quota() {
+    let clock = Arc::new(ManualClock::at_default_epoch());
+    let server = TestServer::start_with_clock(clock.clone()).await;
+    let url = format!("{}/v1/orders", server.base);
+    let policy = orderflow_server_api::ops::LIST_ORDERS
+        .rate_limit
+        .expect("listOrders is limited");
+    let mut statuses = Vec::new();
+    for n in 0..=policy.quota {
+        let guess = server.http(Some(&format!("of_sk_guess{n}")));
+        let a = send(&guess, "GET", &url, None, None).await;
+        statuses.push(a.status.as_u16());
+        if a.status == 401 {
+            assert!(
+                a.header("ratelimit").is_some(),
+                "a refused guess still reports the quota"
+            );
+        }
+    }
+    assert!(
+        statuses[..policy.quota as usize].iter().all(|s| *s == 401),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses[policy.quota as usize], 429,
+        "the address ran out of quota"
+    );
+    // A real key is limited by its own quota, not the address's.
+    let admin = server.http(Some(&server.admin_key));
+    assert_eq!(send(&admin, "GET", &url, None, None).await.status, 200);
+    server.running.stop().await.expect("clean shutdown");
+}
