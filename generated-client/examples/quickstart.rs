@@ -6,6 +6,7 @@
 //!     ORDERFLOW_URL=http://127.0.0.1:8080 ORDERFLOW_KEY=of_sk_... \
 //!         cargo run -p orderflow-client --example quickstart
 
+use orderflow_client::retry::{RetryPolicy, send_with_retries};
 use orderflow_client::{Client, types};
 
 #[tokio::main]
@@ -45,23 +46,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .send()
         .await?
         .into_inner();
-    let order = client
-        .create_order()
-        // Retrying with the same key never places a second order.
-        .idempotency_key(format!("quickstart-{}", std::process::id()))
-        .body(
-            types::OrderCreate::builder()
-                .customer_id(Some(customer.id.clone()))
-                .items(vec![
-                    types::OrderItemCreate::builder()
-                        .product_id(product.id)
-                        .quantity(2)
-                        .try_into()?,
-                ]),
-        )
-        .send()
-        .await?
-        .into_inner();
+    // Safe retries: 429, 503 and an in-flight 409 are retried after
+    // Retry-After, always with the same Idempotency-Key, so the order is
+    // placed once however often an attempt fails.
+    let body: types::OrderCreate = types::OrderCreate::builder()
+        .customer_id(Some(customer.id.clone()))
+        .items(vec![
+            types::OrderItemCreate::builder()
+                .product_id(product.id)
+                .quantity(2)
+                .try_into()?,
+        ])
+        .try_into()?;
+    let order = send_with_retries(&RetryPolicy::default(), None, |key| {
+        client
+            .create_order()
+            .idempotency_key(key)
+            .body(body.clone())
+            .send()
+    })
+    .await?
+    .into_inner();
     println!(
         "placed {} for {} ({} {})",
         order.id, customer.name, order.total.amount_minor, &*order.total.currency
