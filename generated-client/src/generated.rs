@@ -9,6 +9,7 @@ pub mod types {
     ///`ApiKeyCreate`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ApiKeyCreate {
+        ///Not blank (white space alone is refused).
         pub name: ApiKeyCreateName,
     }
     impl ApiKeyCreate {
@@ -16,7 +17,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ApiKeyCreateName`
+    ///Not blank (white space alone is refused).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ApiKeyCreateName(::std::string::String);
@@ -41,6 +42,19 @@ pub mod types {
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -145,6 +159,70 @@ pub mod types {
             value.parse()
         }
     }
+    ///`CreateOrderIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateOrderIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateOrderIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateOrderIdempotencyKey> for ::std::string::String {
+        fn from(value: CreateOrderIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateOrderIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateOrderIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateOrderIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateOrderIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Customer`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Customer {
@@ -163,6 +241,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CustomerCreate {
         pub email: CustomerCreateEmail,
+        ///Not blank (white space alone is refused).
         pub name: CustomerCreateName,
     }
     impl CustomerCreate {
@@ -232,7 +311,7 @@ pub mod types {
                 })
         }
     }
-    ///`CustomerCreateName`
+    ///Not blank (white space alone is refused).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct CustomerCreateName(::std::string::String);
@@ -257,6 +336,19 @@ pub mod types {
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -307,6 +399,7 @@ pub mod types {
     pub struct CustomerUpdate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<CustomerUpdateEmail>,
+        ///Not blank (white space alone is refused).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<CustomerUpdateName>,
     }
@@ -377,7 +470,7 @@ pub mod types {
                 })
         }
     }
-    ///`CustomerUpdateName`
+    ///Not blank (white space alone is refused).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct CustomerUpdateName(::std::string::String);
@@ -402,6 +495,19 @@ pub mod types {
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -963,6 +1069,7 @@ pub mod types {
         ///Defaults to true.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub active: ::std::option::Option<bool>,
+        ///Not blank (white space alone is refused).
         pub name: ProductCreateName,
         pub price: Money,
         pub sku: ProductCreateSku,
@@ -972,7 +1079,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ProductCreateName`
+    ///Not blank (white space alone is refused).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ProductCreateName(::std::string::String);
@@ -997,6 +1104,19 @@ pub mod types {
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -1109,6 +1229,7 @@ pub mod types {
     pub struct ProductUpdate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub active: ::std::option::Option<bool>,
+        ///Not blank (white space alone is refused).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<ProductUpdateName>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1119,7 +1240,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///`ProductUpdateName`
+    ///Not blank (white space alone is refused).
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ProductUpdateName(::std::string::String);
@@ -1144,6 +1265,19 @@ pub mod types {
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|[^\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -3282,7 +3416,8 @@ let response = client.update_product()
     /**List orders
 
 Lists orders, newest first. Admin keys see every order and may filter
-by customer; customer keys see only their own orders.
+by customer; customer keys see only their own orders (a `customer_id`
+filter naming another customer is a 403).
 
 
 Sends a `GET` request to `/v1/orders`
@@ -4909,6 +5044,13 @@ pub mod builder {
                         ),
                     )
                 }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -4926,7 +5068,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOrder<'a> {
         client: &'a super::Client,
-        idempotency_key: Result<::std::string::String, String>,
+        idempotency_key: Result<types::CreateOrderIdempotencyKey, String>,
         body: Result<types::builder::OrderCreate, String>,
     }
     impl<'a> CreateOrder<'a> {
@@ -4939,12 +5081,12 @@ pub mod builder {
         }
         pub fn idempotency_key<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::CreateOrderIdempotencyKey>,
         {
             self.idempotency_key = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for idempotency_key failed"
+                    "conversion to `CreateOrderIdempotencyKey` for idempotency_key failed"
                         .to_string()
                 });
             self
@@ -5434,13 +5576,6 @@ pub mod builder {
                     )
                 }
                 415u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -23,6 +23,7 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct ApiKeyCreate {
+        ///Not blank (white space alone is refused).
         pub name: ::std::string::String,
     }
     ///`ApiKeyIssued`
@@ -154,6 +155,7 @@ effect. Keys are scoped to the API key that sent them and retained for
     )]
     pub struct CustomerCreate {
         pub email: ::std::string::String,
+        ///Not blank (white space alone is refused).
         pub name: ::std::string::String,
     }
     ///`CustomerPage`
@@ -182,6 +184,7 @@ effect. Keys are scoped to the API key that sent them and retained for
     pub struct CustomerUpdate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
+        ///Not blank (white space alone is refused).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
@@ -585,6 +588,7 @@ effect. Keys are scoped to the API key that sent them and retained for
         ///Defaults to true.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub active: ::std::option::Option<bool>,
+        ///Not blank (white space alone is refused).
         pub name: ::std::string::String,
         pub price: Money,
         pub sku: ::std::string::String,
@@ -615,6 +619,7 @@ effect. Keys are scoped to the API key that sent them and retained for
     pub struct ProductUpdate {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub active: ::std::option::Option<bool>,
+        ///Not blank (white space alone is refused).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -702,7 +707,7 @@ effect. Keys are scoped to the API key that sent them and retained for
     }
 }
 /// The spec's value constraints per component schema, enforced by `crate::validate`.
-pub const COMPONENT_RULES: &str = "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1}}},\"ApiKeyIssued\":{},\"Customer\":{},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\"},\"name\":{\"maxLength\":200,\"minLength\":1}}},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"}}}},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\"},\"name\":{\"maxLength\":200,\"minLength\":1}}},\"FieldError\":{},\"HealthStatus\":{},\"Money\":{\"properties\":{\"amount_minor\":{\"maximum\":100000000000,\"minimum\":0},\"currency\":{\"pattern\":\"^[A-Z]{3}$\"}}},\"Order\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"}},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"}}},\"OrderCreate\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1}}},\"OrderItem\":{\"properties\":{\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}}},\"OrderItemCreate\":{\"properties\":{\"quantity\":{\"maximum\":10000,\"minimum\":1}}},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"}}}},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"}}}},\"OrderStatus\":{},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}}},\"Problem\":{\"properties\":{\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"}}}},\"Product\":{\"properties\":{\"price\":{\"$ref\":\"#/components/schemas/Money\"}}},\"ProductCreate\":{\"properties\":{\"name\":{\"maxLength\":200,\"minLength\":1},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\"}}},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"}}}},\"ProductUpdate\":{\"properties\":{\"name\":{\"maxLength\":200,\"minLength\":1},\"price\":{\"$ref\":\"#/components/schemas/Money\"}}}}";
+pub const COMPONENT_RULES: &str = "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|[^\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00A0\\\\u1680\\\\u2000-\\\\u200A\\\\u2028\\\\u2029\\\\u202F\\\\u205F\\\\u3000]\"}}},\"ApiKeyIssued\":{},\"Customer\":{},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|[^\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00A0\\\\u1680\\\\u2000-\\\\u200A\\\\u2028\\\\u2029\\\\u202F\\\\u205F\\\\u3000]\"}}},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"}}}},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|[^\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00A0\\\\u1680\\\\u2000-\\\\u200A\\\\u2028\\\\u2029\\\\u202F\\\\u205F\\\\u3000]\"}}},\"FieldError\":{},\"HealthStatus\":{},\"Money\":{\"properties\":{\"amount_minor\":{\"maximum\":100000000000,\"minimum\":0},\"currency\":{\"pattern\":\"^[A-Z]{3}$\"}}},\"Order\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"}},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"}}},\"OrderCreate\":{\"properties\":{\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1}}},\"OrderItem\":{\"properties\":{\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}}},\"OrderItemCreate\":{\"properties\":{\"quantity\":{\"maximum\":10000,\"minimum\":1}}},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"}}}},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"}}}},\"OrderStatus\":{},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}}},\"Problem\":{\"properties\":{\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"}}}},\"Product\":{\"properties\":{\"price\":{\"$ref\":\"#/components/schemas/Money\"}}},\"ProductCreate\":{\"properties\":{\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|[^\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00A0\\\\u1680\\\\u2000-\\\\u200A\\\\u2028\\\\u2029\\\\u202F\\\\u205F\\\\u3000]\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\"}}},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"}}}},\"ProductUpdate\":{\"properties\":{\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|[^\\\\t\\\\n\\\\v\\\\f\\\\r \\\\u0085\\\\u00A0\\\\u1680\\\\u2000-\\\\u200A\\\\u2028\\\\u2029\\\\u202F\\\\u205F\\\\u3000]\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}}}}";
 /// What the spec says about each operation.
 pub mod ops {
     use crate::edge::{OperationMeta, RateLimitPolicy};
@@ -931,7 +936,7 @@ pub mod rules {
     pub const UPDATE_PRODUCT_PATH: &str = "{}";
     pub const LIST_ORDERS_QUERY: &str = "{\"properties\":{\"cursor\":{\"maxLength\":512},\"limit\":{\"maximum\":100,\"minimum\":1},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"}}}";
     pub const CREATE_ORDER_BODY: &str = "{\"$ref\":\"#/components/schemas/OrderCreate\"}";
-    pub const CREATE_ORDER_HEADERS: &str = "{}";
+    pub const CREATE_ORDER_HEADERS: &str = "{\"properties\":{\"Idempotency-Key\":{\"pattern\":\"^(\\\"[A-Za-z0-9._:-]{1,255}\\\"|[A-Za-z0-9._:-]{1,255})$\"}}}";
     pub const GET_ORDER_PATH: &str = "{}";
     pub const LIST_ORDER_ITEMS_PATH: &str = "{}";
     pub const LIST_ORDER_ITEMS_QUERY: &str = "{\"properties\":{\"cursor\":{\"maxLength\":512},\"limit\":{\"maximum\":100,\"minimum\":1}}}";

@@ -14,3 +14,4 @@ mod http;
 mod retry;
 mod sdk;
 mod support;
+mod verify;

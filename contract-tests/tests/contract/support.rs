@@ -64,6 +64,31 @@ impl TestServer {
         }
     }
 
+    /// A server on a fresh database whose configuration `configure` adjusts
+    /// first (for instance `max_db_in_flight`).
+    #[allow(dead_code)]
+    pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config::new(
+            "127.0.0.1:0".parse().expect("a loopback address"),
+            dir.path().join("orderflow.db"),
+        );
+        configure(&mut config);
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let running = run::start(config, log).await.expect("the server starts");
+        let admin_key = running
+            .bootstrap_admin_key
+            .clone()
+            .expect("a fresh database bootstraps an admin key");
+        let base = format!("http://{}", running.local_addr());
+        TestServer {
+            running,
+            base,
+            admin_key,
+            _dir: dir,
+        }
+    }
+
     /// Stops the server and hands back its directory, for a restart.
     pub async fn stop(self) -> (tempfile::TempDir, String) {
         self.running.stop().await.expect("clean shutdown");
