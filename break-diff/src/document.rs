@@ -8,9 +8,10 @@
 //! opaque and are compared as strings by the rules.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 use crate::Error;
@@ -46,6 +47,8 @@ pub struct Document {
     root: Value,
     lines: Lines,
     version: SpecVersion,
+    /// Whether a key or string holds U+0001 (see [`Document::holds_mark`]).
+    marked: bool,
 }
 
 /// The 1-based source line of each JSON pointer of a document.
@@ -57,13 +60,43 @@ pub struct Document {
 /// pointer string is ever made. A collision (odds about 1 in 10^7 for a
 /// million pointers) could only give a finding a wrong line number, never
 /// a wrong finding.
+///
+/// Held as a vector sorted by hash: while parsing, each recording is
+/// appended in order (writes in sequence, where a hash table was written
+/// at random places of a multi-megabyte table) and the vector is sorted
+/// once at the end.
 #[derive(Debug, Clone, Default)]
-pub struct Lines(HashMap<u64, u32, BuildHasherDefault<Prehashed>>);
+pub struct Lines(Vec<(u64, u32)>);
 
 impl Lines {
     /// The line recorded for `ptr`, if any.
     pub fn get(&self, ptr: &str) -> Option<u32> {
-        self.0.get(&PtrHash::ROOT.feed_raw(ptr).0).copied()
+        let hash = PtrHash::ROOT.feed_raw(ptr).0;
+        self.0
+            .binary_search_by_key(&hash, |&(h, _)| h)
+            .ok()
+            .map(|i| self.0[i].1)
+    }
+
+    /// The index from the recordings made while parsing, in the order
+    /// made: `(hash, line, overwrite)`. An overwriting recording replaces
+    /// the line recorded before it for the same pointer; another keeps
+    /// the earlier one (as `HashMap::insert` and `entry().or_insert` did).
+    fn from_recordings(mut recorded: Vec<(u64, u32, bool)>) -> Lines {
+        // Stable: recordings of one pointer stay in the order made.
+        recorded.sort_by_key(|&(hash, _, _)| hash);
+        let mut lines: Vec<(u64, u32)> = Vec::with_capacity(recorded.len());
+        for (hash, line, overwrite) in recorded {
+            match lines.last_mut() {
+                Some(last) if last.0 == hash => {
+                    if overwrite {
+                        last.1 = line;
+                    }
+                }
+                _ => lines.push((hash, line)),
+            }
+        }
+        Lines(lines)
     }
 }
 
@@ -151,7 +184,7 @@ impl<'a> Node<'a> {
     pub fn get(&self, key: &str) -> Option<Node<'a>> {
         self.value.get(key).map(|value| Node {
             value,
-            ptr: format!("{}/{}", self.ptr, escape(key)),
+            ptr: child_ptr(&self.ptr, key),
         })
     }
 
@@ -173,7 +206,7 @@ impl<'a> Node<'a> {
                         k.as_str(),
                         Node {
                             value,
-                            ptr: format!("{}/{}", self.ptr, escape(k)),
+                            ptr: child_ptr(&self.ptr, k),
                         },
                     )
                 })
@@ -206,13 +239,38 @@ impl<'a> Node<'a> {
 
 /// Escapes one JSON pointer segment (RFC 6901: `~` then `/`).
 pub fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+    if segment.contains(['~', '/']) {
+        segment.replace('~', "~0").replace('/', "~1")
+    } else {
+        segment.to_owned()
+    }
+}
+
+/// The pointer `parent/key`, `key` escaped: what `format!("{parent}/{}",
+/// escape(key))` gives, in one allocation. Pointers are built for every
+/// node the walker and the rules look at.
+fn child_ptr(parent: &str, key: &str) -> String {
+    let mut ptr = String::with_capacity(parent.len() + 1 + key.len());
+    ptr.push_str(parent);
+    ptr.push('/');
+    if key.contains(['~', '/']) {
+        for c in key.chars() {
+            match c {
+                '~' => ptr.push_str("~0"),
+                '/' => ptr.push_str("~1"),
+                c => ptr.push(c),
+            }
+        }
+    } else {
+        ptr.push_str(key);
+    }
+    ptr
 }
 
 impl Document {
     /// Parses `text` (YAML or JSON). `name` is used in error messages only.
     pub fn parse(name: &str, text: &str) -> Result<Document, Error> {
-        let Some((root, lines)) = parse_tree(name, text)? else {
+        let Some((root, lines, marked)) = parse_marked(name, text)? else {
             return Err(Error::NotOpenApi {
                 file: name.to_owned(),
                 line: 1,
@@ -225,7 +283,15 @@ impl Document {
             root,
             lines,
             version,
+            marked,
         })
+    }
+
+    /// Whether any key or string of the document holds U+0001, the
+    /// character the walker's placeholders are made of (recorded while
+    /// parsing, where every scalar passes by anyway).
+    pub(crate) fn holds_mark(&self) -> bool {
+        self.marked
     }
 
     /// The display name given at parse time.
@@ -329,20 +395,25 @@ pub type Tree = (Value, Lines);
 /// 1-based line. `None` when the text holds no document. Used for specs
 /// and for every other input break-diff reads (waiver files).
 pub fn parse_tree(name: &str, text: &str) -> Result<Option<Tree>, Error> {
+    Ok(parse_marked(name, text)?.map(|(root, lines, _)| (root, lines)))
+}
+
+/// [`parse_tree`], and whether any scalar held U+0001.
+fn parse_marked(name: &str, text: &str) -> Result<Option<(Value, Lines, bool)>, Error> {
     let mut builder = Builder {
         name,
-        // About one node per 16 bytes of YAML: sized up front, the index
-        // is not rehashed over and over while a large spec is read.
-        lines: Lines(HashMap::with_capacity_and_hasher(
-            text.len() / 16,
-            BuildHasherDefault::default(),
-        )),
+        // About one node per 16 bytes of YAML, two recordings for most:
+        // sized up front, the vector is not copied over and over while a
+        // large spec is read.
+        lines: Vec::with_capacity(text.len() / 8),
         anchors: HashMap::new(),
         nodes: 0,
+        marked: false,
     };
     let mut parser = Parser::new_from_str(text);
     let root = builder.document(&mut parser)?;
-    Ok(root.map(|root| (root, builder.lines)))
+    let marked = builder.marked;
+    Ok(root.map(|root| (root, Lines::from_recordings(builder.lines), marked)))
 }
 
 /// The `$ref` string of a reference object, if `value` is one.
@@ -430,9 +501,13 @@ fn detect_version(name: &str, root: &Value, lines: &Lines) -> Result<SpecVersion
 /// of every node under its JSON pointer.
 struct Builder<'n> {
     name: &'n str,
-    lines: Lines,
+    /// Line recordings `(hash, line, overwrite)`, see
+    /// [`Lines::from_recordings`].
+    lines: Vec<(u64, u32, bool)>,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
+    /// Whether a scalar (key or value) held U+0001.
+    marked: bool,
 }
 
 type Events<'i> = Parser<'i, saphyr_parser::StrInput<'i>>;
@@ -447,9 +522,18 @@ impl Builder<'_> {
         }
     }
 
-    fn next<'i>(&self, parser: &mut Events<'i>) -> Result<(Event<'i>, usize, usize), Error> {
+    fn next<'i>(&mut self, parser: &mut Events<'i>) -> Result<(Event<'i>, usize, usize), Error> {
         match parser.next_event() {
-            Some(Ok((event, span))) => Ok((event, span.start.line(), span.start.col())),
+            Some(Ok((event, span))) => {
+                // Every string of the document, key or value, comes from a
+                // scalar event (aliases copy values already read).
+                if let Event::Scalar(text, ..) = &event
+                    && text.contains('\u{1}')
+                {
+                    self.marked = true;
+                }
+                Ok((event, span.start.line(), span.start.col()))
+            }
             Some(Err(e)) => Err(self.syntax(e.marker().line(), e.marker().col(), e.info())),
             None => Err(self.syntax(0, 0, "unexpected end of input")),
         }
@@ -501,9 +585,7 @@ impl Builder<'_> {
             return Err(self.syntax(line, col, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.lines
-            .0
-            .entry(ptr.0)
-            .or_insert(u32::try_from(line).unwrap_or(u32::MAX));
+            .push((ptr.0, u32::try_from(line).unwrap_or(u32::MAX), false));
         self.count(1, line, col)?;
         match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -576,18 +658,27 @@ impl Builder<'_> {
                         },
                         _ => return Err(self.syntax(kl, kc, "mapping key is not a scalar")),
                     };
-                    if map.contains_key(&key) {
-                        return Err(self.syntax(kl, kc, format!("duplicate mapping key `{key}`")));
-                    }
-                    let child = ptr.key(&key);
+                    // One search of the map for both the duplicate check
+                    // and the insertion.
+                    let slot = match map.entry(key) {
+                        Entry::Vacant(slot) => slot,
+                        Entry::Occupied(entry) => {
+                            let key = entry.key();
+                            return Err(self.syntax(
+                                kl,
+                                kc,
+                                format!("duplicate mapping key `{key}`"),
+                            ));
+                        }
+                    };
+                    let child = ptr.key(slot.key());
                     // The key's line is the useful one for a mapping entry:
                     // it is where `get:` or `required:` is written.
                     self.lines
-                        .0
-                        .insert(child.0, u32::try_from(kl).unwrap_or(u32::MAX));
+                        .push((child.0, u32::try_from(kl).unwrap_or(u32::MAX), true));
                     let (event, l, c) = self.next(parser)?;
                     let value = self.node(parser, event, l, c, child, depth + 1)?;
-                    map.insert(key, value);
+                    slot.insert(value);
                 }
                 // Explicit keys win over merged ones, and earlier merged
                 // mappings over later ones, as YAML 1.1 specifies.

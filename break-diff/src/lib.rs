@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod document;
 pub mod filter;
+mod hash;
 pub mod model;
 pub mod report;
 pub mod rules;

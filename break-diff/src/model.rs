@@ -160,6 +160,16 @@ pub fn operations(doc: &Document) -> BTreeMap<String, Operation<'_>> {
 /// keyed `callback OPERATION NAME EXPRESSION METHOD`. Their data flows the
 /// other way, so the walker judges them with directions reversed.
 pub fn reversed_operations(doc: &Document) -> BTreeMap<String, Operation<'_>> {
+    reversed_operations_of(doc, &operations(doc))
+}
+
+/// [`reversed_operations`] given the document's [`operations`], already
+/// built (the callbacks are found through them), so that they are not
+/// built twice.
+pub fn reversed_operations_of<'a>(
+    doc: &'a Document,
+    operations: &BTreeMap<String, Operation<'a>>,
+) -> BTreeMap<String, Operation<'a>> {
     let mut out = BTreeMap::new();
     let root = doc.root();
     for (name, item) in root
@@ -169,7 +179,7 @@ pub fn reversed_operations(doc: &Document) -> BTreeMap<String, Operation<'_>> {
     {
         add_path_item(doc, name, item, &format!("webhook {name} "), None, &mut out);
     }
-    for (key, op) in operations(doc) {
+    for (key, op) in operations {
         let Some(callbacks) = op.node.get("callbacks") else {
             continue;
         };

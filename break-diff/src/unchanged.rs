@@ -12,11 +12,10 @@
 //! This module only answers "same or not"; it does not judge changes, and
 //! it is conservative: anything it cannot follow counts as changed.
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::Value;
 
 use crate::document::{Document, local_ref_target};
+use crate::hash::{FastMap, FastSet};
 
 /// Memoized answers for one pair of documents.
 pub struct Unchanged<'a> {
@@ -24,9 +23,9 @@ pub struct Unchanged<'a> {
     rev: &'a Document,
     /// Per pointer: `None` when the two values differ (or one is absent),
     /// else the pointers that the value's local references lead to.
-    local: HashMap<String, Option<Vec<String>>>,
+    local: FastMap<String, Option<Vec<String>>>,
     /// Per pointer: the final answer, references followed.
-    deep: HashMap<String, bool>,
+    deep: FastMap<String, bool>,
 }
 
 impl<'a> Unchanged<'a> {
@@ -35,8 +34,8 @@ impl<'a> Unchanged<'a> {
         Unchanged {
             base,
             rev,
-            local: HashMap::new(),
-            deep: HashMap::new(),
+            local: FastMap::default(),
+            deep: FastMap::default(),
         }
     }
 
@@ -56,7 +55,8 @@ impl<'a> Unchanged<'a> {
         // visited is unchanged as well (what it reaches was all visited).
         // A false answer says nothing about the others, so only `ptr` is
         // remembered then.
-        let mut visited: HashSet<String> = HashSet::from([ptr.to_owned()]);
+        let mut visited: FastSet<String> = FastSet::default();
+        visited.insert(ptr.to_owned());
         let mut todo: Vec<String> = vec![ptr.to_owned()];
         let mut same = true;
         while let Some(p) = todo.pop() {

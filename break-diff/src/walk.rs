@@ -9,10 +9,13 @@
 //! every rule gets those right for free. It does not decide what is
 //! breaking.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use crate::document::{Document, Node};
+use serde_json::Value;
+
+use crate::document::{Document, Node, local_ref_target, ref_of};
+use crate::hash::{FastMap, FastSet};
 use crate::model::{self, Operation, Parameter};
 use crate::rules::{Check, Rule, RuleMeta};
 use crate::schema::{self, ObjectView};
@@ -191,6 +194,11 @@ pub struct Strategy {
     /// Skip schemas that are the same in both documents, references
     /// included (see [`crate::unchanged`]).
     pub skip_unchanged: bool,
+    /// Compare a pair of schemas reached from several operations (as a
+    /// body, parameter or header schema, in the same direction) once per
+    /// thread, and give each later operation the findings of the first,
+    /// with its own description of the route in the messages.
+    pub memoize: bool,
 }
 
 impl Default for Strategy {
@@ -198,6 +206,7 @@ impl Default for Strategy {
         Strategy {
             threads: 1,
             skip_unchanged: true,
+            memoize: true,
         }
     }
 }
@@ -214,22 +223,38 @@ pub fn run(
 }
 
 /// [`run`] with an explicit strategy.
-pub fn run_with(
+pub fn run_with<'d>(
     rules: &[&'static Rule],
-    base: &Document,
-    rev: &Document,
+    base: &'d Document,
+    rev: &'d Document,
     options: &Options,
     strategy: Strategy,
 ) -> Vec<Finding> {
     let parts = strategy.threads.max(1);
-    // Built once and shared: every part looks operations up by key.
+    // Built once and shared: every part looks operations up by key. Each
+    // side's are built on a thread of their own when there are threads.
+    let side = |doc: &'d Document| {
+        let ops = model::operations(doc);
+        let reversed = model::reversed_operations_of(doc, &ops);
+        (ops, reversed)
+    };
+    let ((base_ops, base_reversed), (rev_ops, rev_reversed)) = if parts == 1 {
+        (side(base), side(rev))
+    } else {
+        std::thread::scope(|scope| {
+            let b = scope.spawn(|| side(base));
+            let r = side(rev);
+            (b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), r)
+        })
+    };
     let ops = Operations {
-        base: model::operations(base),
-        rev: model::operations(rev),
-        base_reversed: model::reversed_operations(base),
-        rev_reversed: model::reversed_operations(rev),
+        base: base_ops,
+        rev: rev_ops,
+        base_reversed,
+        rev_reversed,
     };
     let ops = &ops;
+    let memoize = strategy.memoize && !base.holds_mark() && !rev.holds_mark();
     let part = |index: usize| {
         let mut w = Walker {
             rules,
@@ -241,16 +266,21 @@ pub fn run_with(
                 rule: None,
                 findings: Vec::new(),
             },
-            seen: HashSet::new(),
-            base_views: HashMap::new(),
-            rev_views: HashMap::new(),
+            seen: FastSet::default(),
+            base_views: FastMap::default(),
+            rev_views: FastMap::default(),
+            base_refs: FastMap::default(),
+            rev_refs: FastMap::default(),
+            roots: memoize.then(FastMap::default),
+            log: None,
             unchanged: strategy.skip_unchanged.then(|| Unchanged::new(base, rev)),
         };
         w.walk(ops, index, parts);
         w.cx.findings
     };
     // Operations are independent of each other (the walker's memory of
-    // compared schemas is per operation), so they can be split freely.
+    // compared schemas is per operation, and a replayed comparison gives
+    // what comparing again would), so they can be split freely.
     let mut findings = if parts == 1 {
         part(0)
     } else {
@@ -295,13 +325,92 @@ struct Walker<'r, 'a> {
     /// shared by many places (or a diamond of references) is compared
     /// once per operation and direction, which bounds the work by the
     /// number of distinct pairs instead of the number of paths to them.
-    seen: HashSet<(String, String, Direction, bool)>,
+    seen: FastSet<SeenKey>,
     /// Which schemas are the same on both sides; `None` when skipping is
     /// off.
     unchanged: Option<Unchanged<'a>>,
     /// Object views already built, by pointer, per document.
-    base_views: HashMap<String, Rc<ObjectView<'a>>>,
-    rev_views: HashMap<String, Rc<ObjectView<'a>>>,
+    base_views: FastMap<String, Rc<ObjectView<'a>>>,
+    rev_views: FastMap<String, Rc<ObjectView<'a>>>,
+    /// Where each reference object resolves to, by the address of its
+    /// value, per document (`None`: to itself). A schema reached from many
+    /// operations has its references followed many times, and each
+    /// [`Document::resolve`] walks the pointer down from the root.
+    base_refs: FastMap<usize, Option<Node<'a>>>,
+    rev_refs: FastMap<usize, Option<Node<'a>>>,
+    /// Comparisons that start at an operation (a body, parameter or
+    /// header schema), by route, with what they found; `None` when
+    /// memoizing is off. See [`Walker::root_schema`].
+    roots: Option<FastMap<RootKey, Rc<RootWalk>>>,
+    /// While a root comparison is recorded: every test of `seen` made
+    /// below it, and whether the pair was new.
+    log: Option<Vec<(SeenKey, bool)>>,
+}
+
+/// A schema pair compared in one operation: resolved pointers, direction,
+/// and whether properties are walked there.
+type SeenKey = (String, String, Direction, bool);
+
+/// Where a comparison starts at an operation: direction, the placeholder
+/// standing for its description (`at`), and the resolved pointers of both
+/// schemas.
+type RootKey = (Direction, String, String, String);
+
+/// The character that marks a placeholder. Memoizing is off when either
+/// document holds it anywhere ([`Document::holds_mark`]), so a placeholder in a
+/// message can only have come from the walker.
+const MARK: char = '\u{1}';
+
+/// What stands for a root comparison's `at` while it is recorded. The
+/// walker looks at `at` in one way only (whether it ends with `:` or
+/// contains `: `, to join property names), so the placeholder answers
+/// both questions as `at` does; rules only copy `at` into messages.
+fn placeholder(at: &str) -> String {
+    let mut mark = format!("{MARK}at{MARK}");
+    if at.contains(": ") {
+        mark.push_str(": ");
+        mark.push(MARK);
+    }
+    if at.ends_with(':') {
+        mark.push(':');
+    }
+    mark
+}
+
+/// What one root comparison did: its findings (for the operation that
+/// first made it, with the placeholder for `at`) and the pairs it marked
+/// as compared.
+struct RootWalk {
+    findings: Vec<Finding>,
+    seen: Vec<SeenKey>,
+}
+
+/// [`Document::resolve`], memoized in `memo` by the address of the
+/// reference object. The result depends only on where the node is in the
+/// document (its value's address), so the memo gives the same answers.
+fn resolve_in<'a>(
+    memo: &mut FastMap<usize, Option<Node<'a>>>,
+    doc: &'a Document,
+    node: Node<'a>,
+) -> Node<'a> {
+    let Some(reference) = ref_of(node.value) else {
+        return node;
+    };
+    let key = std::ptr::from_ref::<Value>(node.value) as usize;
+    match memo.get(&key) {
+        Some(Some(target)) => target.clone(),
+        Some(None) => node,
+        None => {
+            // When the first hop fails (a remote or dangling reference),
+            // `resolve` returns the node itself, pointer included, so that
+            // answer is remembered as "itself". Otherwise the answer comes
+            // from the reference chain alone, whatever `node.ptr` is.
+            let hops = local_ref_target(reference).is_some_and(|ptr| doc.at(&ptr).is_some());
+            let target = doc.resolve(node.clone());
+            memo.insert(key, hops.then(|| target.clone()));
+            target
+        }
+    }
 }
 
 /// Calls every rule whose check has the given variant on the given site.
@@ -320,7 +429,8 @@ macro_rules! dispatch {
 
 impl<'a> Walker<'_, 'a> {
     /// Walks the share `part` of `parts`: document-level rules in part 0,
-    /// and every `parts`-th operation and callback.
+    /// the operations of the `part`-th run of paths (in sorted order), and
+    /// every `parts`-th callback.
     fn walk<'o>(&mut self, ops: &'o Operations<'a>, part: usize, parts: usize) {
         let (base, rev) = (self.cx.base_doc, self.cx.rev_doc);
         if part == 0 {
@@ -335,7 +445,18 @@ impl<'a> Walker<'_, 'a> {
         }
         let (base_ops, rev_ops) = (&ops.base, &ops.rev);
         let keys: BTreeSet<&String> = base_ops.keys().chain(rev_ops.keys()).collect();
-        for key in keys.into_iter().skip(part).step_by(parts) {
+        // Parts take runs of neighbouring paths (all methods of a path in
+        // one part): operations on nearby paths tend to reach the same
+        // schemas, and each part memoizes on its own.
+        let path_of = |key: &str| key.split_once(' ').map_or(key, |(_, path)| path).to_owned();
+        let paths: BTreeSet<String> = keys.iter().map(|k| path_of(k)).collect();
+        let mine: BTreeSet<&String> = paths
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i * parts / paths.len().max(1) == part)
+            .map(|(_, p)| p)
+            .collect();
+        for key in keys.into_iter().filter(|k| mine.contains(&path_of(k))) {
             let pair = Pair {
                 base: base_ops.get(key),
                 rev: rev_ops.get(key),
@@ -375,7 +496,7 @@ impl<'a> Walker<'_, 'a> {
                     (parameter_schema(&bp.node), parameter_schema(&rp.node))
             {
                 let at = format!("{} sent by the server", bp.describe());
-                self.schema(Direction::Response, at, bs, rs, &mut Vec::new(), true);
+                self.root_schema(Direction::Response, at, bs, rs);
             }
         }
         let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
@@ -416,14 +537,7 @@ impl<'a> Walker<'_, 'a> {
                 && let (Some(bs), Some(rs)) =
                     (parameter_schema(&bp.node), parameter_schema(&rp.node))
             {
-                self.schema(
-                    Direction::Request,
-                    bp.describe(),
-                    bs,
-                    rs,
-                    &mut Vec::new(),
-                    true,
-                );
+                self.root_schema(Direction::Request, bp.describe(), bs, rs);
             }
         }
 
@@ -568,7 +682,7 @@ impl<'a> Walker<'_, 'a> {
             if let (Some(bn), Some(rn)) = (pair.base, pair.rev)
                 && let (Some(bs), Some(rs)) = (bn.get("schema"), rn.get("schema"))
             {
-                self.schema(Direction::Response, hat, bs, rs, &mut Vec::new(), true);
+                self.root_schema(Direction::Response, hat, bs, rs);
             }
         }
     }
@@ -610,14 +724,7 @@ impl<'a> Walker<'_, 'a> {
             if let (Some(bm), Some(rm)) = (pair.base, pair.rev)
                 && let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema"))
             {
-                self.schema(
-                    dir,
-                    format!("{at} {media_type}"),
-                    bs,
-                    rs,
-                    &mut Vec::new(),
-                    true,
-                );
+                self.root_schema(dir, format!("{at} {media_type}"), bs, rs);
             }
         }
 
@@ -660,7 +767,7 @@ impl<'a> Walker<'_, 'a> {
         }
         for (label, bm, rm) in pairs {
             if let (Some(bs), Some(rs)) = (bm.get("schema"), rm.get("schema")) {
-                self.schema(dir, label, bs, rs, &mut Vec::new(), true);
+                self.root_schema(dir, label, bs, rs);
             }
         }
     }
@@ -668,7 +775,7 @@ impl<'a> Walker<'_, 'a> {
     /// The flattened object view of `node`, built once per schema and
     /// thread: a schema reached from many operations is viewed many times.
     fn view(
-        views: &mut HashMap<String, Rc<ObjectView<'a>>>,
+        views: &mut FastMap<String, Rc<ObjectView<'a>>>,
         doc: &'a Document,
         node: &Node<'a>,
     ) -> Rc<ObjectView<'a>> {
@@ -690,12 +797,88 @@ impl<'a> Walker<'_, 'a> {
                 .is_some_and(|unchanged| unchanged.at(&b.ptr))
     }
 
-    // TODO-perf: a changed schema reached from many operations is compared
-    // once per operation (messages carry the operation's path to it, such
-    // as `response 200 application/json: data[].items[]`). Comparing it
-    // once and re-prefixing its findings would make large, densely linked
-    // specs several times faster; it needs rules to build messages from a
-    // relative path.
+    /// [`Walker::schema`] from an operation (a body, parameter or header
+    /// schema: an empty stack), memoized by route when the strategy says
+    /// so.
+    ///
+    /// What such a comparison reports depends on the route (direction,
+    /// `at`, the two resolved schemas) and on `seen`, the pairs that the
+    /// operation has compared already, and on nothing else: the stack
+    /// starts empty, rules see only their site, and the other memos only
+    /// cache pure answers. A recording is therefore replayed only when
+    /// none of the pairs it tested is in `seen` (then every test comes out
+    /// as it did), and only recordings that found every pair they met
+    /// either new or compared by themselves are kept. A replay marks the
+    /// same pairs as compared and reports the same findings for the
+    /// current operation.
+    fn root_schema(&mut self, dir: Direction, at: String, b: Node<'a>, r: Node<'a>) {
+        if self.roots.is_none() || self.log.is_some() {
+            return self.schema(dir, at, b, r, &mut Vec::new(), true);
+        }
+        let b = resolve_in(&mut self.base_refs, self.cx.base_doc, b);
+        let r = resolve_in(&mut self.rev_refs, self.cx.rev_doc, r);
+        // A chain that did not end on a schema (remote, dangling, a cycle)
+        // would be followed further by `schema`: not memoized. Unchanged
+        // pairs are skipped by `schema` before any test of `seen`.
+        if ref_of(b.value).is_some() || ref_of(r.value).is_some() || self.same(&b, &r) {
+            return self.schema(dir, at, b, r, &mut Vec::new(), true);
+        }
+        let mark = placeholder(&at);
+        let key: RootKey = (dir, mark, b.ptr.clone(), r.ptr.clone());
+        if let Some(walk) = self.roots.as_ref().and_then(|roots| roots.get(&key)) {
+            let walk = Rc::clone(walk);
+            if walk.seen.iter().all(|k| !self.seen.contains(k)) {
+                self.seen.extend(walk.seen.iter().cloned());
+                let operation = &self.cx.operation;
+                let replayed: Vec<Finding> = walk
+                    .findings
+                    .iter()
+                    .map(|f| Finding {
+                        operation: operation.clone(),
+                        message: f.message.replace(&key.1, &at),
+                        ..f.clone()
+                    })
+                    .collect();
+                self.cx.findings.extend(replayed);
+                return;
+            }
+            return self.schema(dir, at, b, r, &mut Vec::new(), true);
+        }
+        // Recorded with the placeholder in place of `at`, so that another
+        // operation reaching the same schemas by a route of another name
+        // (`response 200 application/json`, `response 201 ...`) can replay
+        // it; the messages of this operation get `at` back below.
+        let start = self.cx.findings.len();
+        self.log = Some(Vec::new());
+        self.schema(dir, key.1.clone(), b, r, &mut Vec::new(), true);
+        let log = self.log.take().unwrap_or_default();
+        let recorded = self.cx.findings[start..].to_vec();
+        for finding in &mut self.cx.findings[start..] {
+            finding.message = finding.message.replace(&key.1, &at);
+        }
+        let mut own: FastSet<&SeenKey> = FastSet::default();
+        let mut seen = Vec::new();
+        for (k, fresh) in &log {
+            if *fresh {
+                own.insert(k);
+                seen.push(k.clone());
+            } else if !own.contains(k) {
+                // Met a pair compared before this root: the recording
+                // depends on what came earlier in the operation.
+                return;
+            }
+        }
+        if let Some(roots) = self.roots.as_mut() {
+            roots.insert(
+                key,
+                Rc::new(RootWalk {
+                    findings: recorded,
+                    seen,
+                }),
+            );
+        }
+    }
+
     /// Compares two schemas and everything below them. `stack` holds the
     /// resolved pointer pairs being compared further up: meeting one again
     /// means a recursive schema, and the walk stops there.
@@ -713,19 +896,27 @@ impl<'a> Walker<'_, 'a> {
             return;
         }
         let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
-        let b = base_doc.resolve(b);
-        let r = rev_doc.resolve(r);
+        let b = resolve_in(&mut self.base_refs, base_doc, b);
+        let r = resolve_in(&mut self.rev_refs, rev_doc, r);
         // The same schema on both sides, references included, cannot hold
         // a change: nothing below it is reported, so it is not walked.
         if self.same(&b, &r) {
             return;
         }
         let key = (b.ptr.clone(), r.ptr.clone());
-        if stack.contains(&key)
-            || !self
-                .seen
-                .insert((key.0.clone(), key.1.clone(), dir, with_properties))
-        {
+        if stack.contains(&key) {
+            return;
+        }
+        let seen_key = (key.0.clone(), key.1.clone(), dir, with_properties);
+        let fresh = match self.log.as_mut() {
+            Some(log) => {
+                let fresh = self.seen.insert(seen_key.clone());
+                log.push((seen_key, fresh));
+                fresh
+            }
+            None => self.seen.insert(seen_key),
+        };
+        if !fresh {
             return;
         }
         stack.push(key);
@@ -760,11 +951,11 @@ impl<'a> Walker<'_, 'a> {
                 base: bp
                     .iter()
                     .find(|(k, _)| *k == name)
-                    .map(|(_, n)| base_doc.resolve(n.clone())),
+                    .map(|(_, n)| resolve_in(&mut self.base_refs, base_doc, n.clone())),
                 rev: rp
                     .iter()
                     .find(|(k, _)| *k == name)
-                    .map(|(_, n)| rev_doc.resolve(n.clone())),
+                    .map(|(_, n)| resolve_in(&mut self.rev_refs, rev_doc, n.clone())),
             };
             let required = (breq.contains(name), rreq.contains(name));
             // An unchanged property schema, required or not on both sides
