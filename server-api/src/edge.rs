@@ -305,7 +305,7 @@ pub struct Created<T> {
 /// the OpenAPI dropshot derives) or a problem rendered by hand as
 /// `application/problem+json` with its headers.
 pub enum Reply<R> {
-    Success(R, HeaderMap),
+    Success(R),
     Problem(ApiError),
     /// An Idempotency-Key replay: the stored response plus these headers.
     Stored(StoredReply, HeaderMap),
@@ -314,13 +314,7 @@ pub enum Reply<R> {
 impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Reply<R> {
     fn to_result(self) -> HttpHandlerResult {
         match self {
-            Reply::Success(inner, headers) => {
-                let mut rsp = inner.to_result()?;
-                for (name, value) in headers.iter() {
-                    rsp.headers_mut().insert(name.clone(), value.clone());
-                }
-                Ok(rsp)
-            }
+            Reply::Success(inner) => inner.to_result(),
             Reply::Problem(e) => problem_response(e),
             Reply::Stored(stored, extra) => {
                 let status = StatusCode::from_u16(stored.status)
@@ -353,7 +347,7 @@ impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Reply<R> {
 
     fn status_code(&self) -> StatusCode {
         match self {
-            Reply::Success(inner, _) => inner.status_code(),
+            Reply::Success(inner) => inner.status_code(),
             Reply::Problem(e) => {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -710,7 +704,7 @@ where
             }
             let reply = build(value, call);
             guard.observe(call, call.op.success_status, call.started.elapsed(), None);
-            Reply::Success(reply, HeaderMap::new())
+            Reply::Success(reply)
         }
         Err(e) => fail(call, guard, e).await,
     }

@@ -72,7 +72,6 @@ pub(super) fn complete_claim(
     tx: &Transaction<'_>,
     key: &IdempotencyKey<'_>,
     response: &StoredResponse,
-    _now: DateTime<Utc>,
 ) -> Result<()> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| StoreError::Internal(format!("encoding stored headers: {e}")))?;
@@ -186,8 +185,7 @@ impl Store {
         key: &IdempotencyKey<'_>,
         response: &StoredResponse,
     ) -> Result<()> {
-        let now = self.now();
-        self.write(|tx| complete_claim(tx, key, response, now))
+        self.write(|tx| complete_claim(tx, key, response))
     }
 
     /// Drops this request's claim without a result (the server failed), so

@@ -296,7 +296,7 @@ impl Store {
             let response = render(&order).map_err(|e| {
                 StoreError::Internal(format!("rendering the idempotent response: {e}"))
             })?;
-            complete_claim(tx, key, &response, now)?;
+            complete_claim(tx, key, &response)?;
             Ok(order)
         })
     }
