@@ -193,10 +193,11 @@ pub struct Principal {
 #[async_trait]
 pub trait Guard: Send + Sync + 'static {
     /// Resolves the `Authorization` header value (if any) to a principal.
-    /// Called only for operations that declare security.
+    /// Called only for operations that declare security; `call` has no
+    /// principal yet.
     async fn authenticate(
         &self,
-        op: &'static OperationMeta,
+        call: &Call,
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError>;
 
@@ -554,7 +555,7 @@ pub async fn begin<C: ServerContext>(
             .headers()
             .get(http::header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-        match guard.authenticate(op, auth).await {
+        match guard.authenticate(&call, auth).await {
             Ok(p) => call.principal = Some(p),
             Err(e) => {
                 // An unauthenticated caller is limited by its address, so

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use orderflow_server_api::edge::{
     Claim, IdempotencyBegin, RateLimitPolicy, RateState, Settle, StoredReply,
 };
-use orderflow_server_api::{ApiError, Call, Guard, OperationMeta, Principal};
+use orderflow_server_api::{ApiError, Call, Guard, Principal};
 use slog::{debug, error, info};
 
 use crate::handlers::{App, IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION};
@@ -42,7 +42,7 @@ pub fn bearer(authorization: &str) -> Option<&str> {
 impl Guard for App {
     async fn authenticate(
         &self,
-        _op: &'static OperationMeta,
+        call: &Call,
         authorization: Option<&str>,
     ) -> Result<Principal, ApiError> {
         let Some(raw) = authorization else {
@@ -56,25 +56,17 @@ impl Guard for App {
             ));
         };
         let token = token.to_string();
-        let store = self.store.clone();
-        let found = tokio::task::spawn_blocking(move || store.authenticate(&token)).await;
-        match found {
-            Ok(Ok(Some(p))) => Ok(Principal {
+        // Through `db`, like every store call: bounded, off the executor,
+        // and a storage failure is logged with the request id.
+        match self.db(call, move |s| s.authenticate(&token)).await? {
+            Some(p) => Ok(Principal {
                 key_id: p.key_id,
                 admin: p.role == Role::Admin,
                 customer_id: p.customer_id,
             }),
-            Ok(Ok(None)) => Err(ApiError::unauthenticated(
+            None => Err(ApiError::unauthenticated(
                 "the API key is unknown or revoked",
             )),
-            Ok(Err(e)) => {
-                error!(self.log, "authentication lookup failed"; "cause" => e.to_string());
-                Err(ApiError::internal())
-            }
-            Err(e) => {
-                error!(self.log, "authentication task failed"; "cause" => e.to_string());
-                Err(ApiError::internal())
-            }
         }
     }
 
