@@ -16,10 +16,9 @@ use orderflow_server_api::{ApiError, Call, Created, OrderFlowHandlers, Principal
 use slog::{Logger, error};
 use tokio::sync::Semaphore;
 
-use crate::ratelimit::Limiter;
 use crate::store::{
-    self, Clock, CustomerPatch, IdempotencyKey, NewProduct, OrderFilter, OrderStatus, PageRequest,
-    ProductFilter, ProductPatch, Role, Store, StoreError, StoredResponse, cursor,
+    self, CustomerPatch, NewProduct, OrderFilter, OrderStatus, PageRequest, ProductFilter,
+    ProductPatch, Role, Store, StoreError, Unit, cursor,
 };
 
 /// Default page size when `limit` is absent (the spec says 20).
@@ -36,18 +35,12 @@ pub struct AppOptions {
     pub max_db_in_flight: usize,
     /// The cursor key from configuration; `None` for the persisted one.
     pub cursor_secret: Option<[u8; 32]>,
-    /// Rate limiting and idempotency (off only for the storm demo).
-    pub guardrails: bool,
-    /// The clock the rate limiter reads (injected so tests move time).
-    pub clock: Arc<dyn Clock>,
 }
 
 /// The server's shared state.
 pub struct App {
     pub store: Arc<Store>,
     pub log: Logger,
-    pub(crate) limiter: Limiter,
-    pub(crate) guardrails: bool,
     cursor_secret: [u8; 32],
     /// Bounds the database work queued on the blocking pool: past it,
     /// callers wait up to `queue_wait` and then get a 503.
@@ -64,16 +57,38 @@ impl App {
         Ok(App {
             store,
             log,
-            limiter: Limiter::new(options.clock),
-            guardrails: options.guardrails,
             cursor_secret,
             permits: Semaphore::new(options.max_db_in_flight.max(1)),
             queue_wait: Duration::from_secs(2),
         })
     }
 
-    /// Runs store work on the blocking pool, bounded by the permits.
+    /// Runs a handler's store work on the blocking pool, bounded by the
+    /// permits. When the call holds an Idempotency-Key claim, the work joins
+    /// the call's unit of work, so that the edge commits it together with
+    /// the recorded response (or rolls it back): handlers need not know.
     pub async fn db<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        if call.claim.is_none() {
+            return self.db_plain(call, f).await;
+        }
+        let mut unit = call.unit.take::<Unit>().map(|u| *u).unwrap_or_default();
+        let (result, unit) = self
+            .db_plain(call, move |s| {
+                let result = s.in_unit(&mut unit, f);
+                Ok((result, unit))
+            })
+            .await?;
+        call.unit.put(Box::new(unit));
+        result.map_err(|e| self.store_error(call, e))
+    }
+
+    /// [`App::db`] outside any unit of work: for the edge's own ports
+    /// (authentication, Idempotency-Key records).
+    pub async fn db_plain<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
@@ -111,7 +126,7 @@ impl App {
                 "validation_failed",
                 issues
                     .into_iter()
-                    .map(|i| t::FieldError {
+                    .map(|i| orderflow_edge::FieldError {
                         pointer: i.pointer,
                         detail: i.detail,
                     })
@@ -145,20 +160,6 @@ impl App {
 
 fn order_location(id: &str) -> String {
     format!("/v1/orders/{id}")
-}
-
-/// The 201 of `createOrder` as stored for Idempotency-Key replays: what
-/// the edge will send for this order, byte for byte.
-fn created_response(o: &store::Order) -> Result<StoredResponse, String> {
-    let body = serde_json::to_vec(&order(o.clone())).map_err(|e| e.to_string())?;
-    Ok(StoredResponse {
-        status: 201,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("location".into(), order_location(&o.id)),
-        ],
-        body,
-    })
 }
 
 fn admin(call: &Call) -> Result<&Principal, ApiError> {
@@ -504,7 +505,6 @@ impl OrderFlowHandlers for App {
     async fn create_order(
         &self,
         call: &Call,
-        _headers: t::CreateOrderHeaders,
         body: t::OrderCreate,
     ) -> Result<Created<t::Order>, ApiError> {
         let customer_id = match (confined_to(call)?, body.customer_id) {
@@ -512,7 +512,7 @@ impl OrderFlowHandlers for App {
             (None, None) => {
                 return Err(ApiError::invalid(
                     "validation_failed",
-                    vec![t::FieldError {
+                    vec![orderflow_edge::FieldError {
                         pointer: "#/customer_id".into(),
                         detail: "is required when an admin key places an order".into(),
                     }],
@@ -531,31 +531,9 @@ impl OrderFlowHandlers for App {
             .into_iter()
             .map(|i| (i.product_id, i.quantity))
             .collect();
-        let o = match &call.idempotency {
-            None => {
-                self.db(call, move |s| s.create_order(&customer_id, &lines))
-                    .await?
-            }
-            Some(claim) => {
-                // The order and the key's replayable response commit in one
-                // transaction: a crash leaves both or neither.
-                let principal = call.principal()?.key_id.clone();
-                let key = claim.key.clone();
-                let fingerprint = claim.fingerprint.clone();
-                let o = self
-                    .db(call, move |s| {
-                        let k = IdempotencyKey {
-                            principal: &principal,
-                            key: &key,
-                            fingerprint: &fingerprint,
-                        };
-                        s.create_order_idempotent(&customer_id, &lines, &k, &created_response)
-                    })
-                    .await?;
-                claim.mark_recorded();
-                o
-            }
-        };
+        let o = self
+            .db(call, move |s| s.create_order(&customer_id, &lines))
+            .await?;
         Ok(Created {
             location: order_location(&o.id),
             body: order(o),

@@ -1,7 +1,8 @@
 //! OrderFlow server: the generated API trait implemented on embedded SQLite.
 //!
 //! [`run::start`] wires the pieces: the store (SQLite), the [`handlers::App`]
-//! that implements the generated handlers trait and the edge's guard, and
+//! that implements the generated handlers trait, the edge's [`ports`]
+//! (authentication, quotas, Idempotency-Key records, the request log), and
 //! the dropshot server. The binary in `main.rs` only parses configuration
 //! and waits for a shutdown signal.
 
@@ -9,8 +10,8 @@
 // itself on the error path, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
-pub mod guard;
 pub mod handlers;
+pub mod ports;
 pub mod ratelimit;
 pub mod run;
 pub mod store;

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use orderflow_server_api::edge::{RateLimitPolicy, RateState};
+use orderflow_edge::{RateLimitPolicy, RateState};
 
 use crate::store::Clock;
 

@@ -15,7 +15,10 @@ use orderflow_server_api::{EdgeContext, SPEC_YAML, order_flow_api_mod};
 use slog::Logger;
 
 use crate::handlers::{App, AppOptions};
+use crate::ports::{ApiKeys, Quotas, Records, RequestLog};
+use crate::ratelimit::Limiter;
 use crate::store::{Clock, IdSource, RandomIds, Store, SystemClock};
+use orderflow_edge::Ports;
 
 /// Request bodies above this are refused with 413. An order of 100 lines
 /// is about 8 KiB; 64 KiB leaves room without inviting abuse.
@@ -158,15 +161,24 @@ pub async fn start_with(
             AppOptions {
                 max_db_in_flight: config.max_db_in_flight,
                 cursor_secret: config.cursor_secret,
-                guardrails: config.guardrails,
-                clock: clock_for_app,
             },
         )
         .context("reading the cursor secret")?,
     );
     let context = EdgeContext {
         handlers: app.clone(),
-        guard: app.clone(),
+        ports: Ports {
+            authenticator: Arc::new(ApiKeys { app: app.clone() }),
+            rate_limiter: Arc::new(Quotas {
+                limiter: Limiter::new(clock_for_app),
+                enforce: config.guardrails,
+            }),
+            idempotency: Arc::new(Records {
+                app: app.clone(),
+                enforce: config.guardrails,
+            }),
+            observer: Arc::new(RequestLog { log: log.clone() }),
+        },
     };
     let dropshot = ConfigDropshot {
         bind_address: config.listen,

@@ -7,29 +7,28 @@
 //! or write files (see `crate::render`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use anyhow::{Context, Result, anyhow};
 use openapiv3::{Parameter, ParameterSchemaOrContent, ReferenceOr, StatusCode};
+use orderflow_edge::schema::{Keyword, KeywordKind};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
 use serde_json::{Map, Value, json};
 
 use crate::spec::{Op, Spec, location, resolve_response};
 
-/// Keywords serde cannot enforce without stopping at the first violation;
-/// the edge's validator enforces them from the generated rules instead.
-const CONSTRAINT_KEYWORDS: &[&str] = &[
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-];
+/// Whether `k` is a keyword serde cannot enforce without stopping at the
+/// first violation; the edge's validator enforces it from the generated
+/// rules instead (the one list is `orderflow_edge::schema::Keyword`).
+fn is_constraint(k: &str) -> bool {
+    Keyword::parse(k).is_some_and(|k| k.kind() == KeywordKind::Constraint)
+}
+
+/// Whether the edge's validator reads `k` (structure and constraints; not
+/// prose).
+fn is_rule(k: &str) -> bool {
+    Keyword::parse(k).is_some_and(|k| k.kind() != KeywordKind::Annotation)
+}
 
 pub fn pascal(id: &str) -> String {
     let mut s = String::new();
@@ -74,7 +73,7 @@ pub fn to_json_schema(v: &Value, strip_constraints: bool) -> Value {
                 if k == "nullable" || k == "example" || k == "examples" {
                     continue;
                 }
-                if strip_constraints && CONSTRAINT_KEYWORDS.contains(&k.as_str()) {
+                if strip_constraints && is_constraint(k) {
                     continue;
                 }
                 let converted = match k.as_str() {
@@ -108,7 +107,8 @@ pub fn to_json_schema(v: &Value, strip_constraints: bool) -> Value {
     }
 }
 
-/// The constraint subset of a schema, for the edge's validator.
+/// The rule subset of a schema (structure and constraints, no prose), for
+/// the edge's validator.
 pub fn rules_of(v: &Value) -> Value {
     let Some(map) = v.as_object() else {
         return Value::Null;
@@ -139,7 +139,7 @@ pub fn rules_of(v: &Value) -> Value {
                     out.insert(k.clone(), r);
                 }
             }
-            k2 if CONSTRAINT_KEYWORDS.contains(&k2) => {
+            k2 if is_rule(k2) => {
                 out.insert(k.clone(), val.clone());
             }
             _ => {}
@@ -189,6 +189,14 @@ fn params_rules(params: &[&Parameter]) -> Result<String> {
     Ok(serde_json::to_string(&rules_of(&obj))?)
 }
 
+/// How an operation declares `Idempotency-Key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdempotencyPlan {
+    None,
+    Optional,
+    Required,
+}
+
 struct OpPlan {
     id: String,
     snake: String,
@@ -197,7 +205,10 @@ struct OpPlan {
     path: String,
     tags: Vec<String>,
     authenticated: bool,
-    idempotency_key: bool,
+    idempotency: IdempotencyPlan,
+    /// Whether the handler receives the header parameters (it does not
+    /// when the only ones are edge-owned, such as `Idempotency-Key`).
+    handler_headers: bool,
     success: u16,
     body_type: Option<String>,
     response_type: Option<String>,
@@ -239,9 +250,22 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
             .filter(|p| location(p) == "header")
             .collect(),
     };
-    let idempotency_key = params.header.iter().any(|p| {
-        let d = p.parameter_data_ref();
-        d.name.eq_ignore_ascii_case("Idempotency-Key") && d.required
+    let idempotency = params
+        .header
+        .iter()
+        .map(|p| p.parameter_data_ref())
+        .find(|d| d.name.eq_ignore_ascii_case(IDEMPOTENCY_KEY))
+        .map_or(IdempotencyPlan::None, |d| {
+            if d.required {
+                IdempotencyPlan::Required
+            } else {
+                IdempotencyPlan::Optional
+            }
+        });
+    let handler_headers = params.header.iter().any(|p| {
+        !p.parameter_data_ref()
+            .name
+            .eq_ignore_ascii_case(IDEMPOTENCY_KEY)
     });
     let body_type = match &op.op.request_body {
         Some(ReferenceOr::Item(b)) => {
@@ -307,7 +331,8 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
             path: op.path.to_string(),
             tags: op.op.tags.clone(),
             authenticated,
-            idempotency_key,
+            idempotency,
+            handler_headers,
             success,
             body_type,
             response_type,
@@ -324,13 +349,35 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
     ))
 }
 
+/// The name of the header the edge owns (it claims and replays the key);
+/// handlers never receive it.
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+fn ident(name: &str) -> Ident {
+    Ident::new(name, Span::call_site())
+}
+
+/// A Rust type written as text (from the plan) as tokens.
+fn ty(text: &str) -> Result<TokenStream> {
+    text.parse::<TokenStream>()
+        .map_err(|e| anyhow!("internal: type {text:?} does not tokenize: {e}"))
+}
+
 /// Generates the unformatted token stream of `server-api/src/api.rs`.
-pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
+pub fn generate(spec: &Spec) -> Result<TokenStream> {
     let api = &spec.api;
     let mut settings = typify::TypeSpaceSettings::default();
     settings
         .with_derive("schemars::JsonSchema".to_string())
         .with_struct_builder(false);
+    // The runtime owns the problem types it renders; the generated code
+    // uses them for the spec's schemas of the same name.
+    for (name, path) in [
+        ("Problem", "::orderflow_edge::Problem"),
+        ("FieldError", "::orderflow_edge::FieldError"),
+    ] {
+        settings.with_replacement(name, path, std::iter::empty::<typify::TypeSpaceImpl>());
+    }
     let mut space = typify::TypeSpace::new(&settings);
 
     // Component schemas, constraints stripped (the edge checks them).
@@ -377,290 +424,250 @@ pub fn generate(spec: &Spec) -> Result<proc_macro2::TokenStream> {
         plans.push(plan);
     }
     let types = space.to_stream();
+    let component_rules = serde_json::to_string(&Value::Object(component_rules))?;
 
-    let mut src = String::new();
-    let spec_name = "spec/orderflow.yaml";
-    writeln!(
-        src,
-        "#![allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]"
-    )?;
-    writeln!(
-        src,
-        "//! The OrderFlow API trait, types and edge, generated from `{spec_name}`."
-    )?;
-    writeln!(src, "use std::sync::Arc;")?;
-    writeln!(src, "use async_trait::async_trait;")?;
-    writeln!(
-        src,
-        "use dropshot::{{Header, HttpResponseCreated, HttpResponseDeleted, HttpResponseHeaders, HttpResponseOk, HttpResponseAccepted, HttpResponseUpdatedNoContent, Path, Query, RequestContext, TypedBody}};"
-    )?;
-    writeln!(
-        src,
-        "use crate::edge::{{self, Call, Checked, CheckedBody, Created, Guard, OperationMeta, Reply}};"
-    )?;
-    writeln!(src, "use crate::problem::ApiError;")?;
-    writeln!(
-        src,
-        "/// Request and response types, generated by typify from the spec's schemas."
-    )?;
-    writeln!(src, "pub mod types {{ {types} }}")?;
-    writeln!(
-        src,
-        "/// The spec's value constraints per component schema, enforced by `crate::validate`."
-    )?;
-    writeln!(
-        src,
-        "pub const COMPONENT_RULES: &str = {:?};",
-        serde_json::to_string(&Value::Object(component_rules))?
-    )?;
-
-    // Operation metadata.
-    writeln!(src, "/// What the spec says about each operation.")?;
-    writeln!(
-        src,
-        "pub mod ops {{ use crate::edge::{{OperationMeta, RateLimitPolicy}};"
-    )?;
     let policies = spec.rate_limit_policies();
-    for pol in &policies {
-        writeln!(
-            src,
-            "/// Rate-limit policy `{}`: {} requests per {} s.\npub static POLICY_{}: RateLimitPolicy = RateLimitPolicy {{ name: {:?}, quota: {}, window_seconds: {} }};",
-            pol.name,
-            pol.quota,
-            pol.window,
-            policy_ident(&pol.name),
-            pol.name,
-            pol.quota,
-            pol.window
-        )?;
-    }
-    writeln!(
-        src,
-        "/// Every rate-limit policy the spec declares.\npub static RATE_LIMIT_POLICIES: &[&RateLimitPolicy] = &[{}];",
-        policies
-            .iter()
-            .map(|p| format!("&POLICY_{}", policy_ident(&p.name)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
-    for p in &plans {
-        let rate_limit = match &p.policy {
-            Some(name) => format!("Some(&POLICY_{})", policy_ident(name)),
-            None => "None".to_string(),
-        };
-        writeln!(
-            src,
-            "/// `{} {}`: {}\npub static {}: OperationMeta = OperationMeta {{ operation_id: {:?}, method: {:?}, route: {:?}, authenticated: {}, idempotency_key: {}, success_status: {}, rate_limit: {rate_limit} }};",
-            p.method,
-            p.path,
-            p.summary,
-            p.snake.to_uppercase(),
-            p.id,
-            p.method,
-            p.path,
-            p.authenticated,
-            p.idempotency_key,
-            p.success
-        )?;
-    }
-    writeln!(
-        src,
-        "/// Every operation, in spec order.\npub static ALL: &[&OperationMeta] = &[{}];",
-        plans
-            .iter()
-            .map(|p| format!("&{}", p.snake.to_uppercase()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
-    writeln!(src, "}}")?;
-
-    // Constraint rules per operation.
-    writeln!(src, "/// Constraint rules of each operation's inputs.")?;
-    writeln!(src, "pub mod rules {{")?;
-    for p in &plans {
-        for (kind, json) in &p.rules {
-            writeln!(
-                src,
-                "pub const {}_{kind}: &str = {:?};",
-                p.snake.to_uppercase(),
-                json
-            )?;
+    let policy_items = policies.iter().map(|pol| {
+        let id = format_ident!("POLICY_{}", policy_ident(&pol.name));
+        let doc = format!(
+            "Rate-limit policy `{}`: {} requests per {} s.",
+            pol.name, pol.quota, pol.window
+        );
+        let (name, quota, window) = (&pol.name, pol.quota, pol.window);
+        quote! {
+            #[doc = #doc]
+            pub static #id: RateLimitPolicy = RateLimitPolicy { name: #name, quota: #quota, window_seconds: #window };
         }
+    });
+    let policy_refs = policies
+        .iter()
+        .map(|p| format_ident!("POLICY_{}", policy_ident(&p.name)));
+
+    let mut op_items = Vec::new();
+    for p in &plans {
+        let id = format_ident!("{}", p.snake.to_uppercase());
+        let doc = format!("`{} {}`: {}", p.method, p.path, p.summary);
+        let (op_id, method, route, auth, success) =
+            (&p.id, &p.method, &p.path, p.authenticated, p.success);
+        let idempotency = match p.idempotency {
+            IdempotencyPlan::None => quote!(Idempotency::None),
+            IdempotencyPlan::Optional => quote!(Idempotency::Optional),
+            IdempotencyPlan::Required => quote!(Idempotency::Required),
+        };
+        let rate_limit = match &p.policy {
+            Some(name) => {
+                let pid = format_ident!("POLICY_{}", policy_ident(name));
+                quote!(Some(&#pid))
+            }
+            None => quote!(None),
+        };
+        let rule = |kind: &str| match p.rules.get(kind) {
+            Some(json) => quote!(Some(Rules::new(#json))),
+            None => quote!(None),
+        };
+        let (path, query, headers, body) =
+            (rule("PATH"), rule("QUERY"), rule("HEADERS"), rule("BODY"));
+        op_items.push(quote! {
+            #[doc = #doc]
+            pub static #id: Operation = Operation {
+                operation_id: #op_id,
+                method: #method,
+                route: #route,
+                authenticated: #auth,
+                idempotency: #idempotency,
+                success_status: #success,
+                rate_limit: #rate_limit,
+                rules: OperationRules {
+                    components: &super::COMPONENT_RULES,
+                    path: #path,
+                    query: #query,
+                    headers: #headers,
+                    body: #body,
+                },
+            };
+        });
     }
-    writeln!(src, "}}")?;
+    let all_ops = plans
+        .iter()
+        .map(|p| format_ident!("{}", p.snake.to_uppercase()));
 
     // Response header structs.
-    writeln!(
-        src,
-        "/// The documented response headers of each operation."
-    )?;
-    writeln!(src, "pub mod headers {{")?;
-    for p in &plans {
-        if p.headers.is_empty() {
-            continue;
-        }
-        writeln!(
-            src,
-            "/// Response headers of `{}`.\n#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)] pub struct {}ResponseHeaders {{",
-            p.id, p.pascal
-        )?;
+    let mut header_structs = Vec::new();
+    for p in plans.iter().filter(|p| !p.headers.is_empty()) {
+        let name = format_ident!("{}ResponseHeaders", p.pascal);
+        let doc = format!("Response headers of `{}`.", p.id);
+        let mut fields = Vec::new();
         for h in &p.headers {
-            let (field, ty, doc) = header_field(h)?;
-            let skip = if ty.starts_with("Option") {
-                "#[serde(skip_serializing_if = \"Option::is_none\")]"
+            let (field, field_ty, fdoc) = header_field(h)?;
+            let field = ident(field);
+            let field_ty = ty(field_ty)?;
+            let skip = if field_ty.to_string().starts_with("Option") {
+                quote!(#[serde(skip_serializing_if = "Option::is_none")])
             } else {
-                ""
+                quote!()
             };
-            writeln!(
-                src,
-                "/// {doc}\n#[serde(rename = {h:?})] {skip} pub {field}: {ty},"
-            )?;
+            fields.push(quote! {
+                #[doc = #fdoc]
+                #[serde(rename = #h)]
+                #skip
+                pub #field: #field_ty,
+            });
         }
-        writeln!(src, "}}")?;
+        header_structs.push(quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+            pub struct #name { #(#fields)* }
+        });
     }
-    writeln!(src, "}}")?;
 
-    // Handlers trait.
-    writeln!(
-        src,
-        "/// The business logic of every operation, implemented by hand in `server/`.\n/// The edge has already authenticated the caller and validated every input\n/// against the spec when these run.\n#[async_trait] pub trait OrderFlowHandlers: Send + Sync + 'static {{"
-    )?;
+    // Handlers trait, dropshot trait and the thin endpoints.
+    let mut handler_fns = Vec::new();
+    let mut api_fns = Vec::new();
+    let mut edge_fns = Vec::new();
     for p in &plans {
-        writeln!(
-            src,
-            "/// `{} {}`: {}\nasync fn {}(&self, call: &Call{}) -> Result<{}, ApiError>;",
-            p.method,
-            p.path,
-            p.summary,
-            p.snake,
-            handler_args(p),
-            handler_return(p)
-        )?;
-    }
-    writeln!(src, "}}")?;
+        let snake = ident(&p.snake);
+        let upper = format_ident!("{}", p.snake.to_uppercase());
+        let doc = format!("`{} {}`: {}", p.method, p.path, p.summary);
+        let summary = &p.summary;
+        let ret = ty(&handler_return(p))?;
+        let rtype = ty(&response_type(p))?;
 
-    writeln!(
-        src,
-        "/// The server context: the hand-written handlers and policy guard.\npub struct EdgeContext {{ pub handlers: Arc<dyn OrderFlowHandlers>, pub guard: Arc<dyn Guard> }}"
-    )?;
-
-    // dropshot trait.
-    writeln!(
-        src,
-        "/// The API as dropshot sees it. `order_flow_api_mod::stub_api_description()`\n/// yields the OpenAPI document this trait serves, which the drift check\n/// compares with the spec.\n#[dropshot::api_description] pub trait OrderFlowApi {{ type Context;"
-    )?;
-    for p in &plans {
-        let tags = p
-            .tags
-            .iter()
-            .map(|t| format!("{t:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let deprecated = if p.deprecated {
-            ", deprecated = true"
-        } else {
-            ""
-        };
-        writeln!(
-            src,
-            "/// {}\n#[endpoint {{ method = {}, path = {:?}, operation_id = {:?}, tags = [{tags}]{deprecated} }}]\nasync fn {}(rqctx: RequestContext<Self::Context>{}) -> Result<Reply<{}>, types::Problem>;",
-            p.summary,
-            p.method,
-            p.path,
-            p.id,
-            p.snake,
-            endpoint_args(p),
-            response_type(p)
-        )?;
-    }
-    writeln!(src, "}}")?;
-
-    // The edge: the one implementation of the dropshot trait.
-    writeln!(
-        src,
-        "/// The edge: implements the dropshot trait by running the same steps\n/// around every handler.\npub enum OrderFlowEdge {{}}"
-    )?;
-    writeln!(
-        src,
-        "impl OrderFlowApi for OrderFlowEdge {{ type Context = EdgeContext;"
-    )?;
-    for p in &plans {
-        let upper = p.snake.to_uppercase();
-        let mut unwrap = String::new();
-        let mut args = Vec::new();
-        for (flag, var, kind) in [
-            (p.has_path, "path", "PATH"),
-            (p.has_query, "query", "QUERY"),
-            (p.has_header, "headers", "HEADERS"),
+        // What the handler receives: every input but edge-owned headers.
+        let mut handler_params = Vec::new();
+        let mut endpoint_params = Vec::new();
+        let mut parts = Vec::new();
+        let mut bindings = Vec::new();
+        let mut passed = Vec::new();
+        for (flag, var, suffix, extractor, location) in [
+            (p.has_path, "path", "Path", "Path", "Path"),
+            (p.has_query, "query", "Query", "Query", "Query"),
+            (p.has_header, "headers", "Headers", "Header", "Headers"),
         ] {
-            if flag {
-                writeln!(
-                    unwrap,
-                    "let {var} = edge::param({var}.0.map(|v| v.into_inner()), rules::{upper}_{kind})?;"
-                )?;
-                args.push(var.to_string());
+            if !flag {
+                continue;
+            }
+            let v = ident(var);
+            let t = format_ident!("{}{}", p.pascal, suffix);
+            let ex = ident(extractor);
+            let loc = ident(location);
+            endpoint_params.push(quote!(#v: Checked<#ex<types::#t>>));
+            parts.push(quote!(edge::param(#v.0.map(|v| v.into_inner()), edge::Location::#loc)));
+            let to_handler = var != "headers" || p.handler_headers;
+            if to_handler {
+                handler_params.push(quote!(#v: types::#t));
+                bindings.push(quote!(#v));
+                passed.push(quote!(#v));
+            } else {
+                bindings.push(quote!(_));
             }
         }
-        if p.body_type.is_some() {
-            writeln!(
-                unwrap,
-                "let body = edge::body(body.0.map(|v| v.into_inner()), rules::{upper}_BODY)?;"
-            )?;
-            args.push("body".into());
+        if let Some(b) = &p.body_type {
+            let t = ident(b);
+            handler_params.push(quote!(body: types::#t));
+            endpoint_params.push(quote!(body: CheckedBody<types::#t>));
+            parts.push(quote!(body.part()));
+            bindings.push(quote!(body));
+            passed.push(quote!(body));
         }
-        let call_args = if args.is_empty() {
-            String::new()
+        handler_fns.push(quote! {
+            #[doc = #doc]
+            async fn #snake(&self, call: &Call #(, #handler_params)*) -> Result<#ret, ApiError>;
+        });
+        let tags = &p.tags;
+        let method = ident(&p.method);
+        let (path, op_id) = (&p.path, &p.id);
+        let deprecated = if p.deprecated {
+            quote!(, deprecated = true)
         } else {
-            format!(", {}", args.join(", "))
+            quote!()
         };
-        let claim = if p.idempotency_key {
-            "if let Some(replay) = match edge::claim(&mut call, guard, &body).await {
-                Ok(replay) => replay,
-                Err(e) => return Ok(edge::fail(&call, guard, e).await),
-            } {
-                return Ok(edge::replay(&call, replay));
-            }"
-            .to_string()
-        } else {
-            String::new()
-        };
-        let mutable = if p.idempotency_key { "mut " } else { "" };
-        let bind = match args.len() {
-            0 => "()".to_string(),
-            1 => args[0].clone(),
-            _ => format!("({})", args.join(", ")),
-        };
-        writeln!(
-            src,
-            "async fn {snake}(rqctx: RequestContext<EdgeContext>{eargs}) -> Result<Reply<{rtype}>, types::Problem> {{
+        api_fns.push(quote! {
+            #[doc = #summary]
+            #[endpoint { method = #method, path = #path, operation_id = #op_id, tags = [#(#tags),*] #deprecated }]
+            async fn #snake(rqctx: RequestContext<Self::Context> #(, #endpoint_params)*) -> Result<Reply<#rtype>, Problem>;
+        });
+        let render = render_fn(p)?;
+        edge_fns.push(quote! {
+            async fn #snake(rqctx: RequestContext<EdgeContext> #(, #endpoint_params)*) -> Result<Reply<#rtype>, Problem> {
+                #render
                 let cx = rqctx.context();
-                let guard = &*cx.guard;
-                let {mutable}call = match edge::begin(&ops::{upper}, &rqctx, guard).await {{
-                    Ok(call) => call,
-                    Err((call, e)) => return Ok(edge::fail(&call, guard, e).await),
-                }};
-                let input = (|| -> Result<_, ApiError> {{
-                    {unwrap}
-                    Ok({bind})
-                }})();
-                let {bind} = match input {{
-                    Ok(v) => v,
-                    Err(e) => return Ok(edge::fail(&call, guard, e).await),
-                }};
-                {claim}
-                let result = cx.handlers.{snake}(&call{call_args}).await;
-                Ok(edge::finish(&call, guard, result, {build}).await)
-            }}",
-            snake = p.snake,
-            eargs = endpoint_args(p),
-            rtype = response_type(p),
-            build = build_closure(p)?,
-        )?;
+                let handlers = &cx.handlers;
+                Ok(edge::run(
+                    &ops::#upper,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (#(#parts,)*),
+                    move |call, (#(#bindings,)*)| Box::pin(async move { handlers.#snake(&call #(, #passed)*).await }),
+                    render,
+                ).await)
+            }
+        });
     }
-    writeln!(src, "}}")?;
 
-    src.parse::<proc_macro2::TokenStream>()
-        .map_err(|e| anyhow!("internal: generated server code does not tokenize: {e}"))
+    let file_doc = format!(
+        "The {} API trait, types and edge wiring, generated from `{}`.",
+        spec.api_name, spec.file
+    );
+    let handlers_trait = format_ident!("{}Handlers", spec.api_name);
+    let api_trait = format_ident!("{}Api", spec.api_name);
+    let edge_type = format_ident!("{}Edge", spec.api_name);
+    let api_mod_doc = format!(
+        "The API as dropshot sees it. `{}_mod::stub_api_description()` yields the OpenAPI document this trait serves, which the drift check compares with the spec.",
+        snake(&spec.api_name)
+    );
+    Ok(quote! {
+        #![allow(clippy::all, clippy::pedantic, unused_imports, dead_code)]
+        #![doc = #file_doc]
+        use std::sync::Arc;
+        use async_trait::async_trait;
+        use dropshot::{Header, HttpResponseCreated, HttpResponseDeleted, HttpResponseHeaders, HttpResponseOk, HttpResponseAccepted, HttpResponseUpdatedNoContent, Path, Query, RequestContext};
+        use orderflow_edge::{self as edge, ApiError, Call, Checked, CheckedBody, Created, Problem, Reply};
+
+        /// Request and response types, generated by typify from the spec's schemas.
+        pub mod types { #types }
+
+        /// The spec's rules (structure and constraints) per component schema, enforced by `orderflow_edge::schema`.
+        pub static COMPONENT_RULES: edge::Rules = edge::Rules::new(#component_rules);
+
+        /// What the spec says about each operation.
+        pub mod ops {
+            use orderflow_edge::{Idempotency, Operation, OperationRules, RateLimitPolicy, Rules};
+            #(#policy_items)*
+            /// Every rate-limit policy the spec declares.
+            pub static RATE_LIMIT_POLICIES: &[&RateLimitPolicy] = &[#(&#policy_refs),*];
+            #(#op_items)*
+            /// Every operation, in spec order.
+            pub static ALL: &[&Operation] = &[#(&#all_ops),*];
+        }
+
+        /// The documented response headers of each operation.
+        pub mod headers { #(#header_structs)* }
+
+        /// The business logic of every operation, implemented by hand in `server/`.
+        /// The edge has already authenticated the caller, validated every input
+        /// against the spec and claimed any Idempotency-Key when these run.
+        #[async_trait]
+        pub trait #handlers_trait: Send + Sync + 'static { #(#handler_fns)* }
+
+        /// The server context: the hand-written handlers and the edge's ports.
+        pub struct EdgeContext {
+            pub handlers: Arc<dyn #handlers_trait>,
+            pub ports: edge::Ports,
+        }
+
+        #[doc = #api_mod_doc]
+        #[dropshot::api_description]
+        pub trait #api_trait { type Context; #(#api_fns)* }
+
+        /// The edge: implements the dropshot trait, each endpoint a call of the
+        /// one pipeline (`orderflow_edge::run`).
+        pub enum #edge_type {}
+
+        impl #api_trait for #edge_type {
+            type Context = EdgeContext;
+            #(#edge_fns)*
+        }
+    })
 }
 
 fn policy_ident(name: &str) -> String {
@@ -701,40 +708,6 @@ fn header_field(name: &str) -> Result<(&'static str, &'static str, &'static str)
     }
 }
 
-fn handler_args(p: &OpPlan) -> String {
-    let mut s = String::new();
-    if p.has_path {
-        let _ = write!(s, ", path: types::{}Path", p.pascal);
-    }
-    if p.has_query {
-        let _ = write!(s, ", query: types::{}Query", p.pascal);
-    }
-    if p.has_header {
-        let _ = write!(s, ", headers: types::{}Headers", p.pascal);
-    }
-    if let Some(b) = &p.body_type {
-        let _ = write!(s, ", body: types::{b}");
-    }
-    s
-}
-
-fn endpoint_args(p: &OpPlan) -> String {
-    let mut s = String::new();
-    if p.has_path {
-        let _ = write!(s, ", path: Checked<Path<types::{}Path>>", p.pascal);
-    }
-    if p.has_query {
-        let _ = write!(s, ", query: Checked<Query<types::{}Query>>", p.pascal);
-    }
-    if p.has_header {
-        let _ = write!(s, ", headers: Checked<Header<types::{}Headers>>", p.pascal);
-    }
-    if let Some(b) = &p.body_type {
-        let _ = write!(s, ", body: CheckedBody<TypedBody<types::{b}>>");
-    }
-    s
-}
-
 fn body_ty(p: &OpPlan) -> String {
     p.response_type
         .as_ref()
@@ -772,35 +745,50 @@ fn response_type(p: &OpPlan) -> String {
     }
 }
 
-fn build_closure(p: &OpPlan) -> Result<String> {
-    let (pat, body_expr) = match p.success {
-        201 => (
-            "created: Created<_>",
-            "HttpResponseCreated(created.body)".to_string(),
-        ),
-        202 => ("value", "HttpResponseAccepted(value)".to_string()),
-        204 if p.method == "DELETE" => ("_value: ()", "HttpResponseDeleted()".to_string()),
-        204 => ("_value: ()", "HttpResponseUpdatedNoContent()".to_string()),
-        _ => ("value", "HttpResponseOk(value)".to_string()),
+/// `fn render(value, call) -> Response`: the handler's value as the
+/// documented success response with its headers.
+fn render_fn(p: &OpPlan) -> Result<TokenStream> {
+    let ret = ty(&handler_return(p))?;
+    let rtype = ty(&response_type(p))?;
+    let body_expr = match p.success {
+        201 => quote!(HttpResponseCreated(value.body)),
+        202 => quote!(HttpResponseAccepted(value)),
+        204 if p.method == "DELETE" => quote!(HttpResponseDeleted()),
+        204 => quote!(HttpResponseUpdatedNoContent()),
+        _ => quote!(HttpResponseOk(value)),
+    };
+    // A 204 has no value to render.
+    let value = if p.success == 204 {
+        quote!(_value)
+    } else {
+        quote!(value)
     };
     if p.headers.is_empty() {
-        return Ok(format!("|{pat}, _call: &Call| {body_expr}"));
+        return Ok(quote! {
+            fn render(#value: #ret, _call: &Call) -> #rtype { #body_expr }
+        });
     }
+    let mut pre = Vec::new();
     let mut fields = Vec::new();
-    let mut pre = String::new();
     for h in &p.headers {
         match h.as_str() {
-            "X-Request-Id" => fields.push("x_request_id: call.request_id.clone()".to_string()),
-            "RateLimit" => fields.push("rate_limit: call.rate_limit_value()".to_string()),
+            "X-Request-Id" => fields.push(quote!(x_request_id: call.request_id.clone())),
+            "RateLimit" => fields.push(quote!(rate_limit: call.rate_limit_value())),
             "RateLimit-Policy" => {
-                fields.push("rate_limit_policy: call.rate_limit_policy_value()".to_string())
+                fields.push(quote!(rate_limit_policy: call.rate_limit_policy_value()))
             }
             // A replay is served from the stored response, never from here.
-            "Idempotent-Replayed" => fields.push("idempotent_replayed: None".to_string()),
-            "Location" => fields.push("location: created.location".to_string()),
+            "Idempotent-Replayed" => fields.push(quote!(idempotent_replayed: None)),
+            "Location" => {
+                // `Location` moves out of the value before its body does.
+                pre.push(quote!(let location = value.location.clone();));
+                fields.push(quote!(location));
+            }
             "Link" => {
-                pre.push_str("let link = value.next_cursor.as_deref().map(|c| call.next_link(c));");
-                fields.push("link".to_string());
+                pre.push(
+                    quote!(let link = value.next_cursor.as_deref().map(|c| call.next_link(c));),
+                );
+                fields.push(quote!(link));
             }
             other => {
                 return Err(anyhow!(
@@ -809,18 +797,11 @@ fn build_closure(p: &OpPlan) -> Result<String> {
             }
         }
     }
-    // `Location` moves out of `created` after the body: take it first.
-    if p.success == 201 {
-        pre.push_str("let created: Created<_> = created; let location = created.location.clone();");
-        for f in fields.iter_mut() {
-            if f.starts_with("location") {
-                *f = "location".into();
-            }
+    let headers_ty = format_ident!("{}ResponseHeaders", p.pascal);
+    Ok(quote! {
+        fn render(#value: #ret, call: &Call) -> #rtype {
+            #(#pre)*
+            HttpResponseHeaders::new(#body_expr, headers::#headers_ty { #(#fields),* })
         }
-    }
-    Ok(format!(
-        "|{pat}, call: &Call| {{ {pre} HttpResponseHeaders::new({body_expr}, headers::{}ResponseHeaders {{ {} }}) }}",
-        p.pascal,
-        fields.join(", ")
-    ))
+    })
 }

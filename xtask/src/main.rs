@@ -15,7 +15,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate the server trait crate and the SDK from spec/orderflow.yaml.
+    /// Generate the server trait crates and SDKs of every API in codegen.yaml.
     Gen {
         /// Write nothing; exit 1 and name each stale file if any would change.
         #[arg(long)]
@@ -45,15 +45,7 @@ fn main() -> ExitCode {
 fn gen_cmd(check: bool, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let root = xtask::workspace_root();
     let started = Instant::now();
-    let spec_path = root.join(xtask::SPEC_PATH);
-    let text = match std::fs::read_to_string(&spec_path) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = writeln!(err, "error: cannot read {}: {e}", spec_path.display());
-            return Exit::Failed;
-        }
-    };
-    let files = match xtask::generate(&text) {
+    let files = match xtask::Config::load(&root).and_then(|c| xtask::generate_all(&root, &c)) {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(err, "error: {e:#}");

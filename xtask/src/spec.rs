@@ -106,6 +106,9 @@ pub struct Spec {
     pub file: String,
     pub text: String,
     pub api: OpenAPI,
+    /// The name generated identifiers carry (`{api_name}Api`); from the
+    /// generator configuration.
+    pub api_name: String,
 }
 
 /// One operation with its path-level parameters merged in.
@@ -197,6 +200,7 @@ impl Spec {
             file: file.to_string(),
             text: text.to_string(),
             api,
+            api_name: "OrderFlow".to_string(),
         })
     }
 

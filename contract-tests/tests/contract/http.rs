@@ -47,6 +47,12 @@ impl Case {
         self.body = Some(body.into());
         self
     }
+    /// A body sent with no Content-Type at all.
+    fn bare(mut self, body: impl Into<String>) -> Case {
+        self.content_type = None;
+        self.body = Some(body.into());
+        self
+    }
     fn auth(mut self, auth: Option<&'static str>) -> Case {
         self.auth = auth;
         self
@@ -238,7 +244,41 @@ async fn bad_requests_get_precise_problems() {
             .expect(400, "malformed_request"),
         Case::new("wrong JSON type", "POST", "/v1/customers")
             .json(json!({"name": 5, "email": "a@b"}))
+            .expect(400, "malformed_request")
+            .pointers(&["#/name"]),
+        Case::new("trailing bytes after the JSON body", "POST", "/v1/customers")
+            .raw("application/json", r#"{"name": "Ada", "email": "a@b"} {"x": 1}"#)
             .expect(400, "malformed_request"),
+        Case::new("a body without Content-Type", "POST", "/v1/customers")
+            .bare(r#"{"name": "Ada", "email": "a@b"}"#)
+            .expect(415, "unsupported_media_type"),
+        Case::new("null for a declared member", "PATCH", format!("/v1/customers/{cus_id}"))
+            .json(json!({"email": null}))
+            .expect(400, "malformed_request")
+            .pointers(&["#/email"]),
+        Case::new("a name of invisible characters", "POST", "/v1/customers")
+            .json(json!({"name": "\u{200B}\u{2060}\u{FEFF}", "email": "a@b"}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/name"]),
+        Case::new("a name holding a control character", "POST", "/v1/customers")
+            .json(json!({"name": "Ada\u{7}", "email": "a@b"}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/name"]),
+        Case::new("a negative quantity", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k5")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": -1}]}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/items/0/quantity"]),
+        Case::new("a quantity beyond 32 bits", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k6")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": 4294967297u64}]}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/items/0/quantity"]),
+        Case::new("two Idempotency-Key headers", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k7")
+            .header("Idempotency-Key", "k8")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": 1}]}))
+            .expect(400, "idempotency_key_invalid"),
         Case::new("wrong media type", "POST", "/v1/customers")
             .raw("text/plain", "name=Ada")
             .expect(415, "unsupported_media_type"),

@@ -653,8 +653,10 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
     let body = json!({"customer_id": ada.id, "items": [{"product_id": mug.id, "quantity": 1}]});
     let typed: orderflow_server_api::types::OrderCreate =
         serde_json::from_value(body.clone()).expect("a valid order");
-    let fingerprint =
-        orderflow_server_api::edge::fingerprint(&orderflow_server_api::ops::CREATE_ORDER, &typed);
+    let fingerprint = orderflow_server_api::edge::pipeline::fingerprint(
+        &orderflow_server_api::ops::CREATE_ORDER,
+        &[serde_json::to_value(&typed).expect("re-encodes")],
+    );
     store
         .idempotency_begin(
             &IdempotencyKey {

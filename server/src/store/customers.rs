@@ -8,7 +8,7 @@
 //! it decide who may read which customer; that is the caller's job.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
@@ -65,7 +65,7 @@ fn check_email(email: &str, issues: &mut Vec<FieldIssue>) {
     }
 }
 
-fn ensure_email_free(tx: &Transaction<'_>, email: &str, except_id: Option<&str>) -> Result<()> {
+fn ensure_email_free(tx: &Connection, email: &str, except_id: Option<&str>) -> Result<()> {
     // Checked inside the IMMEDIATE write transaction, so no other writer can
     // take the address between this check and the insert; the UNIQUE index
     // stays as the last line of defence.
@@ -82,7 +82,7 @@ fn ensure_email_free(tx: &Transaction<'_>, email: &str, except_id: Option<&str>)
     }
 }
 
-pub(super) fn customer_exists(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+pub(super) fn customer_exists(tx: &Connection, id: &str) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?
         .query_row([id], |_| Ok(()))
@@ -90,7 +90,7 @@ pub(super) fn customer_exists(tx: &Transaction<'_>, id: &str) -> Result<bool> {
         .is_some())
 }
 
-fn load(tx: &Transaction<'_>, id: &str) -> Result<Customer> {
+fn load(tx: &Connection, id: &str) -> Result<Customer> {
     tx.prepare_cached(
         "SELECT seq, id, name, email, created_at, updated_at FROM customers WHERE id = ?1",
     )?

@@ -2,9 +2,9 @@
 //!
 //! A record is keyed by (principal, key), so one client can never replay
 //! another's response. [`Store::idempotency_begin`] claims a key before the
-//! handler runs; the handler's own transaction completes the claim with the
-//! response (see [`Store::create_order_idempotent`]), so the side effect and
-//! its record commit together. A failed request's response is stored on its
+//! handler runs; the handler's writes run in a [`super::Unit`], and
+//! [`Store::commit_unit`] completes the claim with the response in the
+//! unit's transaction, so the side effect and its record commit together. A failed request's response is stored on its
 //! own (nothing else was written), a request that failed on the server side
 //! releases its claim so that a retry can run again, and a claim whose lease
 //! has passed (its request died) may be re-claimed.
@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError, ts_to_sql};
 
@@ -69,7 +69,7 @@ fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
 /// Completes a claim inside the caller's transaction. Fails (rolling the
 /// caller's side effect back) if the claim is no longer this request's.
 pub(super) fn complete_claim(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: &IdempotencyKey<'_>,
     response: &StoredResponse,
 ) -> Result<()> {
@@ -129,7 +129,7 @@ impl Store {
                 })
                 .optional()?;
             let now_sql = ts_to_sql(&now);
-            let claim = |tx: &Transaction<'_>| -> Result<Begin> {
+            let claim = |tx: &Connection| -> Result<Begin> {
                 tx.prepare_cached(
                     "INSERT INTO idempotency_keys \
                      (principal, key, fingerprint, state, created_at, lease_until, expires_at) \
@@ -215,6 +215,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Unit;
     use crate::store::testutil::TestStore;
 
     const LEASE: Duration = Duration::from_secs(60);
@@ -234,10 +235,6 @@ mod tests {
             headers: vec![("location".into(), "/v1/orders/x".into())],
             body: body.as_bytes().to_vec(),
         }
-    }
-
-    fn render(o: &crate::store::Order) -> std::result::Result<StoredResponse, String> {
-        Ok(response(201, &o.id))
     }
 
     #[test]
@@ -305,26 +302,32 @@ mod tests {
         let p = t.product("P-1", 100, "EUR");
         let k = key("key_a", "k1", "fp1");
         t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
-        let failing = |_: &crate::store::Order| -> std::result::Result<StoredResponse, String> {
-            Err("simulated crash between the insert and the commit".into())
-        };
         let before = t.count("orders");
-        let err = t
+
+        // A crash between the insert and the commit: the unit is dropped.
+        let mut unit = Unit::default();
+        let order = t
             .store
-            .create_order_idempotent(&c.id, &[(p.id.as_str(), 1)], &k, &failing)
-            .expect_err("the render failure aborts the transaction");
-        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+            .in_unit(&mut unit, |s| s.create_order(&c.id, &[(p.id.as_str(), 1)]))
+            .expect("placed inside the unit");
+        assert!(unit.began());
+        drop(unit);
         assert_eq!(t.count("orders"), before, "no order without its record");
         assert_eq!(
             t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
             Begin::InFlight,
             "still only claimed"
         );
+        assert!(t.store.get_order(&order.id, None).is_err());
 
+        let mut unit = Unit::default();
         let order = t
             .store
-            .create_order_idempotent(&c.id, &[(p.id.as_str(), 1)], &k, &render)
+            .in_unit(&mut unit, |s| s.create_order(&c.id, &[(p.id.as_str(), 1)]))
             .expect("placed");
+        t.store
+            .commit_unit(unit, &k, &response(201, &order.id))
+            .expect("committed");
         assert_eq!(t.count("orders"), before + 1);
         assert_eq!(
             t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
@@ -333,16 +336,40 @@ mod tests {
     }
 
     #[test]
+    fn a_unit_reads_its_own_writes_and_a_failed_step_undoes_only_itself() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        let mut unit = Unit::default();
+        let (first, dup) = t.store.in_unit(&mut unit, |s| {
+            let first = s.create_customer("Ada", "ada@example.com").expect("first");
+            let seen = s.get_customer(&first.id).expect("visible inside the unit");
+            assert_eq!(seen, first);
+            (first, s.create_customer("Ada 2", "ada@example.com"))
+        });
+        assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+        // Outside the unit nothing is visible until it commits.
+        assert!(t.store.get_customer(&first.id).is_err());
+        t.store
+            .commit_unit(unit, &k, &response(201, &first.id))
+            .expect("commit");
+        assert_eq!(t.store.get_customer(&first.id).expect("committed"), first);
+        assert_eq!(t.count("customers"), 1, "the failed step left nothing");
+    }
+
+    #[test]
     fn an_invalid_order_leaves_the_claim_open_and_writes_nothing() {
         let t = TestStore::new();
         let c = t.customer("Ada", "ada@example.com");
         let k = key("key_a", "k1", "fp1");
         t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
+        let mut unit = Unit::default();
         let err = t
             .store
-            .create_order_idempotent(&c.id, &[("prd_missing", 1)], &k, &render)
+            .in_unit(&mut unit, |s| s.create_order(&c.id, &[("prd_missing", 1)]))
             .expect_err("unknown product");
         assert!(matches!(err, StoreError::Invalid(_)));
+        drop(unit);
         assert_eq!(t.count("orders"), 0);
         assert_eq!(
             t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
@@ -358,9 +385,14 @@ mod tests {
         let k = key("key_a", "k1", "fp1");
         // Never claimed (or released meanwhile): the side effect must not
         // commit without its record.
+        let mut unit = Unit::default();
+        let order = t
+            .store
+            .in_unit(&mut unit, |s| s.create_order(&c.id, &[(p.id.as_str(), 1)]))
+            .expect("placed inside the unit");
         let err = t
             .store
-            .create_order_idempotent(&c.id, &[(p.id.as_str(), 1)], &k, &render)
+            .commit_unit(unit, &k, &response(201, &order.id))
             .expect_err("no claim");
         assert!(
             matches!(
@@ -373,6 +405,8 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(t.count("orders"), 0);
+        // The writer is free again: a plain write goes through.
+        t.customer("Bob", "bob@example.com");
     }
 
     #[test]

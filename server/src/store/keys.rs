@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::customers::customer_exists;
@@ -96,7 +96,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-fn load(tx: &Transaction<'_>, id: &str) -> Result<ApiKey> {
+fn load(tx: &Connection, id: &str) -> Result<ApiKey> {
     tx.prepare_cached(
         "SELECT id, name, role, customer_id, created_at, revoked_at FROM api_keys WHERE id = ?1",
     )?
@@ -141,7 +141,7 @@ impl Store {
 
     fn insert_key(
         &self,
-        tx: &Transaction<'_>,
+        tx: &Connection,
         role: Role,
         customer_id: Option<&str>,
         name: &str,

@@ -17,6 +17,14 @@
 //! opaque responses (see `idempotency`). Every SQL string is a constant;
 //! input only ever reaches SQLite as a bound parameter.
 //!
+//! Units of work: a call that holds an Idempotency-Key claim runs its
+//! store calls inside one [`Unit`] ([`Store::in_unit`]). The unit takes the
+//! writer on its first write and keeps one IMMEDIATE transaction open
+//! across the call's store calls (each a savepoint inside it), so that the
+//! edge can commit the handler's side effect together with the recorded
+//! response ([`Store::commit_unit`]), or roll both back. Handlers do not
+//! know units exist; `App::db` joins them.
+//!
 //! TODO-hardening: the design keeps storage behind a trait so that a
 //! PostgreSQL backend can be added later. The trait is not extracted yet;
 //! the public methods of [`Store`] are its intended shape.
@@ -33,6 +41,7 @@ mod schema;
 #[cfg(test)]
 mod testutil;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -43,6 +52,7 @@ use rusqlite::{Connection, OpenFlags, Statement, StatementStatus, TransactionBeh
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cursor::CursorError;
 pub use customers::{Customer, CustomerPatch};
+use idempotency::complete_claim;
 pub use idempotency::{Begin, IdempotencyKey, StoredResponse};
 pub use ids::{IdSource, RandomIds, SequentialIds};
 pub use keys::{ApiKey, Principal, Role};
@@ -166,7 +176,7 @@ pub struct Page<T> {
 
 /// The store. Cheap to share: wrap it in an `Arc`.
 pub struct Store {
-    writer: Mutex<Connection>,
+    writer: Arc<WriterSlot>,
     readers: ReadPool,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
@@ -220,7 +230,10 @@ impl Store {
         }
 
         Ok(Store {
-            writer: Mutex::new(writer),
+            writer: Arc::new(WriterSlot {
+                conn: Mutex::new(Some(writer)),
+                returned: Condvar::new(),
+            }),
             readers: ReadPool {
                 idle: Mutex::new(readers),
                 returned: Condvar::new(),
@@ -280,13 +293,26 @@ impl Store {
     /// Runs `f` in an IMMEDIATE transaction on the writer and commits if it
     /// returns `Ok`. IMMEDIATE takes the write lock up front, so the checks
     /// `f` makes (does the email exist? is the transition legal?) cannot be
-    /// invalidated by another writer before `f` writes.
-    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        // A panic while holding the lock would have rolled its transaction
-        // back when the `Transaction` dropped, so the connection behind a
-        // poisoned lock is still consistent.
-        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    /// invalidated by another writer before `f` writes. Inside a [`Unit`],
+    /// `f` runs in a savepoint of the unit's transaction instead: its
+    /// failure undoes only its own writes, and nothing is committed until
+    /// the unit is.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if unit_active() {
+            return UNIT.with(|cell| {
+                let mut slot = cell.try_borrow_mut().map_err(|_| nested())?;
+                let unit = slot.as_mut().ok_or_else(nested)?;
+                let conn = unit.begin(&self.writer)?;
+                let sp = conn.savepoint()?;
+                let value = f(&sp)?;
+                sp.commit()?;
+                Ok(value)
+            });
+        }
+        let mut lease = self.writer.checkout()?;
+        let tx = lease
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
         Ok(value)
@@ -294,7 +320,24 @@ impl Store {
 
     /// Runs `f` in a read transaction on a pooled connection, so that all of
     /// its statements see one snapshot (an order page and its lines agree).
-    fn read<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Inside a [`Unit`] that has written, `f` reads through the unit's
+    /// transaction, so it sees the unit's own writes.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let unit_began = UNIT.with(|cell| {
+            cell.try_borrow()
+                .map(|u| u.as_ref().is_some_and(Unit::began))
+                .unwrap_or(false)
+        });
+        if unit_began {
+            return UNIT.with(|cell| {
+                let mut slot = cell.try_borrow_mut().map_err(|_| nested())?;
+                let lease = slot
+                    .as_mut()
+                    .and_then(|u| u.lease.as_mut())
+                    .ok_or_else(nested)?;
+                f(lease.conn_mut())
+            });
+        }
         let mut conn = self.reader()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let value = f(&tx)?;
@@ -308,9 +351,189 @@ impl Store {
         self.readers.checkout()
     }
 
+    /// Runs `f` with every store call it makes on this thread joined to
+    /// `unit` (see [`Unit`]). A panic in `f` leaves the unit rolled back,
+    /// never attached to the thread.
+    pub fn in_unit<T>(&self, unit: &mut Unit, f: impl FnOnce(&Store) -> T) -> T {
+        struct Detach<'u>(&'u mut Unit);
+        impl Drop for Detach<'_> {
+            fn drop(&mut self) {
+                *self.0 = UNIT
+                    .with(|cell| cell.borrow_mut().take())
+                    .unwrap_or_default();
+            }
+        }
+        UNIT.with(|cell| *cell.borrow_mut() = Some(std::mem::take(unit)));
+        let _detach = Detach(unit);
+        f(self)
+    }
+
+    /// Completes `key`'s claim with `response` and commits it together with
+    /// everything `unit` wrote, in one transaction: both or neither. A unit
+    /// that wrote nothing just records the response.
+    pub fn commit_unit(
+        &self,
+        unit: Unit,
+        key: &IdempotencyKey<'_>,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        match unit.lease {
+            Some(mut lease) => {
+                complete_claim(lease.conn_mut(), key, response)?;
+                lease.commit()
+            }
+            None => self.write(|tx| complete_claim(tx, key, response)),
+        }
+    }
+
     #[cfg(test)]
-    fn writer_for_tests(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    fn writer_for_tests(&self) -> WriterLease {
+        self.writer
+            .checkout()
+            .unwrap_or_else(|e| unreachable!("the writer is free in tests: {e}"))
+    }
+}
+
+thread_local! {
+    /// The unit of work this blocking-pool thread's store calls join, set
+    /// only inside [`Store::in_unit`].
+    static UNIT: RefCell<Option<Unit>> = const { RefCell::new(None) };
+}
+
+fn unit_active() -> bool {
+    UNIT.with(|cell| cell.try_borrow().map(|u| u.is_some()).unwrap_or(true))
+}
+
+fn nested() -> StoreError {
+    StoreError::Internal("a store call was nested inside another one in a unit of work".into())
+}
+
+/// One call's writes, kept in one open transaction until the edge commits
+/// them with the call's recorded response ([`Store::commit_unit`]) or drops
+/// the unit, which rolls them back. It holds the writer from its first
+/// write on, so other writers wait for it: a unit is for one request's few
+/// statements, never for long work.
+#[derive(Default)]
+pub struct Unit {
+    lease: Option<WriterLease>,
+}
+
+impl std::fmt::Debug for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unit")
+            .field("began", &self.lease.is_some())
+            .finish()
+    }
+}
+
+impl Unit {
+    /// Whether the unit has written (holds the writer and a transaction).
+    pub fn began(&self) -> bool {
+        self.lease.is_some()
+    }
+
+    fn begin(&mut self, writer: &Arc<WriterSlot>) -> Result<&mut Connection> {
+        if self.lease.is_none() {
+            let mut lease = writer.checkout()?;
+            lease.conn_mut().execute_batch("BEGIN IMMEDIATE")?;
+            lease.in_transaction = true;
+            self.lease = Some(lease);
+        }
+        match self.lease.as_mut() {
+            Some(lease) => Ok(lease.conn_mut()),
+            None => Err(StoreError::Internal("unit without a writer".into())),
+        }
+    }
+}
+
+/// The one writer connection, lent to one user at a time (a plain write or
+/// a [`Unit`]). A slot rather than a mutex guard so that a unit can hold it
+/// across the blocking-pool calls of one request.
+struct WriterSlot {
+    conn: Mutex<Option<Connection>>,
+    returned: Condvar,
+}
+
+impl WriterSlot {
+    fn checkout(self: &Arc<Self>) -> Result<WriterLease> {
+        // The slot only holds or lacks the connection, so it is never left
+        // broken by a panic; recovering from poisoning is safe.
+        let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            if let Some(conn) = slot.take() {
+                return Ok(WriterLease {
+                    slot: self.clone(),
+                    conn: Some(conn),
+                    in_transaction: false,
+                });
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Internal(format!(
+                    "the writer did not become free within {BUSY_TIMEOUT:?}"
+                )));
+            }
+            slot = self
+                .returned
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// The writer on loan. Dropping it rolls back a transaction it left open
+/// and gives the connection back.
+struct WriterLease {
+    slot: Arc<WriterSlot>,
+    conn: Option<Connection>,
+    /// A unit's transaction is open on the connection.
+    in_transaction: bool,
+}
+
+impl WriterLease {
+    fn conn_mut(&mut self) -> &mut Connection {
+        match &mut self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a writer lease gives its connection back only in drop"),
+        }
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.conn_mut().execute_batch("COMMIT")?;
+        self.in_transaction = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriterLease {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match &self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a writer lease gives its connection back only in drop"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriterLease {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn_mut()
+    }
+}
+
+impl Drop for WriterLease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if self.in_transaction {
+                // Nothing to report to: the unit's caller already answered
+                // with the failure that made it drop the unit.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            *self.slot.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+            self.slot.returned.notify_one();
+        }
     }
 }
 

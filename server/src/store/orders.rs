@@ -18,10 +18,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::customers::customer_exists;
-use super::idempotency::{IdempotencyKey, StoredResponse, complete_claim};
 use super::{
     FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
     ts_from_row, ts_to_sql,
@@ -205,7 +204,7 @@ fn item_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, OrderItem)> {
 }
 
 /// The lines of one order, in line order.
-fn load_items(tx: &Transaction<'_>, order_seq: i64) -> Result<Vec<OrderItem>> {
+fn load_items(tx: &Connection, order_seq: i64) -> Result<Vec<OrderItem>> {
     let mut stmt = tx.prepare_cached(
         "SELECT order_seq, line, product_id, sku, name, quantity, unit_price_minor, \
          line_total_minor, currency FROM order_items WHERE order_seq = ?1 ORDER BY line",
@@ -219,7 +218,7 @@ fn load_items(tx: &Transaction<'_>, order_seq: i64) -> Result<Vec<OrderItem>> {
 
 /// Looks an order up by id and applies visibility: another customer's
 /// order is reported exactly like a missing one.
-fn load_order(tx: &Transaction<'_>, id: &str, visible_to: Option<&str>) -> Result<(i64, Order)> {
+fn load_order(tx: &Connection, id: &str, visible_to: Option<&str>) -> Result<(i64, Order)> {
     let found = tx
         .prepare_cached(
             "SELECT seq, id, customer_id, status, total_minor, currency, created_at, updated_at \
@@ -245,7 +244,7 @@ struct CatalogEntry {
     active: bool,
 }
 
-fn catalog_entry(tx: &Transaction<'_>, product_id: &str) -> Result<Option<CatalogEntry>> {
+fn catalog_entry(tx: &Connection, product_id: &str) -> Result<Option<CatalogEntry>> {
     Ok(tx
         .prepare_cached(
             "SELECT sku, name, price_minor, currency, active FROM products WHERE id = ?1",
@@ -276,35 +275,11 @@ impl Store {
         let order_id = self.ids.new_id("ord");
         self.write(|tx| place_order(tx, now, order_id, customer_id, items))
     }
-
-    /// [`Store::create_order`] under an Idempotency-Key that
-    /// [`Store::idempotency_begin`] claimed: the order and the key's stored
-    /// response (made by `render` from the new order) commit in one
-    /// transaction, so a crash leaves both or neither. A `render` failure
-    /// rolls the order back too.
-    pub fn create_order_idempotent<P: AsRef<str>>(
-        &self,
-        customer_id: &str,
-        items: &[(P, u32)],
-        key: &IdempotencyKey<'_>,
-        render: &dyn Fn(&Order) -> std::result::Result<StoredResponse, String>,
-    ) -> Result<Order> {
-        let now = self.now();
-        let order_id = self.ids.new_id("ord");
-        self.write(|tx| {
-            let order = place_order(tx, now, order_id, customer_id, items)?;
-            let response = render(&order).map_err(|e| {
-                StoreError::Internal(format!("rendering the idempotent response: {e}"))
-            })?;
-            complete_claim(tx, key, &response)?;
-            Ok(order)
-        })
-    }
 }
 
 /// Validates and inserts one order inside the caller's transaction.
 fn place_order<P: AsRef<str>>(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     now: DateTime<Utc>,
     order_id: String,
     customer_id: &str,
@@ -582,7 +557,7 @@ impl Store {
 /// Drops the look-ahead row, loads the lines of every order left on the
 /// page with one statement, and assembles the page.
 fn finish_order_page(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     mut rows: Vec<(i64, Order)>,
     limit: u32,
     mut vm_steps: u64,

@@ -9,7 +9,7 @@
 //! (non-negative prices, a three-letter upper-case currency).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
     FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
@@ -113,7 +113,7 @@ fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
     }
 }
 
-fn load(tx: &Transaction<'_>, id: &str) -> Result<Product> {
+fn load(tx: &Connection, id: &str) -> Result<Product> {
     tx.prepare_cached(
         "SELECT seq, id, sku, name, price_minor, currency, active, created_at, updated_at \
          FROM products WHERE id = ?1",

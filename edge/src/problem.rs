@@ -10,8 +10,55 @@
 use std::fmt;
 
 use dropshot::{ErrorStatusCode, HttpError, HttpResponseError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use crate::api::types::{FieldError, Problem};
+/// An RFC 9457 problem details body: the spec's `Problem` schema. The
+/// runtime owns this type (the generated code maps the spec's schema onto
+/// it), and the drift check proves the two agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    rename = "Problem",
+    description = "An RFC 9457 problem details object."
+)]
+pub struct Problem {
+    /// A snake_case key that maps one-to-one to `type`.
+    pub code: String,
+    /// What went wrong in this occurrence, for humans.
+    pub detail: String,
+    /// For validation failures, every bad field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request path this problem occurred on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Equal to the response's `X-Request-Id`.
+    pub request_id: String,
+    /// The HTTP status code of this response.
+    pub status: u16,
+    /// A short summary, the same for every occurrence of the type.
+    pub title: String,
+    /// A URI that identifies the problem type; the stable machine key.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// For 429 responses, the rate-limit policies the request exceeded.
+    #[serde(
+        rename = "violated-policies",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub violated_policies: Vec<String>,
+}
+
+/// One bad field of a request: the spec's `FieldError` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "FieldError")]
+pub struct FieldError {
+    /// A JSON pointer (RFC 6901, in URI fragment form) into the request body, or the parameter's name.
+    pub pointer: String,
+    /// What is wrong with the value and what was expected.
+    pub detail: String,
+}
 
 /// Base of every problem `type` URI the server mints.
 pub const TYPE_BASE: &str = "https://orderflow.dev/problems/";
@@ -31,6 +78,7 @@ const CATALOGUE: &[(&str, u16, &str)] = &[
     ("unauthenticated", 401, "Authentication required"),
     ("forbidden", 403, "Forbidden"),
     ("not_found", 404, "Not found"),
+    ("method_not_allowed", 405, "Method not allowed"),
     ("illegal_transition", 409, "Illegal status transition"),
     ("duplicate_email", 409, "Duplicate email"),
     ("duplicate_sku", 409, "Duplicate SKU"),
@@ -77,6 +125,8 @@ pub struct ApiError {
     pub problem: Problem,
     /// Extra response headers (e.g. `Retry-After`).
     pub headers: http::HeaderMap,
+    /// What went wrong inside, for the log only (never sent).
+    pub cause: Option<String>,
 }
 
 impl ApiError {
@@ -101,6 +151,7 @@ impl ApiError {
                 violated_policies: Vec::new(),
             },
             headers: http::HeaderMap::new(),
+            cause: None,
         }
     }
 
@@ -127,6 +178,13 @@ impl ApiError {
             "internal_error",
             "the server failed to handle this request; quote the request_id when reporting it",
         )
+    }
+
+    /// [`ApiError::internal`] with its cause kept for the log.
+    pub fn internal_because(cause: impl Into<String>) -> ApiError {
+        let mut e = ApiError::internal();
+        e.cause = Some(cause.into());
+        e
     }
 
     /// A validation failure listing every bad field.

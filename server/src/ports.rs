@@ -1,34 +1,25 @@
-//! The policy hooks the generated edge calls: authentication, rate
-//! limiting, Idempotency-Key records and the per-request observation
-//! (logs).
+//! The server's implementations of the edge's ports, one type each:
+//! [`ApiKeys`] (authentication), [`Quotas`] (rate limits), [`Records`]
+//! (Idempotency-Key records and units of work) and [`RequestLog`]
+//! (observation). `crate::run` assembles them into `orderflow_edge::Ports`.
 //!
 //! API keys arrive as `Authorization: Bearer <key>` and are looked up by
 //! hash; the key itself is never logged or stored, and neither are
 //! Idempotency-Keys. This module does not decide what a principal may do:
 //! handlers do.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use orderflow_server_api::edge::{
-    Claim, IdempotencyBegin, RateLimitPolicy, RateState, Settle, StoredReply,
+use orderflow_edge::{
+    ApiError, Authenticator, Call, Claim, IdempotencyBegin, IdempotencyStore, Observer, Outcome,
+    Principal, RateLimitPolicy, RateLimiter, RateState, StoredReply,
 };
-use orderflow_server_api::{ApiError, Call, Guard, Principal};
-use slog::{debug, error, info};
+use slog::{Logger, debug, error, info};
 
 use crate::handlers::{App, IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION};
-use crate::ratelimit::Decision;
-use crate::store::{Begin, IdempotencyKey, Role, StoredResponse};
-
-/// Response headers that belong to one request, not to the stored result
-/// of an Idempotency-Key: a replay gets its own.
-const PER_REQUEST_HEADERS: &[&str] = &[
-    "x-request-id",
-    "ratelimit",
-    "ratelimit-policy",
-    "retry-after",
-    "idempotent-replayed",
-];
+use crate::ratelimit::{Decision, Limiter};
+use crate::store::{Begin, IdempotencyKey, Role, StoredResponse, Unit};
 
 /// Extracts the token from a `Bearer` credential (scheme case-insensitive,
 /// RFC 9110 §11.1).
@@ -38,8 +29,13 @@ pub fn bearer(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Bearer API keys, looked up by hash in the store.
+pub struct ApiKeys {
+    pub app: Arc<App>,
+}
+
 #[async_trait]
-impl Guard for App {
+impl Authenticator for ApiKeys {
     async fn authenticate(
         &self,
         call: &Call,
@@ -56,9 +52,13 @@ impl Guard for App {
             ));
         };
         let token = token.to_string();
-        // Through `db`, like every store call: bounded, off the executor,
-        // and a storage failure is logged with the request id.
-        match self.db(call, move |s| s.authenticate(&token)).await? {
+        // Through `db_plain`, like every store call: bounded, off the
+        // executor, and a storage failure is logged with the request id.
+        match self
+            .app
+            .db_plain(call, move |s| s.authenticate(&token))
+            .await?
+        {
             Some(p) => Ok(Principal {
                 key_id: p.key_id,
                 admin: p.role == Role::Admin,
@@ -69,13 +69,24 @@ impl Guard for App {
             )),
         }
     }
+}
 
-    async fn rate_limit(
+/// GCRA quotas in memory (see `crate::ratelimit`).
+pub struct Quotas {
+    pub limiter: Limiter,
+    /// Off only for the retry-storm demonstration's "before" run: every
+    /// request is allowed and reported at full quota.
+    pub enforce: bool,
+}
+
+#[async_trait]
+impl RateLimiter for Quotas {
+    async fn check(
         &self,
         call: &Call,
         policy: &'static RateLimitPolicy,
     ) -> Result<RateState, ApiError> {
-        if !self.guardrails {
+        if !self.enforce {
             return Ok(self.limiter.peek(policy));
         }
         let caller = match &call.principal {
@@ -87,26 +98,41 @@ impl Guard for App {
             Decision::Deny(state, retry_after) => Err(state.too_many_requests(retry_after)),
         }
     }
+}
 
-    async fn idempotency_begin(
-        &self,
-        call: &Call,
-        key: &str,
-        fingerprint: &str,
-    ) -> Result<IdempotencyBegin, ApiError> {
-        if !self.guardrails {
+/// Idempotency-Key records in the store. A claimed call's handler writes
+/// join a [`Unit`] kept in the call (see `App::db`); [`Records::commit`]
+/// completes the claim inside it.
+pub struct Records {
+    pub app: Arc<App>,
+    /// Off only for the retry-storm demonstration's "before" run.
+    pub enforce: bool,
+}
+
+fn key_of<'a>(principal: &'a str, claim: &'a Claim) -> IdempotencyKey<'a> {
+    IdempotencyKey {
+        principal,
+        key: &claim.key,
+        fingerprint: &claim.fingerprint,
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for Records {
+    async fn begin(&self, call: &Call, claim: &Claim) -> Result<IdempotencyBegin, ApiError> {
+        if !self.enforce {
             return Ok(IdempotencyBegin::Bypass);
         }
         let principal = call.principal()?.key_id.clone();
-        let (key, fingerprint) = (key.to_string(), fingerprint.to_string());
+        let claim = claim.clone();
         let begin = self
-            .db(call, move |s| {
-                let k = IdempotencyKey {
-                    principal: &principal,
-                    key: &key,
-                    fingerprint: &fingerprint,
-                };
-                s.idempotency_begin(&k, IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION)
+            .app
+            .db_plain(call, move |s| {
+                s.idempotency_begin(
+                    &key_of(&principal, &claim),
+                    IDEMPOTENCY_LEASE,
+                    IDEMPOTENCY_RETENTION,
+                )
             })
             .await?;
         match begin {
@@ -134,49 +160,64 @@ impl Guard for App {
         }
     }
 
-    async fn idempotency_settle(&self, call: &Call, claim: &Claim, outcome: Settle<'_>) {
+    async fn commit(
+        &self,
+        call: &Call,
+        claim: &Claim,
+        reply: &StoredReply,
+    ) -> Result<(), ApiError> {
+        let principal = call.principal()?.key_id.clone();
+        let unit = call.unit.take::<Unit>().map(|u| *u).unwrap_or_default();
+        let claim = claim.clone();
+        let response = StoredResponse {
+            status: reply.status,
+            headers: reply.headers.clone(),
+            body: reply.body.clone(),
+        };
+        self.app
+            .db_plain(call, move |s| {
+                s.commit_unit(unit, &key_of(&principal, &claim), &response)
+            })
+            .await
+    }
+
+    async fn abandon(&self, call: &Call, claim: &Claim, problem: &ApiError) {
         let Ok(principal) = call.principal().map(|p| p.key_id.clone()) else {
             return;
         };
-        let (key, fingerprint) = (claim.key.clone(), claim.fingerprint.clone());
+        let unit = call.unit.take::<Unit>();
+        let claim = claim.clone();
         // A client mistake is final: store it so that a retry gets the same
         // answer. A server failure is not: release the key so that a retry
         // runs the request again.
-        let stored = match outcome {
-            Settle::Failed(e) if e.status() < 500 => {
-                serde_json::to_vec(&e.problem).ok().map(|body| {
-                    let mut headers = vec![(
-                        "content-type".to_string(),
-                        "application/problem+json".to_string(),
-                    )];
-                    for (name, value) in e.headers.iter() {
-                        if !PER_REQUEST_HEADERS.contains(&name.as_str())
-                            && let Ok(v) = value.to_str()
-                        {
-                            headers.push((name.to_string(), v.to_string()));
-                        }
+        let stored = (problem.status() < 500)
+            .then(|| serde_json::to_vec(&problem.problem).ok())
+            .flatten()
+            .map(|body| {
+                let mut headers = vec![(
+                    "content-type".to_string(),
+                    "application/problem+json".to_string(),
+                )];
+                for (name, value) in problem.headers.iter() {
+                    if !orderflow_edge::pipeline::PER_REQUEST_HEADERS.contains(&name.as_str())
+                        && let Ok(v) = value.to_str()
+                    {
+                        headers.push((name.to_string(), v.to_string()));
                     }
-                    StoredResponse {
-                        status: e.status(),
-                        headers,
-                        body,
-                    }
-                })
-            }
-            Settle::Failed(_) => None,
-            Settle::Unrecorded => {
-                error!(self.log, "handler succeeded without recording its Idempotency-Key result; released the key";
-                    "request_id" => &call.request_id, "operation" => call.op.operation_id);
-                None
-            }
-        };
+                }
+                StoredResponse {
+                    status: problem.status(),
+                    headers,
+                    body,
+                }
+            });
         let result = self
-            .db(call, move |s| {
-                let k = IdempotencyKey {
-                    principal: &principal,
-                    key: &key,
-                    fingerprint: &fingerprint,
-                };
+            .app
+            .db_plain(call, move |s| {
+                // Dropping the unit rolls back whatever the handler wrote
+                // (on this blocking thread, not the executor).
+                drop(unit);
+                let k = key_of(&principal, &claim);
                 match &stored {
                     Some(r) => s.idempotency_finish(&k, r),
                     None => s.idempotency_release(&k),
@@ -184,31 +225,41 @@ impl Guard for App {
             })
             .await;
         if let Err(e) = result {
-            error!(self.log, "settling an Idempotency-Key failed";
+            error!(self.app.log, "settling an Idempotency-Key failed";
                 "request_id" => &call.request_id, "code" => e.code().to_string());
         }
     }
+}
 
-    fn observe(&self, call: &Call, status: u16, elapsed: Duration, problem: Option<&ApiError>) {
+/// One log line per finished call.
+pub struct RequestLog {
+    pub log: Logger,
+}
+
+impl Observer for RequestLog {
+    fn observe(&self, call: &Call, outcome: &Outcome<'_>) {
         let principal = call
             .principal
             .as_ref()
             .map(|p| p.key_id.as_str())
             .unwrap_or("-");
-        let latency_us = elapsed.as_micros() as u64;
-        match problem {
+        let latency_us = outcome.elapsed.as_micros() as u64;
+        let idempotency = outcome.idempotency.map(|o| o.as_str()).unwrap_or("-");
+        let status = outcome.status;
+        match outcome.problem {
             Some(p) if status >= 500 => error!(self.log, "request failed";
                 "request_id" => &call.request_id, "operation" => call.op.operation_id,
                 "route" => call.op.route, "status" => status, "code" => p.code(),
-                "principal" => principal, "latency_us" => latency_us),
+                "cause" => p.cause.as_deref().unwrap_or("-"),
+                "principal" => principal, "idempotency" => idempotency, "latency_us" => latency_us),
             Some(p) => info!(self.log, "request refused";
                 "request_id" => &call.request_id, "operation" => call.op.operation_id,
                 "route" => call.op.route, "status" => status, "code" => p.code(),
-                "principal" => principal, "latency_us" => latency_us),
+                "principal" => principal, "idempotency" => idempotency, "latency_us" => latency_us),
             None => debug!(self.log, "request served";
                 "request_id" => &call.request_id, "operation" => call.op.operation_id,
                 "route" => call.op.route, "status" => status,
-                "principal" => principal, "latency_us" => latency_us),
+                "principal" => principal, "idempotency" => idempotency, "latency_us" => latency_us),
         }
     }
 }

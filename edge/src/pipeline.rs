@@ -1,0 +1,860 @@
+//! The pipeline: every operation's request goes through [`run`], which
+//! holds the step order in one place.
+//!
+//! 1. request id and client address ([`Request`]);
+//! 2. authentication through the [`Authenticator`] port, when the
+//!    operation declares security (a refused caller still spends its
+//!    address's quota, so guessing keys is rate-limited too);
+//! 3. rate limiting through the [`RateLimiter`] port under the operation's
+//!    spec-declared policy, before idempotency, so a 429 is never stored as
+//!    a key's result;
+//! 4. `Idempotency-Key` presence, count and syntax, where the spec declares
+//!    the header;
+//! 5. the inputs ([`Inputs`]): extractor failures become 400/413/415
+//!    problems, and every value is checked against the spec's rules
+//!    ([`crate::schema`]): 400 for parameters and malformed bodies, 422 for
+//!    bodies that break a constraint;
+//! 6. the claim on the Idempotency-Key through the [`IdempotencyStore`]
+//!    port: run, replay the stored response, or refuse;
+//! 7. the hand-written handler (business logic only);
+//! 8. for a claimed key: the rendered response is recorded and the
+//!    handler's side effect committed with it, atomically; a failure undoes
+//!    the side effect and keeps a 4xx for replay or releases the key on a
+//!    5xx;
+//! 9. rendering with the documented headers (`X-Request-Id`, `RateLimit*`
+//!    on every limited response), and the [`Observer`] port.
+//!
+//! A handler cannot skip a step because it never sees the request before
+//! the pipeline has run. This module never imports generated code: an
+//! operation is described to it by an [`Operation`] value, its inputs by
+//! [`Inputs`], and its response by a render function.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use dropshot::{
+    ApiEndpointBodyContentType, ApiEndpointResponse, Body, ExclusiveExtractor, ExtractorMetadata,
+    HttpError, HttpResponse, RequestContext, ServerContext, SharedExtractor, TypedBody,
+};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::ports::{
+    Claim, IdempotencyBegin, IdempotencyOutcome, Outcome, Ports, Principal, RateLimitPolicy,
+    RateState, StoredReply,
+};
+use crate::problem::{ApiError, FieldError};
+use crate::schema::{self, Mode, Rules, Severity};
+
+// dropshot does not re-export its alias for this.
+type HttpHandlerResult = Result<Response<Body>, HttpError>;
+
+/// Whether and how an operation takes an `Idempotency-Key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// The spec declares no `Idempotency-Key` header.
+    None,
+    /// Declared, not required: the request is idempotent when it has one.
+    Optional,
+    /// Declared and required: a request without one is a 400.
+    Required,
+}
+
+/// The spec's rules for an operation's inputs, as generated rule trees.
+#[derive(Debug)]
+pub struct OperationRules {
+    /// The component schemas' rules, by name (for `$ref`).
+    pub components: &'static Rules,
+    pub path: Option<Rules>,
+    pub query: Option<Rules>,
+    pub headers: Option<Rules>,
+    pub body: Option<Rules>,
+}
+
+/// What the spec says about one operation, as the pipeline needs it.
+#[derive(Debug)]
+pub struct Operation {
+    pub operation_id: &'static str,
+    pub method: &'static str,
+    /// The path template, e.g. `/v1/orders/{order_id}`: the metric label,
+    /// never the raw path.
+    pub route: &'static str,
+    /// Whether the operation declares security (a bearer API key).
+    pub authenticated: bool,
+    pub idempotency: Idempotency,
+    pub success_status: u16,
+    /// The spec's `x-rate-limit-policy` for the operation.
+    pub rate_limit: Option<&'static RateLimitPolicy>,
+    pub rules: OperationRules,
+}
+
+/// The parts of an HTTP request the pipeline reads, apart from the inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub request_id: &'a str,
+    pub uri: &'a http::Uri,
+    pub headers: &'a HeaderMap,
+    pub remote: IpAddr,
+}
+
+impl<'a> Request<'a> {
+    pub fn of<C: ServerContext>(rqctx: &'a RequestContext<C>) -> Request<'a> {
+        Request {
+            request_id: &rqctx.request_id,
+            uri: rqctx.request.uri(),
+            headers: rqctx.request.headers(),
+            remote: rqctx.request.remote_addr().ip(),
+        }
+    }
+}
+
+/// An opaque per-call slot for the storage port: where an
+/// [`crate::ports::IdempotencyStore`] keeps the transaction a claimed
+/// call's side effect runs in. The pipeline never looks inside.
+#[derive(Default)]
+pub struct UnitSlot(Mutex<Option<Box<dyn std::any::Any + Send>>>);
+
+impl UnitSlot {
+    /// Takes what is in the slot, if it is a `T`.
+    pub fn take<T: Send + 'static>(&self) -> Option<Box<T>> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.take()?.downcast::<T>() {
+            Ok(t) => Some(t),
+            Err(other) => {
+                *slot = Some(other);
+                None
+            }
+        }
+    }
+
+    pub fn put<T: Send + 'static>(&self, value: Box<T>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }
+}
+
+impl std::fmt::Debug for UnitSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnitSlot")
+    }
+}
+
+/// One call in flight: what the pipeline learned before the handler runs.
+#[derive(Debug)]
+pub struct Call {
+    pub op: &'static Operation,
+    pub request_id: String,
+    pub principal: Option<Principal>,
+    /// The client's IP address: the rate-limit key when unauthenticated.
+    pub client: String,
+    /// The request's path and query, for building `Link` headers.
+    pub uri: http::Uri,
+    pub started: Instant,
+    /// The caller's standing under the operation's rate-limit policy.
+    pub rate: Option<RateState>,
+    /// This call's claim on its Idempotency-Key, once taken.
+    pub claim: Option<Claim>,
+    /// Storage's per-call state (see [`UnitSlot`]).
+    pub unit: UnitSlot,
+}
+
+impl Call {
+    pub fn new(op: &'static Operation, req: &Request<'_>) -> Call {
+        Call {
+            op,
+            request_id: req.request_id.to_string(),
+            principal: None,
+            client: req.remote.to_string(),
+            uri: req.uri.clone(),
+            started: Instant::now(),
+            rate: None,
+            claim: None,
+            unit: UnitSlot::default(),
+        }
+    }
+
+    /// The authenticated principal. Operations without security never call
+    /// handlers that need one, so absence here is a wiring bug: it surfaces
+    /// as a 401, never a panic.
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthenticated("this operation needs an API key"))
+    }
+
+    /// The `RateLimit` header value. Only limited operations declare the
+    /// header (the lint sees to it), so the empty fallback is never sent.
+    pub fn rate_limit_value(&self) -> String {
+        self.rate.map(|r| r.header_value()).unwrap_or_default()
+    }
+
+    /// The `RateLimit-Policy` header value.
+    pub fn rate_limit_policy_value(&self) -> String {
+        self.rate
+            .map(|r| r.policy.header_value())
+            .unwrap_or_default()
+    }
+
+    /// `Link: <path?query-with-cursor>; rel="next"` for a list page.
+    pub fn next_link(&self, cursor: &str) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .uri
+            .query()
+            .map(|q| {
+                q.split('&')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                        (k.to_string(), v.to_string())
+                    })
+                    .filter(|(k, _)| k != "cursor")
+                    .collect()
+            })
+            .unwrap_or_default();
+        pairs.push(("cursor".to_string(), cursor.to_string()));
+        let query = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("<{}?{}>; rel=\"next\"", self.uri.path(), query)
+    }
+}
+
+/// A created resource and where it lives (the `Location` header).
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    pub body: T,
+    pub location: String,
+}
+
+/// Where a parameter part comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    Path,
+    Query,
+    Headers,
+}
+
+/// One input of an operation, checked by the pipeline.
+pub trait Part {
+    type Value: Serialize + Send + 'static;
+    /// Unwraps the extractor's result and checks the spec's rules.
+    fn check(self, rules: &OperationRules) -> Result<Self::Value, ApiError>;
+    /// Whether the value belongs in the Idempotency-Key fingerprint
+    /// (headers do not: the key itself is one).
+    fn fingerprinted(&self) -> bool;
+}
+
+/// A path, query or header parameter object.
+pub struct Param<T> {
+    pub value: Result<T, HttpError>,
+    pub location: Location,
+}
+
+impl<T: Serialize + Send + 'static> Part for Param<T> {
+    type Value = T;
+
+    fn check(self, all: &OperationRules) -> Result<T, ApiError> {
+        let value = self.value.map_err(|e| {
+            let mut p = ApiError::from_extractor(&e);
+            if p.code() == "malformed_request" {
+                p = ApiError::new("invalid_parameter", p.problem.detail);
+            }
+            p
+        })?;
+        let rules = match self.location {
+            Location::Path => &all.path,
+            Location::Query => &all.query,
+            Location::Headers => &all.headers,
+        };
+        let Some(rules_tree) = rules else {
+            return Ok(value);
+        };
+        let raw = serde_json::to_value(&value).unwrap_or(Value::Null);
+        let errors: Vec<FieldError> = schema::validate(
+            &raw,
+            rules_tree.tree(),
+            all.components.tree(),
+            Mode::Parameters,
+        )
+        .into_iter()
+        .map(|v| v.error)
+        .collect();
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::invalid("invalid_parameter", errors))
+        }
+    }
+
+    fn fingerprinted(&self) -> bool {
+        self.location != Location::Headers
+    }
+}
+
+/// A JSON request body, read raw by [`CheckedBody`].
+pub struct BodyPart<T> {
+    pub value: Result<Value, ApiError>,
+    pub _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned + Serialize + Send + 'static> Part for BodyPart<T> {
+    type Value = T;
+
+    fn check(self, rules: &OperationRules) -> Result<T, ApiError> {
+        let raw = self.value?;
+        if let Some(body_rules) = &rules.body {
+            let violations =
+                schema::validate(&raw, body_rules.tree(), rules.components.tree(), Mode::Body);
+            let shape: Vec<FieldError> = violations
+                .iter()
+                .filter(|v| v.severity == Severity::Shape)
+                .map(|v| v.error.clone())
+                .collect();
+            if !shape.is_empty() {
+                return Err(ApiError::invalid("malformed_request", shape));
+            }
+            if !violations.is_empty() {
+                return Err(ApiError::invalid(
+                    "validation_failed",
+                    violations.into_iter().map(|v| v.error).collect(),
+                ));
+            }
+        }
+        serde_json::from_value(raw).map_err(|e| {
+            ApiError::new(
+                "malformed_request",
+                format!("the body does not match the request schema: {e}"),
+            )
+        })
+    }
+
+    fn fingerprinted(&self) -> bool {
+        true
+    }
+}
+
+/// The inputs of an operation: a tuple of [`Part`]s.
+pub trait Inputs {
+    type Values: Send + 'static;
+    fn check(self, rules: &OperationRules) -> Result<(Self::Values, Vec<Value>), ApiError>;
+}
+
+impl Inputs for () {
+    type Values = ();
+    fn check(self, _rules: &OperationRules) -> Result<((), Vec<Value>), ApiError> {
+        Ok(((), Vec::new()))
+    }
+}
+
+macro_rules! inputs_for_tuple {
+    ($($name:ident),+) => {
+        impl<$($name: Part),+> Inputs for ($($name,)+) {
+            type Values = ($($name::Value,)+);
+            #[allow(non_snake_case)]
+            fn check(self, rules: &OperationRules) -> Result<(Self::Values, Vec<Value>), ApiError> {
+                let ($($name,)+) = self;
+                let mut printed = Vec::new();
+                $(
+                    let fingerprinted = $name.fingerprinted();
+                    let $name = $name.check(rules)?;
+                    if fingerprinted {
+                        printed.push(serde_json::to_value(&$name).unwrap_or(Value::Null));
+                    }
+                )+
+                Ok((($($name,)+), printed))
+            }
+        }
+    };
+}
+
+inputs_for_tuple!(A);
+inputs_for_tuple!(A, B);
+inputs_for_tuple!(A, B, C);
+inputs_for_tuple!(A, B, C, D);
+
+/// The future a handler returns.
+pub type HandlerFuture<'h, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'h>>;
+
+/// Runs one request through every step (see the module docs) and renders
+/// the answer. `handler` is the business logic; `render` turns its value
+/// into the documented success response.
+pub async fn run<'h, I, T, R>(
+    op: &'static Operation,
+    req: Request<'_>,
+    ports: &Ports,
+    inputs: I,
+    handler: impl FnOnce(Arc<Call>, I::Values) -> HandlerFuture<'h, T>,
+    render: fn(T, &Call) -> R,
+) -> Reply<R>
+where
+    I: Inputs,
+    R: HttpResponse,
+{
+    let mut call = Call::new(op, &req);
+    let mut idem = None;
+    let values = match prepare(&mut call, &req, ports, inputs, &mut idem).await {
+        Ok(Prepared::Run(values)) => values,
+        Ok(Prepared::Replay(stored)) => {
+            observe(ports, &call, stored.status, None, idem);
+            return replay(&call, stored);
+        }
+        Err(e) => return fail(&call, ports, e, idem).await,
+    };
+    let call = Arc::new(call);
+    let result = handler(call.clone(), values).await;
+    match result {
+        Ok(value) => {
+            let reply = render(value, &call);
+            let Some(claim) = &call.claim else {
+                observe(ports, &call, op.success_status, None, idem);
+                return Reply::Success(reply);
+            };
+            // Record exactly the bytes the client gets, so that a replay
+            // is the original response.
+            let stored = match stored_reply(reply).await {
+                Ok(s) => s,
+                Err(e) => return fail(&call, ports, e, idem).await,
+            };
+            if let Err(e) = ports.idempotency.commit(&call, claim, &stored).await {
+                return fail(&call, ports, e, idem).await;
+            }
+            let extra = per_request_headers(&call);
+            observe(ports, &call, stored.status, None, idem);
+            Reply::Stored(stored, extra)
+        }
+        Err(e) => fail(&call, ports, e, idem).await,
+    }
+}
+
+enum Prepared<V> {
+    Run(V),
+    Replay(StoredReply),
+}
+
+/// Steps 2 to 6.
+async fn prepare<I: Inputs>(
+    call: &mut Call,
+    req: &Request<'_>,
+    ports: &Ports,
+    inputs: I,
+    idem: &mut Option<IdempotencyOutcome>,
+) -> Result<Prepared<I::Values>, ApiError> {
+    let op = call.op;
+    if op.authenticated {
+        let auth = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        match ports.authenticator.authenticate(call, auth).await {
+            Ok(p) => call.principal = Some(p),
+            Err(e) => {
+                if let Some(policy) = op.rate_limit {
+                    call.rate = Some(ports.rate_limiter.check(call, policy).await?);
+                }
+                return Err(e);
+            }
+        }
+    }
+    if let Some(policy) = op.rate_limit {
+        call.rate = Some(ports.rate_limiter.check(call, policy).await?);
+    }
+    let key = match op.idempotency {
+        Idempotency::None => None,
+        declared => idempotency_key_of(req.headers, declared == Idempotency::Required)?,
+    };
+    let (values, printed) = inputs.check(&op.rules)?;
+    let Some(key) = key else {
+        return Ok(Prepared::Run(values));
+    };
+    let claim = Claim {
+        key,
+        fingerprint: fingerprint(op, &printed),
+    };
+    match ports.idempotency.begin(call, &claim).await {
+        Ok(IdempotencyBegin::Claimed) => {
+            *idem = Some(IdempotencyOutcome::New);
+            call.claim = Some(claim);
+            Ok(Prepared::Run(values))
+        }
+        Ok(IdempotencyBegin::Replay(stored)) => {
+            *idem = Some(IdempotencyOutcome::Replayed);
+            Ok(Prepared::Replay(stored))
+        }
+        Ok(IdempotencyBegin::Bypass) => Ok(Prepared::Run(values)),
+        Err(e) => {
+            *idem = match e.code() {
+                "idempotency_key_in_flight" => Some(IdempotencyOutcome::InFlight),
+                "idempotency_key_reused" => Some(IdempotencyOutcome::Mismatch),
+                _ => None,
+            };
+            Err(e)
+        }
+    }
+}
+
+/// Reads the `Idempotency-Key` header: exactly one, of valid syntax.
+fn idempotency_key_of(headers: &HeaderMap, required: bool) -> Result<Option<String>, ApiError> {
+    let mut all = headers.get_all("idempotency-key").iter();
+    let Some(first) = all.next() else {
+        return if required {
+            Err(ApiError::new(
+                "idempotency_key_missing",
+                "this operation requires an Idempotency-Key header",
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    if all.next().is_some() {
+        return Err(ApiError::new(
+            "idempotency_key_invalid",
+            "send exactly one Idempotency-Key header; this request has several",
+        ));
+    }
+    let raw = first
+        .to_str()
+        .map_err(|_| ApiError::new("idempotency_key_invalid", "Idempotency-Key is not ASCII"))?;
+    idempotency_key(raw).map(|k| Some(k.to_string()))
+}
+
+/// Response headers that belong to one request, not to the stored result
+/// of an Idempotency-Key: a replay gets its own.
+pub const PER_REQUEST_HEADERS: &[&str] = &[
+    "x-request-id",
+    "ratelimit",
+    "ratelimit-policy",
+    "retry-after",
+    "idempotent-replayed",
+];
+
+async fn stored_reply<R: HttpResponse>(reply: R) -> Result<StoredReply, ApiError> {
+    use http_body_util::BodyExt;
+    let rsp = reply.to_result().map_err(|e| {
+        ApiError::internal_because(format!("rendering a response: {}", e.internal_message))
+    })?;
+    let (parts, body) = rsp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| ApiError::internal_because(format!("collecting a response body: {e}")))?
+        .to_bytes();
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !PER_REQUEST_HEADERS.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|v| (name.to_string(), v.to_string()))
+        })
+        .collect();
+    Ok(StoredReply {
+        status: parts.status.as_u16(),
+        headers,
+        body: bytes.to_vec(),
+    })
+}
+
+fn per_request_headers(call: &Call) -> HeaderMap {
+    let mut extra = call.rate.map(|r| r.headers()).unwrap_or_default();
+    if let Ok(v) = HeaderValue::from_str(&call.request_id) {
+        extra.insert("x-request-id", v);
+    }
+    extra
+}
+
+/// Serves a stored response: the same status, headers and body, marked
+/// `Idempotent-Replayed: true`, with this request's rate-limit headers.
+fn replay<R>(call: &Call, stored: StoredReply) -> Reply<R> {
+    let mut extra = per_request_headers(call);
+    extra.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Reply::Stored(stored, extra)
+}
+
+fn observe(
+    ports: &Ports,
+    call: &Call,
+    status: u16,
+    problem: Option<&ApiError>,
+    idempotency: Option<IdempotencyOutcome>,
+) {
+    ports.observer.observe(
+        call,
+        &Outcome {
+            status,
+            elapsed: call.started.elapsed(),
+            problem,
+            idempotency,
+        },
+    );
+}
+
+/// Renders a problem from any step: stamped with the request id, carrying
+/// the rate-limit headers, and settled against the Idempotency-Key claim.
+async fn fail<R>(
+    call: &Call,
+    ports: &Ports,
+    mut e: ApiError,
+    idem: Option<IdempotencyOutcome>,
+) -> Reply<R> {
+    e.problem.request_id = call.request_id.clone();
+    if e.problem.instance.is_none() {
+        e.problem.instance = Some(call.uri.path().to_string());
+    }
+    if let Some(rate) = &call.rate {
+        for (name, value) in rate.headers().iter() {
+            if !e.headers.contains_key(name) {
+                e.headers.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if let Some(claim) = &call.claim {
+        ports.idempotency.abandon(call, claim, &e).await;
+    }
+    if let Ok(v) = HeaderValue::from_str(&call.request_id) {
+        e.headers.insert("x-request-id", v);
+    }
+    observe(ports, call, e.status(), Some(&e), idem);
+    Reply::Problem(e)
+}
+
+/// SHA-256 (hex) of method, route and the fingerprinted inputs (path,
+/// query, body) re-encoded canonically (serde_json orders object keys), so
+/// that formatting and key order do not make two equal requests differ.
+pub fn fingerprint(op: &Operation, parts: &[Value]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(op.method.as_bytes());
+    h.update(b" ");
+    h.update(op.route.as_bytes());
+    for (i, part) in parts.iter().enumerate() {
+        h.update(if i == 0 { b"\n" } else { b"\x1e" });
+        h.update(serde_json::to_vec(part).unwrap_or_default());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks an `Idempotency-Key` value: a Structured Field string or a bare
+/// token of 1 to 255 characters of `[A-Za-z0-9._:-]`. Returns the key
+/// without quotes.
+pub fn idempotency_key(raw: &str) -> Result<&str, ApiError> {
+    let key = raw
+        .strip_prefix('"')
+        .and_then(|k| k.strip_suffix('"'))
+        .unwrap_or(raw);
+    let ok = !key.is_empty()
+        && key.len() <= 255
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok {
+        Ok(key)
+    } else {
+        Err(ApiError::new(
+            "idempotency_key_invalid",
+            "Idempotency-Key must be 1 to 255 characters of [A-Za-z0-9._:-], optionally in double quotes",
+        ))
+    }
+}
+
+/// What an endpoint returns to dropshot: the typed success (documented in
+/// the OpenAPI dropshot derives) or a problem rendered by hand as
+/// `application/problem+json` with its headers.
+pub enum Reply<R> {
+    Success(R),
+    Problem(ApiError),
+    /// A recorded response (first answer or replay) plus this request's
+    /// own headers.
+    Stored(StoredReply, HeaderMap),
+}
+
+impl<R: HttpResponse + Send + Sync + 'static> HttpResponse for Reply<R> {
+    fn to_result(self) -> HttpHandlerResult {
+        match self {
+            Reply::Success(inner) => inner.to_result(),
+            Reply::Problem(e) => problem_response(e),
+            Reply::Stored(stored, extra) => {
+                let status = StatusCode::from_u16(stored.status)
+                    .map_err(|e| HttpError::for_internal_error(format!("stored status: {e}")))?;
+                let mut rsp = Response::builder()
+                    .status(status)
+                    .body(Body::from(stored.body))
+                    .map_err(|e| {
+                        HttpError::for_internal_error(format!("building a replay: {e}"))
+                    })?;
+                for (name, value) in &stored.headers {
+                    if let (Ok(n), Ok(v)) = (
+                        http::HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(value),
+                    ) {
+                        rsp.headers_mut().append(n, v);
+                    }
+                }
+                for (name, value) in extra.iter() {
+                    rsp.headers_mut().insert(name.clone(), value.clone());
+                }
+                Ok(rsp)
+            }
+        }
+    }
+
+    fn response_metadata() -> ApiEndpointResponse {
+        R::response_metadata()
+    }
+
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Reply::Success(inner) => inner.status_code(),
+            Reply::Problem(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Reply::Stored(s, _) => {
+                StatusCode::from_u16(s.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+fn problem_response(e: ApiError) -> HttpHandlerResult {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&e.problem)
+        .map_err(|err| HttpError::for_internal_error(format!("serializing a problem: {err}")))?;
+    let mut rsp = Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/problem+json")
+        .body(Body::from(body))
+        .map_err(|err| {
+            HttpError::for_internal_error(format!("building a problem response: {err}"))
+        })?;
+    for (name, value) in e.headers.iter() {
+        rsp.headers_mut().insert(name.clone(), value.clone());
+    }
+    Ok(rsp)
+}
+
+/// A shared extractor (path, query, header) whose failure is kept, not
+/// returned, so the pipeline can render it as a problem after
+/// authentication.
+pub struct Checked<E>(pub Result<E, HttpError>);
+
+#[async_trait]
+impl<E: SharedExtractor + 'static> SharedExtractor for Checked<E> {
+    async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
+        Ok(Checked(E::from_request(rqctx).await))
+    }
+
+    fn metadata(body_content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        E::metadata(body_content_type)
+    }
+}
+
+/// A JSON body, read raw (bounded by the body limit) so the pipeline can
+/// check it against the spec's rules before serde decodes it into `T`.
+/// Documented exactly as dropshot's `TypedBody<T>`. It answers 415 when
+/// `Content-Type` is missing or not JSON, 413 over the limit, and 400 for
+/// bytes that are not one JSON value (trailing bytes included).
+pub struct CheckedBody<T>(pub Result<Value, ApiError>, PhantomData<fn() -> T>);
+
+impl<T> CheckedBody<T> {
+    pub fn part(self) -> BodyPart<T> {
+        BodyPart {
+            value: self.0,
+            _type: PhantomData,
+        }
+    }
+}
+
+/// A parameter part from an extractor's result.
+pub fn param<T>(value: Result<T, HttpError>, location: Location) -> Param<T> {
+    Param { value, location }
+}
+
+#[async_trait]
+impl<T> ExclusiveExtractor for CheckedBody<T>
+where
+    T: schemars::JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<Body>,
+    ) -> Result<Self, HttpError> {
+        let done = |r| Ok(CheckedBody(r, PhantomData));
+        let Some(ct) = request.headers().get(http::header::CONTENT_TYPE) else {
+            return done(Err(ApiError::new(
+                "unsupported_media_type",
+                "this operation takes a JSON body: send 'Content-Type: application/json'",
+            )));
+        };
+        let ct = ct.to_str().unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json" {
+            return done(Err(ApiError::new(
+                "unsupported_media_type",
+                format!("expected content type 'application/json', got {ct:?}"),
+            )));
+        }
+        let cap = rqctx.request_body_max_bytes();
+        if let Some(len) = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            && len > cap
+        {
+            return done(Err(ApiError::new(
+                "payload_too_large",
+                format!("the request body is {len} bytes; the limit is {cap} bytes"),
+            )));
+        }
+        let mut body = request.into_body();
+        let mut buf = Vec::new();
+        while let Some(frame) =
+            std::future::poll_fn(|cx| hyper::body::Body::poll_frame(Pin::new(&mut body), cx)).await
+        {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    return done(Err(ApiError::new(
+                        "malformed_request",
+                        format!("reading the request body: {e}"),
+                    )));
+                }
+            };
+            if let Ok(data) = frame.into_data() {
+                buf.extend_from_slice(&data);
+                if buf.len() > cap {
+                    return done(Err(ApiError::new(
+                        "payload_too_large",
+                        format!("the request body is over the limit of {cap} bytes"),
+                    )));
+                }
+            }
+        }
+        // One JSON value, and nothing after it but white space: serde_json
+        // refuses trailing bytes.
+        done(serde_json::from_slice::<Value>(&buf).map_err(|e| {
+            ApiError::new(
+                "malformed_request",
+                format!("the body is not valid JSON: {e} (a retry with the same body fails again)"),
+            )
+        }))
+    }
+
+    fn metadata(body_content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        TypedBody::<T>::metadata(body_content_type)
+    }
+}
