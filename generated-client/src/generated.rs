@@ -159,6 +159,71 @@ pub mod types {
             value.parse()
         }
     }
+    ///`CreateCustomerIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateCustomerIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateCustomerIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateCustomerIdempotencyKey> for ::std::string::String {
+        fn from(value: CreateCustomerIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateCustomerIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateCustomerIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreateCustomerIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateCustomerIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`CreateOrderIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -3146,10 +3211,10 @@ Conventions that hold for every operation:
   writes (see `x-rate-limit-policies`). Every limited response carries
   `RateLimit-Policy` and `RateLimit`; over quota the answer is 429 with
   `Retry-After`, which is safe to honour and then retry.
-- `POST /v1/orders` requires an `Idempotency-Key`. A retry with the same
-  key and body replays the original response (with
-  `Idempotent-Replayed: true`) instead of placing a second order. Keys
-  are retained for 24 hours.
+- `POST /v1/orders` requires an `Idempotency-Key`, and `POST
+  /v1/customers` accepts one. A retry with the same key and body replays
+  the original response (with `Idempotent-Replayed: true`) instead of
+  repeating the side effect. Keys are retained for 24 hours.
 
 
 Version: 1.0.0*/
@@ -3251,12 +3316,23 @@ let response = client.list_customers()
     }
     /**Create a customer
 
-Creates a customer. Admin only. Email addresses are unique (case-insensitive).
+Creates a customer. Admin only. Email addresses are unique
+(case-insensitive).
+
+An `Idempotency-Key` is optional: with one, retrying the same request
+never creates a second customer and answers the first response again.
+
 
 Sends a `POST` request to `/v1/customers`
 
+Arguments:
+- `idempotency_key`: Optional; with one, the request is idempotent exactly as with a
+required `Idempotency-Key` (same syntax, scope and retention).
+
+- `body`
 ```ignore
 let response = client.create_customer()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -3454,10 +3530,11 @@ Sends a `POST` request to `/v1/orders`
 
 Arguments:
 - `idempotency_key`: A client-chosen unique key for this request (1 to 255 characters of
-`[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string).
-Retrying with the same key and the same body never repeats the side
-effect. Keys are scoped to the API key that sent them and retained for
-24 hours.
+`[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string,
+for example a fresh UUID per request). Retrying with the same key and
+the same body never repeats the side effect; the same key with a
+different body is refused with 422. Keys are scoped to the API key
+that sent them and retained for 24 hours.
 
 - `body`
 ```ignore
@@ -3762,14 +3839,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateCustomer<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::CreateCustomerIdempotencyKey>, String>,
         body: Result<types::builder::CustomerCreate, String>,
     }
     impl<'a> CreateCustomer<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCustomerIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateCustomerIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -3799,14 +3891,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CustomerCreate::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/customers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -3814,6 +3907,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client

@@ -111,6 +111,25 @@ pub mod types {
         ///The customer's id (`cus_` prefix).
         pub customer_id: ::std::string::String,
     }
+    ///The headers parameters of `createCustomer`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct CreateCustomerHeaders {
+        /**Optional; with one, the request is idempotent exactly as with a
+required `Idempotency-Key` (same syntax, scope and retention).
+*/
+        #[serde(
+            rename = "Idempotency-Key",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+    }
     ///The headers parameters of `createOrder`.
     #[derive(
         ::serde::Deserialize,
@@ -121,10 +140,11 @@ pub mod types {
     )]
     pub struct CreateOrderHeaders {
         /**A client-chosen unique key for this request (1 to 255 characters of
-`[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string).
-Retrying with the same key and the same body never repeats the side
-effect. Keys are scoped to the API key that sent them and retained for
-24 hours.
+`[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string,
+for example a fresh UUID per request). Retrying with the same key and
+the same body never repeats the side effect; the same key with a
+different body is refused with 422. Keys are scoped to the API key
+that sent them and retained for 24 hours.
 */
         #[serde(rename = "Idempotency-Key")]
         pub idempotency_key: ::std::string::String,
@@ -740,14 +760,18 @@ pub mod ops {
         method: "POST",
         route: "/v1/customers",
         authenticated: true,
-        idempotency: Idempotency::None,
+        idempotency: Idempotency::Optional,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
             query: None,
-            headers: None,
+            headers: Some(
+                Rules::new(
+                    "{\"properties\":{\"Idempotency-Key\":{\"pattern\":\"^(\\\"[A-Za-z0-9._:-]{1,255}\\\"|[A-Za-z0-9._:-]{1,255})$\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
             body: Some(Rules::new("{\"$ref\":\"#/components/schemas/CustomerCreate\"}")),
         },
     };
@@ -1093,6 +1117,10 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///`true` on a replayed response; absent otherwise.
+        #[serde(rename = "Idempotent-Replayed")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub idempotent_replayed: Option<String>,
     }
     ///Response headers of `getCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1459,6 +1487,7 @@ pub trait OrderFlowApi {
     tags = ["customers"]}]
     async fn create_customer(
         rqctx: RequestContext<Self::Context>,
+        headers: Checked<Header<types::CreateCustomerHeaders>>,
         body: CheckedBody<types::CustomerCreate>,
     ) -> Result<
         Reply<
@@ -1837,6 +1866,7 @@ impl OrderFlowApi for OrderFlowEdge {
     }
     async fn create_customer(
         rqctx: RequestContext<EdgeContext>,
+        headers: Checked<Header<types::CreateCustomerHeaders>>,
         body: CheckedBody<types::CustomerCreate>,
     ) -> Result<
         Reply<
@@ -1862,6 +1892,7 @@ impl OrderFlowApi for OrderFlowEdge {
                     location,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    idempotent_replayed: None,
                 },
             )
         }
@@ -1872,8 +1903,14 @@ impl OrderFlowApi for OrderFlowEdge {
                     &ops::CREATE_CUSTOMER,
                     edge::Request::of(&rqctx),
                     &cx.ports,
-                    (body.part(),),
-                    move |call, (body,)| Box::pin(async move {
+                    (
+                        edge::param(
+                            headers.0.map(|v| v.into_inner()),
+                            edge::Location::Headers,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (_, body)| Box::pin(async move {
                         handlers.create_customer(&call, body).await
                     }),
                     render,

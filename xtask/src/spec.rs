@@ -363,9 +363,122 @@ impl Spec {
         }
     }
 
+    /// Every schema keyword outside the edge's one list
+    /// (`orderflow_edge::schema::Keyword`) and every `format` outside its
+    /// formats, by name, with its line. Extensions (`x-...`) are allowed.
+    fn schema_keywords(&self) -> Vec<LintError> {
+        let Ok(root) = serde_norway::from_str::<serde_json::Value>(&self.text) else {
+            return Vec::new();
+        };
+        let mut sites: Vec<(String, &serde_json::Value)> = Vec::new();
+        if let Some(schemas) = root
+            .pointer("/components/schemas")
+            .and_then(|v| v.as_object())
+        {
+            for (name, schema) in schemas {
+                sites.push((format!("/components/schemas/{}", escape(name)), schema));
+            }
+        }
+        // Schemas under parameters, headers and media types, wherever they sit.
+        fn collect<'v>(
+            v: &'v serde_json::Value,
+            ptr: String,
+            out: &mut Vec<(String, &'v serde_json::Value)>,
+        ) {
+            let Some(map) = v.as_object() else {
+                if let Some(items) = v.as_array() {
+                    for (i, item) in items.iter().enumerate() {
+                        collect(item, format!("{ptr}/{i}"), out);
+                    }
+                }
+                return;
+            };
+            for (k, child) in map {
+                let cptr = format!("{ptr}/{}", escape(k));
+                if k == "schema" {
+                    out.push((cptr, child));
+                } else if k != "schemas" && k != "examples" && k != "example" {
+                    collect(child, cptr, out);
+                }
+            }
+        }
+        for top in ["paths", "components"] {
+            if let Some(v) = root.get(top) {
+                collect(v, format!("/{top}"), &mut sites);
+            }
+        }
+        let mut errors = Vec::new();
+        for (ptr, schema) in sites {
+            self.check_schema(schema, &ptr, &mut errors, 0);
+        }
+        errors
+    }
+
+    fn check_schema(
+        &self,
+        schema: &serde_json::Value,
+        ptr: &str,
+        errors: &mut Vec<LintError>,
+        depth: usize,
+    ) {
+        use orderflow_edge::schema::{FORMATS, Keyword};
+        let Some(map) = schema.as_object() else {
+            return;
+        };
+        if depth > 64 {
+            return;
+        }
+        for (k, v) in map {
+            let kptr = format!("{ptr}/{}", escape(k));
+            if k.starts_with("x-") {
+                continue;
+            }
+            match Keyword::parse(k) {
+                None => {
+                    let supported: Vec<&str> = Keyword::ALL.iter().map(|k| k.name()).collect();
+                    errors.push(self.err(
+                        kptr,
+                        format!("schema keyword `{k}` is not supported by the edge, so it would be ignored"),
+                        format!("remove it or express it with the supported keywords: {}", supported.join(", ")),
+                    ));
+                }
+                Some(Keyword::Properties) => {
+                    if let Some(props) = v.as_object() {
+                        for (name, p) in props {
+                            self.check_schema(
+                                p,
+                                &format!("{kptr}/{}", escape(name)),
+                                errors,
+                                depth + 1,
+                            );
+                        }
+                    }
+                }
+                Some(Keyword::Items) => self.check_schema(v, &kptr, errors, depth + 1),
+                Some(Keyword::Format) => {
+                    if let Some(f) = v.as_str()
+                        && !FORMATS.contains(&f)
+                    {
+                        errors.push(self.err(
+                            kptr,
+                            format!(
+                                "format `{f}` is not one the edge knows, so it would be ignored"
+                            ),
+                            format!(
+                                "use one of {}, or describe the format in `description`",
+                                FORMATS.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
     /// Lints the whole document; returns every problem at once.
     pub fn lint(&self) -> Result<(), SpecError> {
-        let mut errors = Vec::new();
+        let mut errors = self.schema_keywords();
         let api = &self.api;
         let (policies, policy_errors) = self.policies_checked();
         errors.extend(policy_errors);
@@ -488,13 +601,12 @@ impl Spec {
                     && p.parameter_data_ref()
                         .name
                         .eq_ignore_ascii_case("Idempotency-Key")
-                    && p.parameter_data_ref().required
             });
             if success_headers.iter().any(|h| h == "Idempotent-Replayed") && !idempotent {
                 errors.push(self.err(
                     format!("{ptr}/responses"),
-                    "Idempotent-Replayed is declared but the operation has no required Idempotency-Key header",
-                    "require `Idempotency-Key`, or drop the header",
+                    "Idempotent-Replayed is declared but the operation has no Idempotency-Key header",
+                    "declare an `Idempotency-Key` header parameter, or drop the header",
                 ));
             }
             // Parameters.

@@ -91,8 +91,8 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "unknown response header",
-        "            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n",
-        "            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n            X-Custom:\n              schema:\n                type: string\n",
+        "            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Order'\n",
+        "            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n            X-Custom:\n              schema:\n                type: string\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Order'\n",
         "not one the generated edge can fill",
     ),
     (
@@ -106,6 +106,18 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
         "        '404':\n          $ref: '#/components/responses/NotFound'\n        '429':\n          $ref: '#/components/responses/TooManyRequests'\n  /v1/orders/{order_id}/items:",
         "        '404':\n          $ref: '#/components/responses/NotFound'\n  /v1/orders/{order_id}/items:",
         "does not document 429",
+    ),
+    (
+        "a schema keyword the edge does not enforce",
+        "          format: int64\n          minimum: 0\n          maximum: 100000000000",
+        "          format: int64\n          minimum: 0\n          not: {const: 3}\n          maximum: 100000000000",
+        "schema keyword `not` is not supported by the edge",
+    ),
+    (
+        "a format the edge does not know",
+        "          format: int64\n          minimum: 0\n          maximum: 100000000000",
+        "          format: decimal\n          minimum: 0\n          maximum: 100000000000",
+        "format `decimal` is not one the edge knows",
     ),
     (
         "malformed policy",

@@ -29,22 +29,17 @@
 
 use std::collections::BTreeSet;
 
+use orderflow_server_api::edge::schema::{Keyword, KeywordKind};
 use serde_json::{Map, Value, json};
 
-const CONSTRAINTS: &[&str] = &[
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-];
-const PROSE: &[&str] = &["description", "title", "example", "examples", "default"];
+/// Whether the drift check skips keyword `k`: prose, and the constraints
+/// the generated validator enforces (compared separately, by
+/// `constraints_are_the_edge_rules`). The kinds come from the edge's one
+/// keyword list; a keyword outside it is compared like structure, so an
+/// unknown one shows up as drift.
+fn skipped(k: &str) -> bool {
+    Keyword::parse(k).is_some_and(|k| k.kind() != KeywordKind::Structure)
+}
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -83,7 +78,7 @@ fn schema(root: &Value, v: &Value, stack: &mut Vec<String>) -> Value {
     }
     let mut out = Map::new();
     for (k, val) in map {
-        if PROSE.contains(&k.as_str()) || CONSTRAINTS.contains(&k.as_str()) {
+        if skipped(k) {
             continue;
         }
         let converted = match k.as_str() {
@@ -449,4 +444,59 @@ fn drift_check_catches_every_mutation() {
         }
     }
     assert!(missed.is_empty(), "the drift check missed: {missed:?}");
+}
+
+/// The rules the edge enforces are the spec's: for every component schema,
+/// every structure and constraint keyword the spec writes (following
+/// `properties` and `items`) is in the generated rule tree with the same
+/// value, and the rule tree holds nothing the spec does not say.
+#[test]
+fn constraints_are_the_edge_rules() {
+    fn rules(v: &Value) -> Value {
+        let Some(map) = v.as_object() else {
+            return v.clone();
+        };
+        let mut out = Map::new();
+        for (k, val) in map {
+            let kept = match k.as_str() {
+                "properties" => Value::Object(
+                    val.as_object()
+                        .map(|m| m.iter().map(|(n, p)| (n.clone(), rules(p))).collect())
+                        .unwrap_or_default(),
+                ),
+                "items" => rules(val),
+                _ if Keyword::parse(k).is_some_and(|k| k.kind() != KeywordKind::Annotation) => {
+                    val.clone()
+                }
+                _ => continue,
+            };
+            out.insert(k.clone(), kept);
+        }
+        Value::Object(out)
+    }
+    let spec: Value =
+        serde_norway::from_str(orderflow_server_api::SPEC_YAML).expect("the spec parses");
+    let schemas = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .expect("component schemas");
+    let generated = orderflow_server_api::COMPONENT_RULES.tree();
+    let mut compared = 0;
+    for (name, schema) in schemas {
+        assert_eq!(
+            generated.get(name),
+            Some(&rules(schema)),
+            "the edge's rules for {name} differ from the spec"
+        );
+        compared += 1;
+    }
+    assert_eq!(
+        generated.as_object().map(|o| o.len()),
+        Some(compared),
+        "the edge has rules for schemas the spec lacks"
+    );
+    // And the check can fail: a constraint the edge would not enforce.
+    let mut edited = schemas["OrderItemCreate"].clone();
+    edited["properties"]["quantity"]["multipleOf"] = json!(2);
+    assert_ne!(generated.get("OrderItemCreate"), Some(&rules(&edited)));
 }

@@ -434,3 +434,48 @@ async fn guessing_keys_spends_the_callers_address_quota() {
     assert_eq!(send(&admin, "GET", &url, None, None).await.status, 200);
     server.running.stop().await.expect("clean shutdown");
 }
+
+/// Customer creation is idempotent only because the spec declares an
+/// optional `Idempotency-Key` on it: its handler holds business logic only.
+#[tokio::test]
+async fn a_second_operation_is_idempotent_by_declaration_alone() {
+    let server = TestServer::start().await;
+    let admin = server.http(Some(&server.admin_key));
+    let url = format!("{}/v1/customers", server.base);
+    let body = json!({"name": "Grace", "email": "grace@example.com"});
+    let first = send(&admin, "POST", &url, Some("cus-1"), Some(&body)).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let again = send(&admin, "POST", &url, Some("cus-1"), Some(&body)).await;
+    assert_eq!(again.status, 201, "a replay, not a 409 duplicate_email");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body, "the original body, byte for byte");
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_ne!(
+        again.header("x-request-id"),
+        first.header("x-request-id"),
+        "the replay carries its own request id"
+    );
+    let other = json!({"name": "Grace", "email": "grace.h@example.com"});
+    let reused = send(&admin, "POST", &url, Some("cus-1"), Some(&other)).await;
+    assert_eq!(reused.status, 422);
+    assert_eq!(reused.json()["code"], "idempotency_key_reused");
+    // Without a key it is an ordinary create: the same email conflicts.
+    let plain = send(&admin, "POST", &url, None, Some(&body)).await;
+    assert_eq!(plain.status, 409);
+    assert_eq!(plain.json()["code"], "duplicate_email");
+    let list = send(&admin, "GET", &format!("{url}?limit=100"), None, None).await;
+    let graces = list.json()["data"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .filter(|c| c["email"].as_str().is_some_and(|e| e.starts_with("grace")))
+        .count();
+    assert_eq!(graces, 1, "one customer for three attempts");
+    // A failed create under a key is replayed as the same failure.
+    let dup_key = send(&admin, "POST", &url, Some("cus-2"), Some(&body)).await;
+    assert_eq!(dup_key.status, 409);
+    let dup_again = send(&admin, "POST", &url, Some("cus-2"), Some(&body)).await;
+    assert_eq!(dup_again.status, 409);
+    assert_eq!(dup_again.header("idempotent-replayed"), Some("true"));
+}
