@@ -10,6 +10,7 @@
 // itself on the error path, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+pub mod domain;
 pub mod handlers;
 pub mod ports;
 pub mod ratelimit;

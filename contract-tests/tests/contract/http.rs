@@ -227,6 +227,15 @@ async fn bad_requests_get_precise_problems() {
     )
     .await;
     let prd_id = prd["id"].as_str().expect("an id").to_string();
+    let dear = post(
+        &server,
+        "/v1/products",
+        &admin,
+        json!({"sku": "DEAR-1", "name": "Dear", "price": {"amount_minor": 100_000_000_000u64, "currency": "EUR"}}),
+        None,
+    )
+    .await;
+    let dear_id = dear["id"].as_str().expect("an id").to_string();
     let big = "x".repeat(70 * 1024);
 
     let cases = vec![
@@ -272,6 +281,11 @@ async fn bad_requests_get_precise_problems() {
         Case::new("a quantity beyond 32 bits", "POST", "/v1/orders")
             .header("Idempotency-Key", "k6")
             .json(json!({"customer_id": cus_id, "items": [{"product_id": prd_id, "quantity": 4294967297u64}]}))
+            .expect(422, "validation_failed")
+            .pointers(&["#/items/0/quantity"]),
+        Case::new("a total the Money schema cannot carry", "POST", "/v1/orders")
+            .header("Idempotency-Key", "k9")
+            .json(json!({"customer_id": cus_id, "items": [{"product_id": dear_id, "quantity": 2}]}))
             .expect(422, "validation_failed")
             .pointers(&["#/items/0/quantity"]),
         Case::new("two Idempotency-Key headers", "POST", "/v1/orders")

@@ -74,22 +74,7 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 /// whole table into memory.
 pub const MAX_PAGE_LIMIT: u32 = 1000;
 
-/// One problem with one field of a request, located by a JSON pointer in
-/// URI fragment form (`#/items/1/product_id`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldIssue {
-    pub pointer: String,
-    pub detail: String,
-}
-
-impl FieldIssue {
-    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldIssue {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }
-    }
-}
+pub use crate::domain::FieldIssue;
 
 /// Everything a store operation can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -22,9 +22,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::customers::customer_exists;
 use super::{
-    FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
-    ts_from_row, ts_to_sql,
+    Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps, ts_from_row,
+    ts_to_sql,
 };
+use crate::domain::{self, CatalogProduct, RequestedLine};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
@@ -235,22 +236,13 @@ fn load_order(tx: &Connection, id: &str, visible_to: Option<&str>) -> Result<(i6
     }
 }
 
-/// What placement needs to know about a catalog product.
-struct CatalogEntry {
-    sku: String,
-    name: String,
-    price_minor: i64,
-    currency: String,
-    active: bool,
-}
-
-fn catalog_entry(tx: &Connection, product_id: &str) -> Result<Option<CatalogEntry>> {
+fn catalog_entry(tx: &Connection, product_id: &str) -> Result<Option<CatalogProduct>> {
     Ok(tx
         .prepare_cached(
             "SELECT sku, name, price_minor, currency, active FROM products WHERE id = ?1",
         )?
         .query_row([product_id], |r| {
-            Ok(CatalogEntry {
+            Ok(CatalogProduct {
                 sku: r.get(0)?,
                 name: r.get(1)?,
                 price_minor: r.get(2)?,
@@ -287,95 +279,36 @@ fn place_order<P: AsRef<str>>(
 ) -> Result<Order> {
     {
         {
-            let mut issues = Vec::new();
-            if !customer_exists(tx, customer_id)? {
-                issues.push(FieldIssue::new("#/customer_id", "no customer with this id"));
-            }
-            if items.is_empty() {
-                issues.push(FieldIssue::new("#/items", "must contain at least one line"));
-            }
-
-            let mut lines = Vec::with_capacity(items.len());
-            let mut currency: Option<(usize, String)> = None;
-            let mut total: i64 = 0;
-            let mut total_overflowed = false;
-            for (index, (product_id, quantity)) in items.iter().enumerate() {
+            // The facts, loaded here; the rules, in the domain layer.
+            let customer = customer_exists(tx, customer_id)?;
+            let mut requested = Vec::with_capacity(items.len());
+            for (product_id, quantity) in items {
                 let product_id = product_id.as_ref();
-                let pointer = |field: &str| format!("#/items/{index}/{field}");
-                let Ok(line) = u32::try_from(index + 1) else {
-                    issues.push(FieldIssue::new("#/items", "has too many lines"));
-                    break;
-                };
-                if *quantity == 0 {
-                    issues.push(FieldIssue::new(pointer("quantity"), "must be at least 1"));
-                }
-                let Some(entry) = catalog_entry(tx, product_id)? else {
-                    issues.push(FieldIssue::new(
-                        pointer("product_id"),
-                        "no product with this id",
-                    ));
-                    continue;
-                };
-                if !entry.active {
-                    issues.push(FieldIssue::new(
-                        pointer("product_id"),
-                        "the product is inactive and cannot be ordered",
-                    ));
-                }
-                match &currency {
-                    None => currency = Some((index, entry.currency.clone())),
-                    Some((first, expected)) if *expected != entry.currency => {
-                        issues.push(FieldIssue::new(
-                            pointer("product_id"),
-                            format!(
-                                "the product is priced in {}, but #/items/{first} is priced in \
-                                 {expected}; an order has one currency",
-                                entry.currency
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-                // Checked arithmetic: an absurd quantity or price must be a
-                // validation error, never an overflow panic or a wrapped sum.
-                let line_total = entry.price_minor.checked_mul(i64::from(*quantity));
-                match line_total {
-                    None => issues.push(FieldIssue::new(
-                        pointer("quantity"),
-                        "the line total is too large to represent",
-                    )),
-                    Some(line_total) => match total.checked_add(line_total) {
-                        Some(sum) => total = sum,
-                        None => total_overflowed = true,
-                    },
-                }
-                lines.push(OrderItem {
-                    line,
+                requested.push(RequestedLine {
                     product_id: product_id.to_owned(),
-                    sku: entry.sku,
-                    name: entry.name,
                     quantity: *quantity,
-                    unit_price_minor: entry.price_minor,
-                    line_total_minor: line_total.unwrap_or(0),
-                    currency: entry.currency,
+                    product: catalog_entry(tx, product_id)?,
                 });
             }
-            if total_overflowed {
-                issues.push(FieldIssue::new(
-                    "#/items",
-                    "the order total is too large to represent",
-                ));
-            }
-            if !issues.is_empty() {
-                // Returning before any INSERT; the transaction rolls back
-                // on drop anyway, so even a later bug could not half-write.
-                return Err(StoreError::Invalid(issues));
-            }
-            let Some((_, currency)) = currency else {
-                return Err(StoreError::Internal(
-                    "an order that passed validation has no currency".to_owned(),
-                ));
-            };
+            // Returning before any INSERT; the transaction rolls back on
+            // drop anyway, so even a later bug could not half-write.
+            let priced = domain::price_order(customer, requested).map_err(StoreError::Invalid)?;
+            let total = priced.total_minor;
+            let currency = priced.currency;
+            let lines: Vec<OrderItem> = priced
+                .lines
+                .into_iter()
+                .map(|l| OrderItem {
+                    line: l.line,
+                    product_id: l.product_id,
+                    sku: l.sku,
+                    name: l.name,
+                    quantity: l.quantity,
+                    unit_price_minor: l.unit_price_minor,
+                    line_total_minor: l.line_total_minor,
+                    currency: l.currency,
+                })
+                .collect();
 
             tx.prepare_cached(
                 "INSERT INTO orders (id, customer_id, status, total_minor, currency, \
@@ -598,6 +531,7 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    use super::super::FieldIssue;
     use super::super::testutil::*;
     use super::super::{Customer, Money, Product, ProductPatch, cursor};
     use super::*;
@@ -1122,7 +1056,7 @@ mod tests {
                 },
             )
             .expect("deactivate");
-        let pricey = t.product("BIG-001", 5_000_000_000_000_000_000, "EUR");
+        let pricey = t.product("BIG-001", 60_000_000_000, "EUR");
         let dear = t.product("DEAR-001", 100_000_000_000, "EUR");
         t.order(&a.id, &[(&eur.id, 1)]);
 
@@ -1174,13 +1108,16 @@ mod tests {
                 vec![(&dear.id, u32::MAX)],
                 vec![(
                     "#/items/0/quantity",
-                    "the line total is too large to represent",
+                    "the line total exceeds the largest amount an order can carry (100000000000 minor units); order fewer",
                 )],
             ),
             (
                 &a.id,
                 vec![(&pricey.id, 1), (&pricey.id, 1)],
-                vec![("#/items", "the order total is too large to represent")],
+                vec![(
+                    "#/items",
+                    "the order total exceeds the largest amount an order can carry (100000000000 minor units); split the order",
+                )],
             ),
             (
                 &a.id,
@@ -1188,7 +1125,7 @@ mod tests {
                 vec![
                     (
                         "#/items/0/quantity",
-                        "the line total is too large to represent",
+                        "the line total exceeds the largest amount an order can carry (100000000000 minor units); order fewer",
                     ),
                     ("#/items/1/quantity", "must be at least 1"),
                 ],
