@@ -9,7 +9,6 @@
 //! the registry in `rules/mod.rs` lists them.
 
 pub mod cli;
-pub mod document;
 pub mod filter;
 mod hash;
 pub mod model;
@@ -20,6 +19,10 @@ pub mod unchanged;
 pub mod waivers;
 pub mod walk;
 
+/// The document reader, shared with the rest of the workspace: YAML/JSON
+/// with lines, JSON pointers, local `$ref` resolution.
+pub use openapi_doc as document;
+
 use serde::Serialize;
 
 pub use document::Document;
@@ -29,33 +32,15 @@ pub use rules::{Family, Mirror, Rule, RuleMeta};
 /// or disappears; adding a field does not bump it.
 pub const REPORT_VERSION: u32 = 1;
 
-/// Why a document could not be read. Each variant names the file and the
+/// Why an input could not be used. Each variant names the file and the
 /// line, so a user can go straight to the problem; none of them is helped
 /// by retrying.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// The text is not well-formed YAML or JSON.
-    #[error("{file}:{line}:{column}: not valid YAML or JSON: {message}")]
-    Syntax {
-        /// Display name of the input.
-        file: String,
-        /// 1-based line.
-        line: u32,
-        /// 1-based column.
-        column: u32,
-        /// What the parser objected to.
-        message: String,
-    },
-    /// Well-formed, but not an OpenAPI 3.x document.
-    #[error("{file}:{line}: not an OpenAPI 3.x document: {reason}")]
-    NotOpenApi {
-        /// Display name of the input.
-        file: String,
-        /// 1-based line.
-        line: u32,
-        /// What is missing or wrong.
-        reason: String,
-    },
+    /// A spec that cannot be read (syntax, not OpenAPI, unsupported
+    /// version); see [`document::Error`].
+    #[error(transparent)]
+    Document(#[from] document::Error),
     /// A waiver file entry is malformed or names an unknown rule.
     #[error("{file}:{line}: invalid waiver: {message}")]
     Waiver {
@@ -65,18 +50,6 @@ pub enum Error {
         line: u32,
         /// What is wrong and what was expected.
         message: String,
-    },
-    /// An OpenAPI version that the rules were not written for.
-    #[error(
-        "{file}:{line}: unsupported OpenAPI version `{version}`: break-diff reads 3.0.x and 3.1.x"
-    )]
-    UnsupportedVersion {
-        /// Display name of the input.
-        file: String,
-        /// 1-based line of the `openapi` field.
-        line: u32,
-        /// The version found.
-        version: String,
     },
 }
 

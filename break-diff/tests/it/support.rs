@@ -27,7 +27,7 @@ pub fn fixtures_dir() -> PathBuf {
 ///
 /// The spec at this branch's base has two plain scalars containing `: `
 /// (lines 745 and 845), which YAML forbids; break-diff rightly rejects
-/// them (see `document::a_colon_in_a_plain_scalar_is_pinpointed`). Until
+/// them (see openapi-doc's `a_colon_in_a_plain_scalar_is_pinpointed`). Until
 /// the spec owners quote them, the tests quote them in memory; once they
 /// are fixed the replacements do nothing.
 pub fn orderflow() -> String {

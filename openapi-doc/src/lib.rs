@@ -1,11 +1,15 @@
-//! Parsing one OpenAPI document from text into a JSON value plus a
-//! pointer-to-line index, and resolving its local `$ref`s.
+//! openapi-doc: reads one OpenAPI document from text into a JSON value
+//! plus the source line of every JSON pointer, and resolves its local
+//! `$ref`s.
 //!
 //! YAML and JSON both go through one YAML 1.2 event parser (JSON is a
 //! subset of YAML 1.2 flow style), so both kinds of input get line numbers.
-//! This module does no I/O: callers hand it the text and a display name.
-//! It deliberately does not follow remote or file `$ref`s; those stay
-//! opaque and are compared as strings by the rules.
+//! The crate does no I/O: callers hand it the text and a display name, and
+//! every error names that file, the line and what was expected. It
+//! deliberately does not follow remote or file `$ref`s; those stay opaque
+//! for the caller to judge. It is shared by break-diff, xtask and the
+//! contract tests, so that all three agree on lines, pointers and
+//! references.
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -14,7 +18,46 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
-use crate::Error;
+/// Why a document could not be read. Each variant names the file and the
+/// line, so a user can go straight to the problem; none of them is helped
+/// by retrying (the text itself must change).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The text is not well-formed YAML or JSON.
+    #[error("{file}:{line}:{column}: not valid YAML or JSON: {message}")]
+    Syntax {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+        /// What the parser objected to.
+        message: String,
+    },
+    /// Well-formed, but not an OpenAPI 3.x document.
+    #[error("{file}:{line}: not an OpenAPI 3.x document: {reason}")]
+    NotOpenApi {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// An OpenAPI version that the readers were not written for.
+    #[error(
+        "{file}:{line}: unsupported OpenAPI version `{version}`: break-diff reads 3.0.x and 3.1.x"
+    )]
+    UnsupportedVersion {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `openapi` field.
+        line: u32,
+        /// The version found.
+        version: String,
+    },
+}
 
 /// Upper bound on nodes, counted after alias expansion. It keeps a
 /// "billion laughs" document from exhausting memory; real specs are far
@@ -22,7 +65,7 @@ use crate::Error;
 const MAX_NODES: usize = 2_000_000;
 
 /// Upper bound on nesting, so that recursion over the tree (here and in
-/// the walker) cannot overflow the stack on adversarial input.
+/// its callers) cannot overflow the stack on adversarial input.
 const MAX_DEPTH: usize = 200;
 
 /// Maximum number of `$ref` hops followed in one resolution. A chain longer
@@ -287,10 +330,11 @@ impl Document {
         })
     }
 
-    /// Whether any key or string of the document holds U+0001, the
-    /// character the walker's placeholders are made of (recorded while
-    /// parsing, where every scalar passes by anyway).
-    pub(crate) fn holds_mark(&self) -> bool {
+    /// Whether any key or string of the document holds U+0001 (recorded
+    /// while parsing, where every scalar passes by anyway). break-diff's
+    /// walker builds placeholders from that character and must know when
+    /// a document could collide with them.
+    pub fn holds_mark(&self) -> bool {
         self.marked
     }
 
