@@ -299,16 +299,17 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     let mut notes = String::new();
     for w in &applied.expired {
         notes.push_str(&format!(
-            "break-diff: note: waiver at line {} for `{}` expired on {}; it no longer applies\n",
+            "break-diff: note: waiver at line {} for {} expired on {}; it no longer applies\n",
             w.line,
-            w.rule,
+            w.describe(),
             w.until.map(|d| d.to_string()).unwrap_or_default()
         ));
     }
     for w in &applied.unused {
         notes.push_str(&format!(
-            "break-diff: note: waiver at line {} for `{}` matched nothing; it can be removed\n",
-            w.line, w.rule
+            "break-diff: note: waiver at line {} for {} matched nothing; it can be removed\n",
+            w.line,
+            w.describe()
         ));
     }
     let text = report::render(cli.format.into(), inputs, &applied.kept, &applied.waived);

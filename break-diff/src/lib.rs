@@ -8,6 +8,7 @@
 //! lives in its own file under `rules/`, with its metadata as data, and
 //! the registry in `rules/mod.rs` lists them.
 
+pub mod change;
 pub mod cli;
 pub mod filter;
 mod hash;
@@ -25,6 +26,7 @@ pub use openapi_doc as document;
 
 use serde::Serialize;
 
+pub use change::Change;
 pub use document::Document;
 pub use rules::{Family, Mirror, Rule, RuleMeta};
 
@@ -106,6 +108,10 @@ pub struct Finding {
     pub revision: Option<Location>,
     /// What changed and why it matters.
     pub message: String,
+    /// The root change this finding belongs to: equal for the findings of
+    /// one change reached from several operations, and stable across
+    /// unrelated edits of the documents (see [`change`]).
+    pub fingerprint: String,
 }
 
 /// Knobs of a comparison. Time is injected: the engine never reads the

@@ -157,7 +157,55 @@ impl Cx<'_> {
             base,
             revision,
             message,
+            fingerprint: String::new(),
         });
+    }
+
+    /// Gives the findings from `start` on their fingerprints. `at` is the
+    /// route of the site they were reported at, which the fingerprint
+    /// leaves out (see [`crate::change`]).
+    fn seal(&mut self, start: usize, at: &str) {
+        let (base_doc, rev_doc) = (self.base_doc, self.rev_doc);
+        for f in &mut self.findings[start..] {
+            f.fingerprint = crate::change::fingerprint(
+                f.rule,
+                f.base.as_ref().map(|l| (base_doc, l.pointer.as_str())),
+                f.revision.as_ref().map(|l| (rev_doc, l.pointer.as_str())),
+                &f.message,
+                at,
+            );
+        }
+    }
+}
+
+/// The route of a site, as its messages spell it (`response 200
+/// application/json: items[]`); empty for sites that have none.
+trait Route {
+    fn route(&self) -> &str {
+        ""
+    }
+}
+
+impl<T> Route for Pair<T> {}
+impl Route for ParameterSite<'_> {}
+impl Route for NodeSite<'_> {
+    fn route(&self) -> &str {
+        &self.at
+    }
+}
+impl Route for ContentSite<'_> {
+    fn route(&self) -> &str {
+        self.at
+    }
+}
+impl Route for SchemaSite<'_> {
+    fn route(&self) -> &str {
+        &self.at
+    }
+}
+impl Route for PropertySite<'_> {
+    fn route(&self) -> &str {
+        &self.at
     }
 }
 
@@ -417,6 +465,7 @@ fn resolve_in<'a>(
 macro_rules! dispatch {
     ($self:ident, $variant:ident, $site:expr) => {{
         let site = &$site;
+        let start = $self.cx.findings.len();
         for rule in $self.rules {
             if let Check::$variant(check) = rule.check {
                 $self.cx.rule = Some(&rule.meta);
@@ -424,6 +473,9 @@ macro_rules! dispatch {
             }
         }
         $self.cx.rule = None;
+        if $self.cx.findings.len() > start {
+            $self.cx.seal(start, Route::route(site));
+        }
     }};
 }
 

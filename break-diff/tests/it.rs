@@ -4,6 +4,8 @@
 
 #[path = "it/catalog.rs"]
 mod catalog;
+#[path = "it/changes.rs"]
+mod changes;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/direction.rs"]
