@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::filter::PathFilter;
 use crate::report::{self, Format, Inputs, Sources};
-use crate::{Document, Level, Options, rules, waivers};
+use crate::{Level, Options, rules, waivers};
 
 /// Exit codes of `break-diff`. Stable: CI scripts depend on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,8 +249,8 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     let (rev_name, rev_text) = load(rev_arg, stdin)?;
     // The two documents are independent: parse them side by side.
     let (base, revision) = std::thread::scope(|scope| {
-        let base = scope.spawn(|| Document::parse(&base_name, &base_text));
-        let revision = Document::parse(&rev_name, &rev_text);
+        let base = scope.spawn(|| crate::read(&base_name, &base_text));
+        let revision = crate::read(&rev_name, &rev_text);
         let base = base
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

@@ -143,6 +143,17 @@ pub fn diff_with(
     walk::run_with(rules::ALL, base, revision, options, strategy)
 }
 
+/// Reads one spec for comparison: parses it and checks that it is an
+/// OpenAPI document whose local references all lead somewhere (see
+/// [`Document::validate`]). A dangling `$ref` or a cycle of bare
+/// references is an error, never a silent pass: comparing what is there
+/// would hide every change behind it.
+pub fn read(name: &str, text: &str) -> Result<Document, Error> {
+    let doc = Document::parse(name, text)?;
+    doc.validate()?;
+    Ok(doc)
+}
+
 /// Parses both texts and compares them. A convenience for callers that
 /// hold text; `base_name` and `revision_name` appear in error messages.
 pub fn diff_text(
@@ -152,7 +163,7 @@ pub fn diff_text(
     revision: &str,
     options: &Options,
 ) -> Result<Vec<Finding>, Error> {
-    let base = Document::parse(base_name, base)?;
-    let revision = Document::parse(revision_name, revision)?;
+    let base = read(base_name, base)?;
+    let revision = read(revision_name, revision)?;
     Ok(diff(&base, &revision, options))
 }

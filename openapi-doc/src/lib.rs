@@ -45,6 +45,34 @@ pub enum Error {
         /// What is missing or wrong.
         reason: String,
     },
+    /// A local `$ref` leads nowhere in the document.
+    #[error(
+        "{file}:{line}: `$ref` at {pointer} points to `{reference}`, which is not in the document; expected a JSON pointer to a node of this document (`#/components/...`)"
+    )]
+    DanglingRef {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `$ref`.
+        line: u32,
+        /// JSON pointer of the `$ref`.
+        pointer: String,
+        /// The reference as written (or the hop of its chain that fails).
+        reference: String,
+    },
+    /// A chain of local `$ref`s that never reaches anything but references.
+    #[error(
+        "{file}:{line}: `$ref` at {pointer} starts a cycle of references with no schema or object in it ({chain}); expected the chain to end on a definition"
+    )]
+    RefCycle {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `$ref`.
+        line: u32,
+        /// JSON pointer of the `$ref`.
+        pointer: String,
+        /// The pointers visited, in order, ending with the repeated one.
+        chain: String,
+    },
     /// An OpenAPI version that the readers were not written for.
     #[error(
         "{file}:{line}: unsupported OpenAPI version `{version}`: break-diff reads 3.0.x and 3.1.x"
@@ -400,6 +428,170 @@ impl Document {
         }
         current
     }
+
+    /// Checks every local `$ref` of the document: each must lead to a node
+    /// of the document, and a chain of references must end on something
+    /// that is not a reference. The first problem, in document order, is
+    /// the error, with the line and pointer of the `$ref`.
+    ///
+    /// Remote and relative references (`other.yaml#/A`) are not followed
+    /// and not judged. A fragment that is not a JSON pointer (`#foo`, an
+    /// OpenAPI 3.1 `$anchor`) is not judged either. Literal data is not
+    /// read as references: the values of `example`, `examples` lists,
+    /// an Example Object's `value`, `default`, `enum`, `const` and `x-`
+    /// extensions may hold a `$ref` key that means nothing.
+    pub fn check_references(&self) -> Result<(), Error> {
+        self.check_refs_in(&self.root, &mut String::new(), false, 0)
+    }
+
+    /// [`Document::check_structure`] then [`Document::check_references`]:
+    /// what a reader that compares or generates from the document needs
+    /// before it can trust what it reads.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check_structure()?;
+        self.check_references()
+    }
+
+    /// Checks the top level: at least one of `paths`, `components` and
+    /// `webhooks`, and each of them, when present, a mapping. A document
+    /// without any describes no API, and a list where a mapping belongs
+    /// would otherwise read as an API with no operations.
+    pub fn check_structure(&self) -> Result<(), Error> {
+        let sections = ["paths", "components", "webhooks"];
+        for key in sections {
+            if let Some(value) = self.root.get(key)
+                && !value.is_object()
+                && !value.is_null()
+            {
+                return Err(Error::NotOpenApi {
+                    file: self.name.clone(),
+                    line: self.line(&format!("/{key}")),
+                    reason: format!("`{key}` must be a mapping"),
+                });
+            }
+        }
+        if sections.iter().all(|k| self.root.get(*k).is_none()) {
+            return Err(Error::NotOpenApi {
+                file: self.name.clone(),
+                line: 1,
+                reason: "it has none of `paths`, `components` and `webhooks`".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_refs_in(
+        &self,
+        value: &Value,
+        ptr: &mut String,
+        names: bool,
+        depth: usize,
+    ) -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return Ok(());
+        }
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    let at = child_ptr(ptr, "$ref");
+                    self.check_chain(reference, &at)?;
+                }
+                for (key, child) in map {
+                    // Keys of a map of names (`properties`, `schemas`)
+                    // are names, never keywords.
+                    if !names && is_literal(key, child) {
+                        continue;
+                    }
+                    let len = ptr.len();
+                    ptr.push('/');
+                    ptr.push_str(&escape(key));
+                    let child_names = !names && NAME_MAPS.contains(&key.as_str());
+                    self.check_refs_in(child, ptr, child_names, depth + 1)?;
+                    ptr.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    let len = ptr.len();
+                    ptr.push('/');
+                    ptr.push_str(&i.to_string());
+                    self.check_refs_in(child, ptr, false, depth + 1)?;
+                    ptr.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Follows the chain that starts with `reference` (written at `at`).
+    fn check_chain(&self, reference: &str, at: &str) -> Result<(), Error> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut current = reference.to_owned();
+        loop {
+            let Some(fragment) = current.strip_prefix('#') else {
+                return Ok(());
+            };
+            if !fragment.is_empty() && !fragment.starts_with('/') {
+                return Ok(());
+            }
+            let target = decode_uri_fragment(fragment);
+            let Some(node) = self.at(&target) else {
+                return Err(Error::DanglingRef {
+                    file: self.name.clone(),
+                    line: self.line(at),
+                    pointer: at.to_owned(),
+                    reference: current,
+                });
+            };
+            if seen.contains(&target) || seen.len() >= MAX_REF_HOPS {
+                seen.push(target);
+                return Err(Error::RefCycle {
+                    file: self.name.clone(),
+                    line: self.line(at),
+                    pointer: at.to_owned(),
+                    chain: seen.join(" -> "),
+                });
+            }
+            seen.push(target);
+            match ref_of(node.value) {
+                Some(next) => current = next.to_owned(),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Keys whose value is a map from names to things (schemas, responses,
+/// ...): below them, a key such as `default` or `example` is a name.
+const NAME_MAPS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "schemas",
+    "responses",
+    "parameters",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+    "links",
+    "callbacks",
+    "pathItems",
+    "paths",
+    "webhooks",
+    "content",
+    "encoding",
+];
+
+/// Whether the value under `key` is literal data rather than OpenAPI or
+/// JSON Schema structure.
+fn is_literal(key: &str, value: &Value) -> bool {
+    matches!(key, "example" | "default" | "enum" | "const" | "value")
+        || key.starts_with("x-")
+        || (key == "examples" && value.is_array())
 }
 
 /// The value at JSON pointer `ptr` under `root`, as

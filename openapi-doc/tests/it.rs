@@ -147,3 +147,92 @@ fn yaml_merge_keys_are_expanded() {
         &["spec.yaml:3:", "merge key"],
     );
 }
+
+/// Validates `text` (named `spec.yaml`): `Ok` when `expected` is empty,
+/// else an error containing every one of `expected`.
+fn check_validate(text: &str, expected: &[&str]) {
+    let doc = Document::parse("spec.yaml", text).expect("parses");
+    match (doc.validate(), expected.is_empty()) {
+        (Ok(()), true) => {}
+        (Ok(()), false) => panic!("accepted, expected {expected:?}, for {text:?}"),
+        (Err(e), true) => panic!("rejected with `{e}` for {text:?}"),
+        (Err(e), false) => {
+            let msg = e.to_string();
+            for want in expected {
+                assert!(msg.contains(want), "`{msg}` lacks `{want}` for {text:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn references_must_lead_somewhere_and_end_on_a_definition() {
+    let head = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\n";
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {type: string}\n",
+            &[],
+        ),
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A:\n      $ref: '#/components/schemas/Missing'\n",
+            &[
+                "spec.yaml:7:",
+                "at /components/schemas/A/$ref",
+                "`#/components/schemas/Missing`",
+                "expected a JSON pointer",
+            ],
+        ),
+        // A chain whose second hop fails names that hop.
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/C'}\n",
+            &[
+                "spec.yaml:6:",
+                "/components/schemas/A/$ref",
+                "`#/components/schemas/C`",
+            ],
+        ),
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/A'}\n",
+            &[
+                "spec.yaml:6:",
+                "cycle of references",
+                "/components/schemas/B -> /components/schemas/A -> /components/schemas/B",
+            ],
+        ),
+        // Deep inside an operation, escaped path segment and all.
+        (
+            "paths:\n  /a/{id}:\n    get:\n      responses:\n        '200': {$ref: '#/components/responses/Nope'}\n",
+            &["spec.yaml:7:", "/paths/~1a~1{id}/get/responses/200/$ref"],
+        ),
+        // Remote references and anchors are not judged.
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A: {$ref: 'other.yaml#/X'}\n    B: {$ref: '#node'}\n",
+            &[],
+        ),
+        // Literal data may hold a `$ref` key that means nothing...
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A:\n      type: object\n      example: {$ref: '#/nowhere'}\n      default: {$ref: '#/nowhere'}\n      x-note: {$ref: '#/nowhere'}\n      examples: [{$ref: '#/nowhere'}]\n",
+            &[],
+        ),
+        // ...but a property *named* `default` is a schema.
+        (
+            "paths: {}\ncomponents:\n  schemas:\n    A:\n      properties:\n        default: {$ref: '#/nowhere'}\n",
+            &["/components/schemas/A/properties/default/$ref"],
+        ),
+        // Structure: a document that describes no API.
+        (
+            "tags: []\n",
+            &[
+                "spec.yaml:1:",
+                "none of `paths`, `components` and `webhooks`",
+            ],
+        ),
+        (
+            "paths: [a, b]\n",
+            &["spec.yaml:3:", "`paths` must be a mapping"],
+        ),
+    ];
+    for (body, expected) in cases {
+        check_validate(&format!("{head}{body}"), expected);
+    }
+}
