@@ -103,6 +103,13 @@ pub struct SchemaSite<'a> {
     pub base: Node<'a>,
     /// Revision schema.
     pub rev: Node<'a>,
+    /// Whether `null` is accepted, per side: [`schema::nullable`], or a
+    /// wrapper such as `oneOf: [{type: "null"}, X]` that the walker
+    /// looked through to compare `X` (see [`schema::unwrap_single`]).
+    pub nullable: (bool, bool),
+    /// Where each side's nullability is written: the schema, or the
+    /// wrapper around it.
+    pub null_at: (String, String),
 }
 
 /// Two sides of one property of an object schema.
@@ -955,6 +962,29 @@ impl<'a> Walker<'_, 'a> {
         if self.same(&b, &r) {
             return;
         }
+        // A side that only wraps one schema (`oneOf: [X]`, or the nullable
+        // `oneOf: [{type: "null"}, X]`) while the other does not is
+        // compared through the wrapper; the `null` it may add is kept.
+        // A side that is a union itself (`oneOf: [A, B]` becoming `oneOf:
+        // [A]`) is compared member by member instead.
+        let nullable = (schema::nullable(b.value), schema::nullable(r.value));
+        let null_at = (b.ptr.clone(), r.ptr.clone());
+        let union = |n: &Node<'_>| n.value.get("oneOf").is_some() || n.value.get("anyOf").is_some();
+        let unwrap = |doc, n: &Node<'a>, other: &Node<'a>| {
+            if union(other) {
+                None
+            } else {
+                schema::unwrap_single(doc, n)
+            }
+        };
+        let (b, r, nullable) = match (unwrap(base_doc, &b, &r), unwrap(rev_doc, &r, &b)) {
+            (Some((inner, null)), None) => (inner, r, (nullable.0 || null, nullable.1)),
+            (None, Some((inner, null))) => (b, inner, (nullable.0, nullable.1 || null)),
+            _ => (b, r, nullable),
+        };
+        if self.same(&b, &r) && nullable.0 == nullable.1 {
+            return;
+        }
         let key = (b.ptr.clone(), r.ptr.clone());
         if stack.contains(&key) {
             return;
@@ -980,6 +1010,8 @@ impl<'a> Walker<'_, 'a> {
                 at: at.clone(),
                 base: b.clone(),
                 rev: r.clone(),
+                nullable,
+                null_at,
             }
         );
 

@@ -23,10 +23,10 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Request {
         return;
     }
-    if schema::nullable(s.base.value) && !schema::nullable(s.rev.value) {
+    if s.nullable.0 && !s.nullable.1 {
         cx.report(
-            Some(&s.base.ptr),
-            Some(&s.rev.ptr),
+            Some(&s.null_at.0),
+            Some(&s.null_at.1),
             format!("{}: null is no longer accepted; requests sending null are rejected", s.at),
         );
     }

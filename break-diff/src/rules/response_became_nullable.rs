@@ -22,10 +22,10 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Response {
         return;
     }
-    if !schema::nullable(s.base.value) && schema::nullable(s.rev.value) {
+    if !s.nullable.0 && s.nullable.1 {
         cx.report(
-            Some(&s.base.ptr),
-            Some(&s.rev.ptr),
+            Some(&s.null_at.0),
+            Some(&s.null_at.1),
             format!("{}: the value may now be null; clients not expecting null will fail", s.at),
         );
     }
