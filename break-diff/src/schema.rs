@@ -402,6 +402,86 @@ fn collect_object<'a>(doc: &'a Document, node: &Node<'a>, view: &mut ObjectView<
     }
 }
 
+/// A subschema constraint one side has and the other lacks (or has in
+/// another form), found by [`subschema_constraints_gained`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gained {
+    /// Pointer of the constraint in the side that has it.
+    pub ptr: String,
+    /// What it is, for messages: ``a `patternProperties` schema for keys
+    /// matching `^x-` ``.
+    pub what: String,
+    /// Whether the other side has it too, in another form (an `if`
+    /// condition that differs), rather than not at all.
+    pub changed: bool,
+}
+
+/// The subschema constraints `to` has and `from` lacks: a
+/// `patternProperties` pattern, a `dependentSchemas` entry, `prefixItems`
+/// positions past those of `from`, `if`/`then`/`else`, `unevaluatedItems`
+/// (other than `true` or `{}`) or `contentSchema` where `from` has none,
+/// and an `if` condition that differs. Both schemas are resolved; the
+/// documents resolve references below them.
+pub fn subschema_constraints_gained(
+    from_doc: &Document,
+    to_doc: &Document,
+    from: &Node<'_>,
+    to: &Node<'_>,
+) -> Vec<Gained> {
+    let mut out = Vec::new();
+    let mut gained = |ptr: String, what: String, changed: bool| {
+        out.push(Gained { ptr, what, changed });
+    };
+    for keyword in ["patternProperties", "dependentSchemas"] {
+        let had = from.get(keyword);
+        for (key, node) in to.get(keyword).map(|n| n.entries()).unwrap_or_default() {
+            if had.as_ref().and_then(|h| h.get(key)).is_none() {
+                let what = match keyword {
+                    "patternProperties" => {
+                        format!("a `patternProperties` schema for keys matching `{key}`")
+                    }
+                    _ => format!("a `dependentSchemas` schema applying when `{key}` is present"),
+                };
+                gained(node.ptr, what, false);
+            }
+        }
+    }
+    let positions = |n: &Node<'_>| n.get("prefixItems").map(|p| p.items().len()).unwrap_or(0);
+    let (old, new) = (positions(from), positions(to));
+    if new > old
+        && let Some(p) = to.get("prefixItems")
+    {
+        gained(
+            p.ptr,
+            format!("`prefixItems` for position(s) {} to {}", old, new - 1),
+            false,
+        );
+    }
+    for keyword in ["if", "then", "else", "unevaluatedItems", "contentSchema"] {
+        let Some(node) = to.get(keyword) else {
+            continue;
+        };
+        // `unevaluatedItems: true` or `{}` accepts everything.
+        let accepts_all = node.value == &Value::Bool(true)
+            || node.value.as_object().is_some_and(|m| m.is_empty());
+        if keyword == "unevaluatedItems" && accepts_all {
+            continue;
+        }
+        match from.get(keyword) {
+            None => gained(node.ptr, format!("`{keyword}`"), false),
+            Some(old)
+                if keyword == "if"
+                    && shape(from_doc.resolve(old.clone()).value)
+                        != shape(to_doc.resolve(node.clone()).value) =>
+            {
+                gained(node.ptr, "the `if` condition".to_owned(), true);
+            }
+            Some(_) => {}
+        }
+    }
+    out
+}
+
 /// How an object schema treats properties it does not list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Additional {

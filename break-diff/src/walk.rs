@@ -1092,6 +1092,46 @@ impl<'a> Walker<'_, 'a> {
         {
             self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, true);
         }
+        // Subschema keywords present on both sides: compared in the same
+        // direction (`if` is a condition, not a shape: its changes are
+        // judged by the `*_subschema_constraint_*` rules, not recursed).
+        for keyword in ["patternProperties", "dependentSchemas"] {
+            let (Some(bm), Some(rm)) = (b.get(keyword), r.get(keyword)) else {
+                continue;
+            };
+            for (key, bs) in bm.entries() {
+                if let Some(rs) = rm.get(key)
+                    && bs.value.is_object()
+                    && rs.value.is_object()
+                {
+                    let label = match keyword {
+                        "patternProperties" => format!("{at}{{~{key}}}"),
+                        _ => format!("{at} (when `{key}` is present)"),
+                    };
+                    self.schema(dir, label, bs, rs, stack, true);
+                }
+            }
+        }
+        if let (Some(bp), Some(rp)) = (b.get("prefixItems"), r.get("prefixItems")) {
+            for (i, (bi, ri)) in bp.items().into_iter().zip(rp.items()).enumerate() {
+                if bi.value.is_object() && ri.value.is_object() {
+                    self.schema(dir, format!("{at}[{i}]"), bi, ri, stack, true);
+                }
+            }
+        }
+        for (keyword, label) in [
+            ("then", " (then)"),
+            ("else", " (else)"),
+            ("unevaluatedItems", "[unevaluated]"),
+            ("contentSchema", " (content)"),
+        ] {
+            if let (Some(bs), Some(rs)) = (b.get(keyword), r.get(keyword))
+                && bs.value.is_object()
+                && rs.value.is_object()
+            {
+                self.schema(dir, format!("{at}{label}"), bs, rs, stack, true);
+            }
+        }
         for keyword in ["allOf", "oneOf", "anyOf"] {
             let m = schema::members(base_doc, rev_doc, &b, &r, keyword);
             for (bm, rm) in m.paired {

@@ -148,6 +148,7 @@ rules! {
     request_parameter_allow_empty_value_removed,
     request_parameter_allow_reserved_removed,
     request_parameter_content_type_changed,
+    request_parameter_default_added,
     // Request bodies.
     request_body_became_required,
     request_body_became_optional,
@@ -189,6 +190,7 @@ rules! {
     response_enum_value_added,
     request_enum_value_added,
     response_enum_value_removed,
+    request_extensible_enum_value_removed,
     request_format_narrowed,
     response_format_widened,
     request_numeric_range_narrowed,
@@ -203,6 +205,7 @@ rules! {
     response_union_variant_added,
     request_all_of_member_added,
     response_all_of_member_removed,
+    request_all_of_member_removed,
     request_discriminator_changed,
     response_discriminator_changed,
     request_unique_items_added,
@@ -227,6 +230,8 @@ rules! {
     response_not_removed,
     request_dependent_required_added,
     response_dependent_required_removed,
+    request_subschema_constraint_added,
+    response_subschema_constraint_removed,
     request_default_changed,
     external_ref_changed,
     // Security.
