@@ -116,6 +116,11 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     waivers: Option<String>,
 
+    /// A configuration file (YAML or JSON) that changes rule levels:
+    /// `rules: {RULE_ID: error|warning|info|off}`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<String>,
+
     /// Report only operations whose path matches this glob (`*` within a
     /// segment, `**` across); repeatable.
     #[arg(long = "include-path", value_name = "GLOB")]
@@ -269,7 +274,16 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
         ..Default::default()
     };
-    let findings: Vec<_> = crate::diff_with(&base, &revision, &options, strategy)
+    let config = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the configuration file `{path}`"))?;
+            crate::config::parse(path, &text)?
+        }
+        None => crate::config::Config::default(),
+    };
+    let findings: Vec<_> = config
+        .apply(crate::diff_with(&base, &revision, &options, strategy))
         .into_iter()
         .filter(|f| filter.keeps(f))
         .collect();

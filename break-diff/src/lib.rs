@@ -10,6 +10,7 @@
 
 pub mod change;
 pub mod cli;
+pub mod config;
 pub mod filter;
 mod hash;
 pub mod model;
@@ -43,6 +44,17 @@ pub enum Error {
     /// version); see [`document::Error`].
     #[error(transparent)]
     Document(#[from] document::Error),
+    /// A `--config` file is malformed, names an unknown rule or an
+    /// unknown level.
+    #[error("{file}:{line}: invalid configuration: {message}")]
+    Config {
+        /// Display name of the configuration file.
+        file: String,
+        /// 1-based line of the entry.
+        line: u32,
+        /// What is wrong and what was expected.
+        message: String,
+    },
     /// A waiver file entry is malformed or names an unknown rule.
     #[error("{file}:{line}: invalid waiver: {message}")]
     Waiver {
@@ -98,7 +110,7 @@ pub struct Location {
 pub struct Finding {
     /// Stable rule id, e.g. `request_property_became_required`.
     pub rule: &'static str,
-    /// Severity, fixed per rule.
+    /// Severity: the rule's level, unless a `--config` file changed it.
     pub level: Level,
     /// `METHOD /path` of the operation concerned, when there is one.
     pub operation: Option<String>,

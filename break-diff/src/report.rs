@@ -538,6 +538,9 @@ pub fn explain(meta: &RuleMeta) -> String {
             let _ = writeln!(out, "No mirror rule: {why}\n");
         }
     }
+    if let Some(note) = meta.oasdiff {
+        let _ = writeln!(out, "Differs from oasdiff: {note}\n");
+    }
     let _ = writeln!(out, "Reference: {}", meta.reference);
     out
 }
@@ -552,7 +555,7 @@ pub fn catalog_markdown() -> String {
     let _ = writeln!(out, "# break-diff rules\n");
     let _ = writeln!(
         out,
-        "{} rules. Levels: `error` breaks clients that follow the base contract, `warning` may break some clients, `info` is worth knowing.\n",
+        "{} rules. Levels: `error` breaks clients that follow the base contract, `warning` may break some clients, `info` is worth knowing. A level can be changed, or a rule turned off, with `--config FILE` (`rules: {{rule_id: error|warning|info|off}}`). Where a default deliberately differs from oasdiff's level for the same change, the rule says so.\n",
         ALL.len()
     );
     let mut families: Vec<Family> = ALL.iter().map(|r| r.meta.family).collect();
@@ -574,6 +577,9 @@ pub fn catalog_markdown() -> String {
                 Mirror::Waived(why) => {
                     let _ = writeln!(out, "- No mirror rule: {why}");
                 }
+            }
+            if let Some(note) = m.oasdiff {
+                let _ = writeln!(out, "- Differs from oasdiff: {note}");
             }
             let _ = writeln!(out, "- Reference: <{}>\n", m.reference);
         }

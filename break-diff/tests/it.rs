@@ -8,6 +8,8 @@ mod catalog;
 mod changes;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/config.rs"]
+mod config;
 #[path = "it/direction.rs"]
 mod direction;
 #[path = "it/document.rs"]

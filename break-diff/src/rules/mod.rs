@@ -82,6 +82,10 @@ pub struct RuleMeta {
     pub reference: &'static str,
     /// The mirror rule in the other direction.
     pub mirror: Mirror,
+    /// Where the default level deliberately differs from oasdiff's for the
+    /// same change: oasdiff's level and why break-diff chose otherwise.
+    /// `None` when they agree or oasdiff has no such check.
+    pub oasdiff: Option<&'static str>,
 }
 
 /// The kind of site a rule checks, with its check function.
@@ -242,6 +246,7 @@ rules! {
     // Servers.
     server_removed,
     server_added,
+    server_url_changed,
     server_variable_changed,
     operation_server_removed,
     path_server_removed,

@@ -64,6 +64,20 @@ fn metadata_is_complete() {
             "{}: reference must be an https link",
             m.id
         );
+        // A stated deviation from oasdiff names oasdiff's level and says
+        // why break-diff differs.
+        if let Some(note) = m.oasdiff {
+            assert!(
+                note.starts_with("oasdiff ")
+                    && note.trim_end().ends_with('.')
+                    && ["error", "warning", "info"]
+                        .iter()
+                        .any(|l| note.contains(l))
+                    && note.contains("break-diff"),
+                "{}: `oasdiff` must say oasdiff's level and break-diff's reason in a sentence",
+                m.id
+            );
+        }
     }
 }
 
