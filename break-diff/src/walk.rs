@@ -349,6 +349,22 @@ pub fn run_with<'d>(
                 .collect()
         })
     };
+    // Operations at `draft` or `alpha` stability in the base may change
+    // without notice: only the stability rules speak about them.
+    let exempt: FastSet<String> = ops
+        .base
+        .iter()
+        .filter(|(_, op)| {
+            crate::rules::operation_stability_decreased::rank(&op.node).is_some_and(|r| r <= 1)
+        })
+        .map(|(key, op)| ops.rev.get(key).unwrap_or(op).label())
+        .collect();
+    if !exempt.is_empty() {
+        findings.retain(|f| {
+            f.rule.starts_with("operation_stability_")
+                || f.operation.as_ref().is_none_or(|op| !exempt.contains(op))
+        });
+    }
     // A schema shared by several places is visited once per place; the same
     // finding at the same pointers for the same operation is said once.
     findings.sort_by(|a, b| {

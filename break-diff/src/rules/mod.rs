@@ -251,6 +251,8 @@ rules! {
     operation_server_removed,
     path_server_removed,
     // Lifecycle.
+    operation_stability_decreased,
+    operation_stability_level_invalid,
     operation_removed_after_sunset,
     request_parameter_removed_after_sunset,
     request_property_removed_after_sunset,
