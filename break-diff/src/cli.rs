@@ -59,6 +59,21 @@ impl From<FormatArg> for Format {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LayerArg {
+    Wire,
+    Sdk,
+}
+
+impl From<LayerArg> for crate::rules::Layer {
+    fn from(l: LayerArg) -> Self {
+        match l {
+            LayerArg::Wire => crate::rules::Layer::Wire,
+            LayerArg::Sdk => crate::rules::Layer::Sdk,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FailOn {
     Error,
@@ -120,6 +135,11 @@ struct Cli {
     /// `rules: {RULE_ID: error|warning|info|off}`.
     #[arg(long, value_name = "FILE")]
     config: Option<String>,
+
+    /// Report only changes that break this layer: `wire` (the HTTP
+    /// exchange) or `sdk` (code written against the generated SDK).
+    #[arg(long, value_enum, value_name = "LAYER")]
+    layer: Option<LayerArg>,
 
     /// Report only operations whose path matches this glob (`*` within a
     /// segment, `**` across); repeatable.
@@ -286,6 +306,11 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         .apply(crate::diff_with(&base, &revision, &options, strategy))
         .into_iter()
         .filter(|f| filter.keeps(f))
+        .filter(|f| {
+            cli.layer.is_none_or(|layer| {
+                rules::find(f.rule).is_some_and(|r| r.meta.layers.contains(&layer.into()))
+            })
+        })
         .collect();
     let waivers = match &cli.waivers {
         Some(path) => {

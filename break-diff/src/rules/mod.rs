@@ -61,6 +61,39 @@ pub enum Mirror {
     Waived(&'static str),
 }
 
+/// What a change can break: the HTTP exchange, or code written against
+/// the generated SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// Requests or responses that followed the base contract fail on the
+    /// wire, whatever the client is written in.
+    Wire,
+    /// Code written against the generated Rust SDK (progenitor builders,
+    /// typify types) stops compiling or deserializing, even where the wire
+    /// exchange would still work (a renamed operationId, a struct gaining
+    /// a field, an enum gaining a variant).
+    Sdk,
+}
+
+impl Layer {
+    /// The lowercase name used by `--layer` and the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Wire => "wire",
+            Layer::Sdk => "sdk",
+        }
+    }
+}
+
+/// Breaks the wire exchange only.
+pub const WIRE: &[Layer] = &[Layer::Wire];
+/// Breaks code written against the generated SDK only.
+pub const SDK: &[Layer] = &[Layer::Sdk];
+/// Breaks both.
+pub const WIRE_AND_SDK: &[Layer] = &[Layer::Wire, Layer::Sdk];
+/// Breaks neither: worth knowing.
+pub const NO_LAYER: &[Layer] = &[];
+
 /// A rule's metadata. Everything the catalog, `rules` and `explain` show
 /// comes from here.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +115,8 @@ pub struct RuleMeta {
     pub reference: &'static str,
     /// The mirror rule in the other direction.
     pub mirror: Mirror,
+    /// The layers a change of this kind can break.
+    pub layers: &'static [Layer],
     /// Where the default level deliberately differs from oasdiff's for the
     /// same change: oasdiff's level and why break-diff chose otherwise.
     /// `None` when they agree or oasdiff has no such check.
@@ -275,8 +310,8 @@ rules! {
 /// What rule files import.
 pub mod prelude {
     pub use super::{
-        Check, Deprecation, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, node_retirement,
-        removal_refused, retirement,
+        Check, Deprecation, Family, Mirror, NO_LAYER, Retirement, Rule, RuleMeta, SDK, WIRE,
+        WIRE_AND_SDK, key_ptr, node_retirement, removal_refused, retirement,
     };
     pub use crate::Level;
     pub use crate::document::Node;

@@ -19,6 +19,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep the level, and make the unstable behaviour a new operation at the lower level.",
         reference: "https://spec.openapis.org/oas/v3.1.0#specification-extensions",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Operation(check),

@@ -16,6 +16,7 @@ pub const RULE: Rule = Rule {
         fix: "Use one of draft, alpha, beta or stable (lowercase).",
         reference: "https://spec.openapis.org/oas/v3.1.0#specification-extensions",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Operation(check),

@@ -18,6 +18,7 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "adding an allOf member to a response only adds guarantees (and the response side of allOf removal is response_all_of_member_removed)",
         ),
+        layers: SDK,
         oasdiff: None,
     },
     check: Check::Schema(check),

@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting null and treat it as before.",
         reference: "https://spec.openapis.org/oas/v3.0.3#fixed-fields-19",
         mirror: Mirror::Rule("response_became_nullable"),
+        layers: WIRE_AND_SDK,
         oasdiff: None,
     },
     check: Check::Schema(check),

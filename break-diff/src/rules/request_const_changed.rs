@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting the old value; use an enum that lists both.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-const",
         mirror: Mirror::Rule("response_const_changed"),
+        layers: WIRE_AND_SDK,
         oasdiff: None,
     },
     check: Check::Schema(check),

@@ -20,6 +20,7 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "x-extensible-enum tells clients to tolerate values they do not know in responses, so response values may come and go",
         ),
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Schema(check),

@@ -17,6 +17,7 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "parameters exist only in requests; a default in a response schema has no effect on the wire",
         ),
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Parameter(check),

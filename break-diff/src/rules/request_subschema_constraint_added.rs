@@ -18,6 +18,7 @@ pub const RULE: Rule = Rule {
         fix: "Add such constraints only to new properties or a new version; to document a shape without enforcing it, use description or examples.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-keywords-for-applying-subsch",
         mirror: Mirror::Rule("response_subschema_constraint_removed"),
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Schema(check),

@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning a value; introduce a new nullable property if absence must be expressed.",
         reference: "https://spec.openapis.org/oas/v3.0.3#fixed-fields-19",
         mirror: Mirror::Rule("request_became_non_nullable"),
+        layers: WIRE_AND_SDK,
         oasdiff: None,
     },
     check: Check::Schema(check),

@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep the constant; return a different value only in a new schema or version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-const",
         mirror: Mirror::Rule("request_const_changed"),
+        layers: WIRE_AND_SDK,
         oasdiff: None,
     },
     check: Check::Schema(check),

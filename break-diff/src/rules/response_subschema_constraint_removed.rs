@@ -17,6 +17,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep the constraint in responses; loosen it only in a new version, or announce the change and give clients time to tolerate it.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-keywords-for-applying-subsch",
         mirror: Mirror::Rule("request_subschema_constraint_added"),
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Schema(check),

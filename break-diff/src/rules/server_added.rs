@@ -16,6 +16,7 @@ pub const RULE: Rule = Rule {
         fix: "Add new servers after the existing default unless the switch is intended.",
         reference: "https://spec.openapis.org/oas/v3.1.0#server-object",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
         oasdiff: None,
     },
     check: Check::Document(check),

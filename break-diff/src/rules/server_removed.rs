@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old URL served (or redirected) and listed until clients have moved.",
         reference: "https://spec.openapis.org/oas/v3.1.0#server-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
         oasdiff: None,
     },
     check: Check::Document(check),

@@ -23,6 +23,7 @@ pub const RULE: Rule = Rule {
         fix: "Keep serving (or redirecting) the old URL until clients have moved, and announce the new one.",
         reference: "https://spec.openapis.org/oas/v3.1.0#server-object",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
         oasdiff: None,
     },
     check: Check::Document(check),

@@ -64,6 +64,15 @@ fn metadata_is_complete() {
             "{}: reference must be an https link",
             m.id
         );
+        // Whatever can fail a gate must say what it breaks.
+        if m.level != break_diff::Level::Info {
+            assert!(
+                !m.layers.is_empty(),
+                "{}: a {} rule must name the layers it breaks (wire, sdk)",
+                m.id,
+                m.level
+            );
+        }
         // A stated deviation from oasdiff names oasdiff's level and says
         // why break-diff differs.
         if let Some(note) = m.oasdiff {

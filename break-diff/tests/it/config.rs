@@ -115,3 +115,34 @@ fn configured_levels_decide_the_report_and_the_exit_code() {
         "{err}"
     );
 }
+
+#[test]
+fn layer_sdk_keeps_what_breaks_the_generated_sdk() {
+    let fixture = |rule: &str, side: &str| {
+        support::fixtures_dir()
+            .join(rule)
+            .join(format!("{side}.yaml"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    // An operationId rename breaks SDK code only; a server variable change
+    // breaks only the wire (SDK users configure the base URL).
+    for (rule, layer, kept) in [
+        ("operation_id_changed", "sdk", true),
+        ("operation_id_changed", "wire", false),
+        ("server_variable_changed", "sdk", false),
+        ("server_variable_changed", "wire", true),
+        ("response_property_removed", "sdk", true),
+        ("response_property_removed", "wire", true),
+    ] {
+        let (base, rev) = (fixture(rule, "base"), fixture(rule, "revision"));
+        let (_, out, err) = cli(&["--layer", layer, &base, &rev]);
+        assert_eq!(
+            out.contains(&format!("[{rule}]")),
+            kept,
+            "--layer {layer} on {rule}:\n{out}{err}"
+        );
+    }
+    let (code, _, err) = cli(&["--layer", "abi", "a.yaml", "b.yaml"]);
+    assert_eq!(code, ExitCode::Usage, "{err}");
+}
