@@ -105,6 +105,16 @@ pub fn unwrap_single<'a>(doc: &'a Document, node: &Node<'a>) -> Option<(Node<'a>
     inner.map(|m| (m, nulls))
 }
 
+/// The one value a schema allows: its `const`, or the only member of its
+/// `enum` (the OpenAPI 3.0 spelling of a constant, which a 3.1 migration
+/// turns into `const`).
+pub fn constant(schema: &Value) -> Option<&Value> {
+    schema.get("const").or_else(|| match schema.get("enum") {
+        Some(Value::Array(values)) if values.len() == 1 => values.first(),
+        _ => None,
+    })
+}
+
 /// Whether a value of type `t` is accepted by the type set `accepting`.
 /// `integer` values are `number` values, so `number` accepts `integer`.
 pub fn type_accepted(t: &str, accepting: &BTreeSet<String>) -> bool {
