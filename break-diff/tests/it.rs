@@ -16,6 +16,8 @@ mod direction;
 mod document;
 #[path = "it/fixtures.rs"]
 mod fixtures;
+#[path = "it/fuzz.rs"]
+mod fuzz;
 #[path = "it/gate.rs"]
 mod gate;
 #[path = "it/lifecycle.rs"]

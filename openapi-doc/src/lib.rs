@@ -11,7 +11,7 @@
 //! contract tests, so that all three agree on lines, pointers and
 //! references.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hasher;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
@@ -441,7 +441,9 @@ impl Document {
     /// an Example Object's `value`, `default`, `enum`, `const` and `x-`
     /// extensions may hold a `$ref` key that means nothing.
     pub fn check_references(&self) -> Result<(), Error> {
-        self.check_refs_in(&self.root, &mut String::new(), false, 0)
+        // A reference string is judged once: the same `$ref` written in a
+        // thousand places leads to the same place.
+        self.check_refs_in(&self.root, &mut Vec::new(), &mut HashSet::new(), false)
     }
 
     /// [`Document::check_structure`] then [`Document::check_references`]:
@@ -480,20 +482,26 @@ impl Document {
         Ok(())
     }
 
-    fn check_refs_in(
+    fn check_refs_in<'v>(
         &self,
-        value: &Value,
-        ptr: &mut String,
+        value: &'v Value,
+        path: &mut Vec<Segment<'v>>,
+        checked: &mut HashSet<&'v str>,
         names: bool,
-        depth: usize,
     ) -> Result<(), Error> {
-        if depth > MAX_DEPTH {
+        // Pointers are built only for an error: a large spec has hundreds
+        // of thousands of nodes and few problems.
+        if path.len() > MAX_DEPTH {
             return Ok(());
         }
         match value {
             Value::Object(map) => {
-                if let Some(Value::String(reference)) = map.get("$ref") {
-                    let at = child_ptr(ptr, "$ref");
+                if let Some(Value::String(reference)) = map.get("$ref")
+                    && checked.insert(reference.as_str())
+                {
+                    path.push(Segment::Key("$ref"));
+                    let at = pointer_of(path);
+                    path.pop();
                     self.check_chain(reference, &at)?;
                 }
                 for (key, child) in map {
@@ -502,22 +510,20 @@ impl Document {
                     if !names && is_literal(key, child) {
                         continue;
                     }
-                    let len = ptr.len();
-                    ptr.push('/');
-                    ptr.push_str(&escape(key));
                     let child_names = !names && NAME_MAPS.contains(&key.as_str());
-                    self.check_refs_in(child, ptr, child_names, depth + 1)?;
-                    ptr.truncate(len);
+                    path.push(Segment::Key(key));
+                    let result = self.check_refs_in(child, path, checked, child_names);
+                    path.pop();
+                    result?;
                 }
                 Ok(())
             }
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate() {
-                    let len = ptr.len();
-                    ptr.push('/');
-                    ptr.push_str(&i.to_string());
-                    self.check_refs_in(child, ptr, false, depth + 1)?;
-                    ptr.truncate(len);
+                    path.push(Segment::Index(i));
+                    let result = self.check_refs_in(child, path, checked, false);
+                    path.pop();
+                    result?;
                 }
                 Ok(())
             }
@@ -561,6 +567,25 @@ impl Document {
             }
         }
     }
+}
+
+/// One step of a JSON pointer while the tree is walked.
+#[derive(Debug, Clone, Copy)]
+enum Segment<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// The JSON pointer of `path`.
+fn pointer_of(path: &[Segment<'_>]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Key(key) => out = child_ptr(&out, key),
+            Segment::Index(i) => out = format!("{out}/{i}"),
+        }
+    }
+    out
 }
 
 /// Keys whose value is a map from names to things (schemas, responses,
