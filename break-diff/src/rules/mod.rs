@@ -305,13 +305,16 @@ rules! {
     operation_sunset_postponed,
     request_parameter_sunset_too_soon,
     request_parameter_sunset_moved_earlier,
+    request_parameter_sunset_removed,
+    request_property_sunset_policy_violated,
+    response_property_sunset_policy_violated,
 }
 
 /// What rule files import.
 pub mod prelude {
     pub use super::{
         Check, Deprecation, Family, Mirror, NO_LAYER, Retirement, Rule, RuleMeta, SDK, WIRE,
-        WIRE_AND_SDK, key_ptr, node_retirement, removal_refused, retirement,
+        WIRE_AND_SDK, key_ptr, node_retirement, removal_refused, retirement, sunset_problem,
     };
     pub use crate::Level;
     pub use crate::document::Node;
@@ -417,6 +420,50 @@ pub fn removal_refused(r: &Retirement, options: &crate::Options) -> Option<Strin
             "it was deprecated on {since}, only {days} day(s) ago; the minimum deprecation period is {} days",
             options.min_deprecation_days
         ),
+    })
+}
+
+/// What is wrong with the sunset of a thing deprecated in the revision
+/// (`rev`, with `base` its counterpart when it existed), judged only where
+/// the revision changed something, so an old problem is not reported on
+/// every later comparison: deprecated without an `x-sunset`, an `x-sunset`
+/// deleted or made unparsable, or a new date closer than the minimum
+/// deprecation period. `None` when the sunset is in order or not the
+/// revision's doing.
+pub fn sunset_problem(
+    base: Option<&Node<'_>>,
+    rev: &Node<'_>,
+    options: &crate::Options,
+) -> Option<String> {
+    if !rev.flag("deprecated") {
+        return None;
+    }
+    let was_deprecated = base.is_some_and(|b| b.flag("deprecated"));
+    let old = base.and_then(|b| b.str("x-sunset"));
+    let Some(raw) = rev.str("x-sunset") else {
+        return match (was_deprecated, old) {
+            (false, _) => Some("was deprecated without an `x-sunset` date".to_owned()),
+            (true, Some(old)) => Some(format!(
+                "is still deprecated but its `x-sunset` ({old}) was deleted, so clients no longer know when it goes"
+            )),
+            (true, None) => None,
+        };
+    };
+    if was_deprecated && old == Some(raw) {
+        return None;
+    }
+    let Some(sunset) = date(raw) else {
+        return Some(format!(
+            "has an `x-sunset` `{raw}` that is not a YYYY-MM-DD date"
+        ));
+    };
+    let days = (sunset - options.today).num_days();
+    let min = i64::from(options.min_deprecation_days);
+    (days < min).then(|| {
+        format!(
+            "sunsets on {sunset}, {days} day(s) after {}; the minimum deprecation period is {min} days",
+            options.today
+        )
     })
 }
 
