@@ -577,7 +577,8 @@ fn report(
     let _ = writeln!(
         out,
         "The machine was shared: load average {load} on {nproc} cores when the runs ended, so wall times are inflated; \
-         CPU time (user plus system, all threads) does not depend on the load. Parsing runs the two documents on two threads \
+         CPU time (user plus system, all threads) grows less with the load, but contention for the cores and caches \
+         still inflates it, so compare rows of one run rather than runs of different days. Parsing runs the two documents on two threads \
          and the comparison shares operations over every core.\n"
     );
     let _ = writeln!(out, "Phases of one run (synthetic pair): {phases}.");
