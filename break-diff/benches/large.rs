@@ -13,7 +13,11 @@
 //! the parent's own memory (the generator's) is not counted. A second child
 //! times the phases (parse, compare, render) for profiling.
 //!
-//! It does not download public specs: none can be fetched where this runs.
+//! It does not download public specs. To measure a real pair as well, point
+//! `BREAK_DIFF_BENCH_BASE` and `BREAK_DIFF_BENCH_REVISION` at two local
+//! files (for example two revisions of `openapi/spec3.yaml` from
+//! github.com/stripe/openapi, fetched by hand and never committed); without
+//! them that part is skipped with a notice.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -52,9 +56,86 @@ fn main() {
 
     let phases = run_child("phases", &base_path, &rev_path);
     println!("phases (one run): {}", phases.trim());
-    let mut runs: Vec<(Duration, u64, u64, String)> = (0..RUNS)
+    let synthetic = measure(&base_path, &rev_path);
+    println!(
+        "full comparison (CLI, --format json), {RUNS} runs: median {:.0} ms wall ({} ms CPU), worst {:.0} ms, peak RSS {:.0} MB; {} changes from {} findings ({}); load average {}",
+        ms(synthetic.median),
+        synthetic.cpu_ms,
+        ms(synthetic.worst),
+        synthetic.peak_kb as f64 / 1024.0,
+        synthetic.changes,
+        synthetic.findings,
+        synthetic.summary,
+        load()
+    );
+    let real = match (
+        std::env::var_os("BREAK_DIFF_BENCH_BASE"),
+        std::env::var_os("BREAK_DIFF_BENCH_REVISION"),
+    ) {
+        (Some(b), Some(r)) => {
+            let (b, r) = (PathBuf::from(b), PathBuf::from(r));
+            let sizes = (
+                std::fs::metadata(&b).map_or(0, |m| m.len() as usize),
+                std::fs::metadata(&r).map_or(0, |m| m.len() as usize),
+            );
+            let m = measure(&b, &r);
+            println!(
+                "real pair {} -> {}: median {:.0} ms wall ({} ms CPU), worst {:.0} ms, peak RSS {:.0} MB; {} changes from {} findings ({})",
+                b.display(),
+                r.display(),
+                ms(m.median),
+                m.cpu_ms,
+                ms(m.worst),
+                m.peak_kb as f64 / 1024.0,
+                m.changes,
+                m.findings,
+                m.summary
+            );
+            let name = |p: &Path| {
+                p.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            };
+            Some((name(&b), name(&r), sizes, m))
+        }
+        _ => {
+            println!(
+                "real pair: skipped; set BREAK_DIFF_BENCH_BASE and BREAK_DIFF_BENCH_REVISION to two local revisions of a public spec to measure one"
+            );
+            None
+        }
+    };
+
+    let section = report(
+        (base.len(), rev.len()),
+        operations,
+        schemas,
+        &synthetic,
+        real.as_ref(),
+        phases.trim(),
+        &load(),
+    );
+    let doc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
+    write_section(&doc, &section);
+    println!("wrote the break-diff section of {}", doc.display());
+}
+
+/// What the measured runs of one pair gave.
+struct Measured {
+    median: Duration,
+    worst: Duration,
+    cpu_ms: u64,
+    peak_kb: u64,
+    summary: String,
+    changes: usize,
+    findings: usize,
+}
+
+/// [`RUNS`] fresh child processes on one pair: median and worst wall time,
+/// median CPU time, peak memory, and what the report said.
+fn measure(base: &Path, rev: &Path) -> Measured {
+    let mut runs: Vec<(Duration, u64, u64, String, usize, usize)> = (0..RUNS)
         .map(|_| {
-            let out = run_child("cli", &base_path, &rev_path);
+            let out = run_child("cli", base, rev);
             let field = |name: &str| -> String {
                 out.split_whitespace()
                     .find_map(|w| w.strip_prefix(&format!("{name}=")))
@@ -64,44 +145,32 @@ fn main() {
             let wall = Duration::from_micros(field("wall_us").parse().expect("wall_us"));
             let hwm: u64 = field("vmhwm_kb").parse().expect("vmhwm_kb");
             let cpu: u64 = field("cpu_ms").parse().expect("cpu_ms");
-            (wall, hwm, cpu, field("summary"))
+            let changes: usize = field("changes").parse().expect("changes");
+            let findings: usize = field("findings").parse().expect("findings");
+            (wall, hwm, cpu, field("summary"), changes, findings)
         })
         .collect();
     runs.sort_by_key(|r| r.0);
     let median = &runs[RUNS / 2];
-    let worst_time = runs.last().map(|r| r.0).unwrap_or_default();
-    let peak_kb = runs.iter().map(|r| r.1).max().unwrap_or(0);
-    let summary = median.3.replace('_', " ");
     let mut cpus: Vec<u64> = runs.iter().map(|r| r.2).collect();
     cpus.sort_unstable();
-    let cpu = cpus[RUNS / 2];
-    let load = std::fs::read_to_string("/proc/loadavg")
+    Measured {
+        median: median.0,
+        worst: runs.last().map(|r| r.0).unwrap_or_default(),
+        cpu_ms: cpus[RUNS / 2],
+        peak_kb: runs.iter().map(|r| r.1).max().unwrap_or(0),
+        summary: median.3.replace('_', " "),
+        changes: median.4,
+        findings: median.5,
+    }
+}
+
+/// The 1-minute load average, as text.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned());
-    println!(
-        "full comparison (CLI, --format json), {RUNS} runs: median {:.0} ms wall ({cpu} ms CPU), worst {:.0} ms, peak RSS {:.0} MB; {summary}; load average {load}",
-        ms(median.0),
-        ms(worst_time),
-        peak_kb as f64 / 1024.0
-    );
-
-    let section = report(
-        base.len(),
-        rev.len(),
-        operations,
-        schemas,
-        median.0,
-        worst_time,
-        cpu,
-        peak_kb,
-        &summary,
-        phases.trim(),
-        &load,
-    );
-    let doc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-    write_section(&doc, &section);
-    println!("wrote the break-diff section of {}", doc.display());
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn mb(bytes: usize) -> f64 {
@@ -143,12 +212,15 @@ fn child(mode: &str, base: &str, rev: &str) {
             let wall = start.elapsed();
             let report: serde_json::Value = serde_json::from_slice(&out).expect("a JSON report");
             let s = &report["summary"];
+            let count = |key: &str| report[key].as_array().map_or(0, Vec::len);
             println!(
-                "wall_us={} cpu_ms={} vmhwm_kb={} exit={} summary={}_error,_{}_warning,_{}_info",
+                "wall_us={} cpu_ms={} vmhwm_kb={} exit={} changes={} findings={} summary={}_error,_{}_warning,_{}_info",
                 wall.as_micros(),
                 cpu_ms(),
                 vmhwm_kb(),
                 code as u8,
+                count("changes"),
+                count("findings"),
                 s["error"],
                 s["warning"],
                 s["info"],
@@ -165,8 +237,8 @@ fn child(mode: &str, base: &str, rev: &str) {
             let t = Instant::now();
             // Side by side, as the CLI parses them.
             let (b, r) = std::thread::scope(|scope| {
-                let b = scope.spawn(|| break_diff::Document::parse("base.yaml", &bt));
-                let r = break_diff::Document::parse("revision.yaml", &rt);
+                let b = scope.spawn(|| break_diff::read("base.yaml", &bt));
+                let r = break_diff::read("revision.yaml", &rt);
                 (b.join().expect("no panic"), r)
             });
             let (b, r) = (b.expect("base parses"), r.expect("revision parses"));
@@ -436,17 +508,12 @@ const COMPONENTS_HEAD: &str = "components:
 ";
 
 /// The markdown section for `docs/benchmarks.md`.
-#[allow(clippy::too_many_arguments)]
 fn report(
-    base: usize,
-    rev: usize,
+    sizes: (usize, usize),
     operations: usize,
     schemas: usize,
-    median: Duration,
-    worst: Duration,
-    cpu_ms: u64,
-    peak_kb: u64,
-    summary: &str,
+    synthetic: &Measured,
+    real: Option<&(String, String, (usize, usize), Measured)>,
     phases: &str,
     load: &str,
 ) -> String {
@@ -469,29 +536,52 @@ fn report(
          and a revision with changes scattered over one resource in four (added and removed properties, enum values, \
          required request properties, narrowed bounds, removed operations, new parameters). \
          Each run is a fresh process doing what `break-diff base.yaml revision.yaml --format json` does; \
-         peak memory is that process's `VmHWM`. No public spec is used: this machine cannot download one.\n"
+         peak memory is that process's `VmHWM`. A real pair is measured too when `BREAK_DIFF_BENCH_BASE` and \
+         `BREAK_DIFF_BENCH_REVISION` name two local files; none is committed or downloaded by the bench.\n"
     );
     let _ = writeln!(
         out,
-        "| input | operations | wall time (median of {RUNS}) | worst | CPU time (median) | peak RSS | findings |"
+        "| input | wall time (median of {RUNS}) | worst | CPU time (median) | peak RSS | changes (report entries) | findings (per operation) |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
-    let _ = writeln!(
-        out,
-        "| {:.2} MB base, {:.2} MB revision | {operations} | {:.0} ms | {:.0} ms | {cpu_ms} ms | {:.0} MB | {summary} |\n",
-        mb(base),
-        mb(rev),
-        ms(median),
-        ms(worst),
-        peak_kb as f64 / 1024.0
+    let row = |out: &mut String, input: String, m: &Measured| {
+        let _ = writeln!(
+            out,
+            "| {input} | {:.0} ms | {:.0} ms | {} ms | {:.0} MB | {} | {} ({}) |",
+            ms(m.median),
+            ms(m.worst),
+            m.cpu_ms,
+            m.peak_kb as f64 / 1024.0,
+            m.changes,
+            m.findings,
+            m.summary
+        );
+    };
+    row(
+        &mut out,
+        format!(
+            "synthetic: {:.2} MB base, {:.2} MB revision, {operations} operations",
+            mb(sizes.0),
+            mb(sizes.1)
+        ),
+        synthetic,
     );
+    if let Some((b, r, (bs, rs), m)) = real {
+        row(
+            &mut out,
+            format!("real: `{b}` {:.2} MB -> `{r}` {:.2} MB", mb(*bs), mb(*rs)),
+            m,
+        );
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "The machine was shared: load average {load} on {nproc} cores when the runs ended, so wall times are inflated; \
-         CPU time (user plus system, all threads) does not depend on the load. Parsing runs the two documents on two threads \
+         CPU time (user plus system, all threads) grows less with the load, but contention for the cores and caches \
+         still inflates it, so compare rows of one run rather than runs of different days. Parsing runs the two documents on two threads \
          and the comparison shares operations over every core.\n"
     );
-    let _ = writeln!(out, "Phases of one run: {phases}.");
+    let _ = writeln!(out, "Phases of one run (synthetic pair): {phases}.");
     out
 }
 

@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::filter::PathFilter;
 use crate::report::{self, Format, Inputs, Sources};
-use crate::{Document, Level, Options, rules, waivers};
+use crate::{Level, Options, rules, waivers};
 
 /// Exit codes of `break-diff`. Stable: CI scripts depend on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,21 @@ impl From<FormatArg> for Format {
             FormatArg::Github => Format::Github,
             FormatArg::Junit => Format::Junit,
             FormatArg::Sarif => Format::Sarif,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LayerArg {
+    Wire,
+    Sdk,
+}
+
+impl From<LayerArg> for crate::rules::Layer {
+    fn from(l: LayerArg) -> Self {
+        match l {
+            LayerArg::Wire => crate::rules::Layer::Wire,
+            LayerArg::Sdk => crate::rules::Layer::Sdk,
         }
     }
 }
@@ -115,6 +130,16 @@ struct Cli {
     /// do not count towards --fail-on.
     #[arg(long, value_name = "FILE")]
     waivers: Option<String>,
+
+    /// A configuration file (YAML or JSON) that changes rule levels:
+    /// `rules: {RULE_ID: error|warning|info|off}`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<String>,
+
+    /// Report only changes that break this layer: `wire` (the HTTP
+    /// exchange) or `sdk` (code written against the generated SDK).
+    #[arg(long, value_enum, value_name = "LAYER")]
+    layer: Option<LayerArg>,
 
     /// Report only operations whose path matches this glob (`*` within a
     /// segment, `**` across); repeatable.
@@ -249,8 +274,8 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     let (rev_name, rev_text) = load(rev_arg, stdin)?;
     // The two documents are independent: parse them side by side.
     let (base, revision) = std::thread::scope(|scope| {
-        let base = scope.spawn(|| Document::parse(&base_name, &base_text));
-        let revision = Document::parse(&rev_name, &rev_text);
+        let base = scope.spawn(|| crate::read(&base_name, &base_text));
+        let revision = crate::read(&rev_name, &rev_text);
         let base = base
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -269,9 +294,23 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
         ..Default::default()
     };
-    let findings: Vec<_> = crate::diff_with(&base, &revision, &options, strategy)
+    let config = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the configuration file `{path}`"))?;
+            crate::config::parse(path, &text)?
+        }
+        None => crate::config::Config::default(),
+    };
+    let findings: Vec<_> = config
+        .apply(crate::diff_with(&base, &revision, &options, strategy))
         .into_iter()
         .filter(|f| filter.keeps(f))
+        .filter(|f| {
+            cli.layer.is_none_or(|layer| {
+                rules::find(f.rule).is_some_and(|r| r.meta.layers.contains(&layer.into()))
+            })
+        })
         .collect();
     let waivers = match &cli.waivers {
         Some(path) => {
@@ -299,16 +338,17 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     let mut notes = String::new();
     for w in &applied.expired {
         notes.push_str(&format!(
-            "break-diff: note: waiver at line {} for `{}` expired on {}; it no longer applies\n",
+            "break-diff: note: waiver at line {} for {} expired on {}; it no longer applies\n",
             w.line,
-            w.rule,
+            w.describe(),
             w.until.map(|d| d.to_string()).unwrap_or_default()
         ));
     }
     for w in &applied.unused {
         notes.push_str(&format!(
-            "break-diff: note: waiver at line {} for `{}` matched nothing; it can be removed\n",
-            w.line, w.rule
+            "break-diff: note: waiver at line {} for {} matched nothing; it can be removed\n",
+            w.line,
+            w.describe()
         ));
     }
     let text = report::render(cli.format.into(), inputs, &applied.kept, &applied.waived);

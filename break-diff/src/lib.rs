@@ -8,8 +8,9 @@
 //! lives in its own file under `rules/`, with its metadata as data, and
 //! the registry in `rules/mod.rs` lists them.
 
+pub mod change;
 pub mod cli;
-pub mod document;
+pub mod config;
 pub mod filter;
 mod hash;
 pub mod model;
@@ -20,8 +21,13 @@ pub mod unchanged;
 pub mod waivers;
 pub mod walk;
 
+/// The document reader, shared with the rest of the workspace: YAML/JSON
+/// with lines, JSON pointers, local `$ref` resolution.
+pub use openapi_doc as document;
+
 use serde::Serialize;
 
+pub use change::Change;
 pub use document::Document;
 pub use rules::{Family, Mirror, Rule, RuleMeta};
 
@@ -29,32 +35,25 @@ pub use rules::{Family, Mirror, Rule, RuleMeta};
 /// or disappears; adding a field does not bump it.
 pub const REPORT_VERSION: u32 = 1;
 
-/// Why a document could not be read. Each variant names the file and the
+/// Why an input could not be used. Each variant names the file and the
 /// line, so a user can go straight to the problem; none of them is helped
 /// by retrying.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// The text is not well-formed YAML or JSON.
-    #[error("{file}:{line}:{column}: not valid YAML or JSON: {message}")]
-    Syntax {
-        /// Display name of the input.
+    /// A spec that cannot be read (syntax, not OpenAPI, unsupported
+    /// version); see [`document::Error`].
+    #[error(transparent)]
+    Document(#[from] document::Error),
+    /// A `--config` file is malformed, names an unknown rule or an
+    /// unknown level.
+    #[error("{file}:{line}: invalid configuration: {message}")]
+    Config {
+        /// Display name of the configuration file.
         file: String,
-        /// 1-based line.
+        /// 1-based line of the entry.
         line: u32,
-        /// 1-based column.
-        column: u32,
-        /// What the parser objected to.
+        /// What is wrong and what was expected.
         message: String,
-    },
-    /// Well-formed, but not an OpenAPI 3.x document.
-    #[error("{file}:{line}: not an OpenAPI 3.x document: {reason}")]
-    NotOpenApi {
-        /// Display name of the input.
-        file: String,
-        /// 1-based line.
-        line: u32,
-        /// What is missing or wrong.
-        reason: String,
     },
     /// A waiver file entry is malformed or names an unknown rule.
     #[error("{file}:{line}: invalid waiver: {message}")]
@@ -65,18 +64,6 @@ pub enum Error {
         line: u32,
         /// What is wrong and what was expected.
         message: String,
-    },
-    /// An OpenAPI version that the rules were not written for.
-    #[error(
-        "{file}:{line}: unsupported OpenAPI version `{version}`: break-diff reads 3.0.x and 3.1.x"
-    )]
-    UnsupportedVersion {
-        /// Display name of the input.
-        file: String,
-        /// 1-based line of the `openapi` field.
-        line: u32,
-        /// The version found.
-        version: String,
     },
 }
 
@@ -123,7 +110,7 @@ pub struct Location {
 pub struct Finding {
     /// Stable rule id, e.g. `request_property_became_required`.
     pub rule: &'static str,
-    /// Severity, fixed per rule.
+    /// Severity: the rule's level, unless a `--config` file changed it.
     pub level: Level,
     /// `METHOD /path` of the operation concerned, when there is one.
     pub operation: Option<String>,
@@ -133,6 +120,10 @@ pub struct Finding {
     pub revision: Option<Location>,
     /// What changed and why it matters.
     pub message: String,
+    /// The root change this finding belongs to: equal for the findings of
+    /// one change reached from several operations, and stable across
+    /// unrelated edits of the documents (see [`change`]).
+    pub fingerprint: String,
 }
 
 /// Knobs of a comparison. Time is injected: the engine never reads the
@@ -164,6 +155,17 @@ pub fn diff_with(
     walk::run_with(rules::ALL, base, revision, options, strategy)
 }
 
+/// Reads one spec for comparison: parses it and checks that it is an
+/// OpenAPI document whose local references all lead somewhere (see
+/// [`Document::validate`]). A dangling `$ref` or a cycle of bare
+/// references is an error, never a silent pass: comparing what is there
+/// would hide every change behind it.
+pub fn read(name: &str, text: &str) -> Result<Document, Error> {
+    let doc = Document::parse(name, text)?;
+    doc.validate()?;
+    Ok(doc)
+}
+
 /// Parses both texts and compares them. A convenience for callers that
 /// hold text; `base_name` and `revision_name` appear in error messages.
 pub fn diff_text(
@@ -173,7 +175,7 @@ pub fn diff_text(
     revision: &str,
     options: &Options,
 ) -> Result<Vec<Finding>, Error> {
-    let base = Document::parse(base_name, base)?;
-    let revision = Document::parse(revision_name, revision)?;
+    let base = read(base_name, base)?;
+    let revision = read(revision_name, revision)?;
     Ok(diff(&base, &revision, options))
 }

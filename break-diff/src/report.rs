@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use crate::change::{Change, group};
 use crate::rules::{ALL, Family, Mirror, RuleMeta};
-use crate::{Finding, Level, REPORT_VERSION};
+use crate::{Finding, Level, Location, REPORT_VERSION};
 
 /// Output formats of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +68,9 @@ fn window(text: &str, line: u32) -> (String, usize) {
 /// A small unified diff of the finding's surroundings: both windows diffed
 /// when the thing exists on both sides, else the one side's window with
 /// the finding's line marked as removed (`-`) or added (`+`).
-fn excerpt(sources: Sources<'_>, f: &Finding) -> String {
+fn excerpt(sources: Sources<'_>, base: &Option<Location>, revision: &Option<Location>) -> String {
     let mut out = String::new();
-    match (&f.base, &f.revision) {
+    match (base, revision) {
         (Some(b), Some(r)) => {
             let (old, old_start) = window(sources.base, b.line);
             let (new, new_start) = window(sources.revision, r.line);
@@ -122,52 +123,112 @@ fn excerpt(sources: Sources<'_>, f: &Finding) -> String {
 }
 
 /// Counts per level.
-fn counts(findings: &[Finding]) -> (usize, usize, usize) {
-    let n = |l: Level| findings.iter().filter(|f| f.level == l).count();
-    (n(Level::Error), n(Level::Warning), n(Level::Info))
+fn counts<'a>(levels: impl Iterator<Item = &'a Level>) -> (usize, usize, usize) {
+    let (mut e, mut w, mut i) = (0, 0, 0);
+    for l in levels {
+        match l {
+            Level::Error => e += 1,
+            Level::Warning => w += 1,
+            Level::Info => i += 1,
+        }
+    }
+    (e, w, i)
 }
 
-fn summary(findings: &[Finding], waived: usize) -> String {
-    let (e, w, i) = counts(findings);
-    let total = findings.len();
-    let noun = if total == 1 { "finding" } else { "findings" };
+/// `N findings: ...` when every change is one finding; otherwise the
+/// changes are counted (by their level) and the findings said once.
+fn summary(changes: &[Change], findings: usize, waived: usize) -> String {
+    let (e, w, i) = counts(changes.iter().map(|c| &c.level));
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let head = if changes.len() == findings {
+        plural(findings, "finding", "findings")
+    } else {
+        format!(
+            "{} ({} across operations)",
+            plural(changes.len(), "change", "changes"),
+            plural(findings, "finding", "findings")
+        )
+    };
     let waived = if waived > 0 {
         format!(" ({waived} more waived)")
     } else {
         String::new()
     };
-    format!("{total} {noun}: {e} error, {w} warning, {i} info{waived}")
+    format!("{head}: {e} error, {w} warning, {i} info{waived}")
 }
 
-/// Renders findings in `format`. `waived` are findings that a waiver
-/// accepted: counted in summaries and listed in JSON, never reported as
-/// problems.
+/// Renders findings in `format`, one entry per root change (see
+/// [`crate::change`]). `waived` are findings that a waiver accepted:
+/// counted in summaries and listed in JSON, never reported as problems.
 pub fn render(
     format: Format,
     inputs: Inputs<'_>,
     findings: &[Finding],
     waived: &[Finding],
 ) -> String {
+    let changes = group(findings);
     match format {
-        Format::Text => text(inputs, findings, waived.len()),
-        Format::Json => json_report(inputs, findings, waived),
-        Format::Markdown => markdown(findings, waived.len()),
-        Format::Github => github(inputs, findings),
-        Format::Junit => junit(inputs, findings),
-        Format::Sarif => sarif(inputs, findings),
+        Format::Text => text(inputs, &changes, findings.len(), waived.len()),
+        Format::Json => json_report(inputs, &changes, findings, waived),
+        Format::Markdown => markdown(&changes, findings.len(), waived.len()),
+        Format::Github => github(inputs, &changes),
+        Format::Junit => junit(inputs, &changes),
+        Format::Sarif => sarif(inputs, &changes),
     }
 }
 
-fn text(inputs: Inputs<'_>, findings: &[Finding], waived: usize) -> String {
+/// How many operations the text report names beside the example.
+const NAMED_OPERATIONS: usize = 5;
+
+/// `GET /a` or `GET /a and 454 more operations`.
+fn operations_headline(c: &Change) -> Option<String> {
+    let op = c.operation.as_deref()?;
+    Some(match c.operation_count {
+        0 | 1 => op.to_owned(),
+        2 => format!("{op} and 1 more operation"),
+        n => format!("{op} and {} more operations", n - 1),
+    })
+}
+
+/// The other operations, a few by name: `GET /b, POST /c, and 452 more`.
+fn other_operations(c: &Change) -> Option<String> {
+    let others: Vec<&str> = c
+        .operations
+        .iter()
+        .map(String::as_str)
+        .filter(|o| Some(*o) != c.operation.as_deref())
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let mut out = others
+        .iter()
+        .take(NAMED_OPERATIONS)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if others.len() > NAMED_OPERATIONS {
+        let _ = write!(out, ", and {} more", others.len() - NAMED_OPERATIONS);
+    }
+    Some(out)
+}
+
+fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) -> String {
     let mut out = String::new();
-    for f in findings {
-        let _ = write!(out, "{}[{}]", f.level, f.rule);
-        if let Some(op) = &f.operation {
-            let _ = write!(out, " {op}");
+    for c in changes {
+        let _ = write!(out, "{}[{}]", c.level, c.rule);
+        if let Some(ops) = operations_headline(c) {
+            let _ = write!(out, " {ops}");
         }
         out.push('\n');
-        let _ = writeln!(out, "  {}", f.message);
-        if let Some(b) = &f.base {
+        let _ = writeln!(out, "  {}", c.message);
+        if let Some(b) = &c.base {
             let _ = writeln!(
                 out,
                 "  base:     {}:{} {}",
@@ -176,7 +237,7 @@ fn text(inputs: Inputs<'_>, findings: &[Finding], waived: usize) -> String {
                 show_ptr(&b.pointer)
             );
         }
-        if let Some(r) = &f.revision {
+        if let Some(r) = &c.revision {
             let _ = writeln!(
                 out,
                 "  revision: {}:{} {}",
@@ -185,12 +246,16 @@ fn text(inputs: Inputs<'_>, findings: &[Finding], waived: usize) -> String {
                 show_ptr(&r.pointer)
             );
         }
+        if let Some(others) = other_operations(c) {
+            let _ = writeln!(out, "  also:     {others}");
+        }
+        let _ = writeln!(out, "  fingerprint: {}", c.fingerprint);
         if let Some(sources) = inputs.sources {
-            out.push_str(&excerpt(sources, f));
+            out.push_str(&excerpt(sources, &c.base, &c.revision));
         }
         out.push('\n');
     }
-    out.push_str(&summary(findings, waived));
+    out.push_str(&summary(changes, findings, waived));
     out.push('\n');
     out
 }
@@ -199,13 +264,21 @@ fn show_ptr(p: &str) -> &str {
     if p.is_empty() { "/" } else { p }
 }
 
-fn json_report(inputs: Inputs<'_>, findings: &[Finding], waived: &[Finding]) -> String {
-    let (e, w, i) = counts(findings);
+fn json_report(
+    inputs: Inputs<'_>,
+    changes: &[Change],
+    findings: &[Finding],
+    waived: &[Finding],
+) -> String {
+    let (e, w, i) = counts(findings.iter().map(|f| &f.level));
+    let (ce, cw, ci) = counts(changes.iter().map(|c| &c.level));
     let value = json!({
         "version": REPORT_VERSION,
         "base": inputs.base,
         "revision": inputs.revision,
         "summary": { "error": e, "warning": w, "info": i },
+        "change_summary": { "error": ce, "warning": cw, "info": ci },
+        "changes": changes,
         "findings": findings,
         "waived": waived,
     });
@@ -219,31 +292,47 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn markdown(findings: &[Finding], waived: usize) -> String {
+fn markdown(changes: &[Change], findings: usize, waived: usize) -> String {
     let mut out = String::from("## break-diff\n\n");
-    out.push_str(&summary(findings, waived));
+    out.push_str(&summary(changes, findings, waived));
     out.push_str("\n\n");
-    if findings.is_empty() {
+    if changes.is_empty() {
         return out;
     }
     out.push_str("| Level | Rule | Operation | Change | Base | Revision |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- |\n");
-    for f in findings {
+    for c in changes {
         let loc = |l: &Option<crate::Location>| {
             l.as_ref()
                 .map(|l| format!("line {}", l.line))
                 .unwrap_or_else(|| "-".to_owned())
         };
+        let ops = operations_headline(c).unwrap_or_else(|| "-".to_owned());
         let _ = writeln!(
             out,
             "| {} | `{}` | {} | {} | {} | {} |",
-            f.level,
-            f.rule,
-            cell(f.operation.as_deref().unwrap_or("-")),
-            cell(&f.message),
-            loc(&f.base),
-            loc(&f.revision),
+            c.level,
+            c.rule,
+            cell(&ops),
+            cell(&c.message),
+            loc(&c.base),
+            loc(&c.revision),
         );
+    }
+    // The full lists, folded away: a shared schema can reach hundreds.
+    let long: Vec<&Change> = changes.iter().filter(|c| c.operation_count > 1).collect();
+    if !long.is_empty() {
+        out.push_str("\n<details><summary>Operations affected by each change</summary>\n\n");
+        for c in long {
+            let _ = writeln!(
+                out,
+                "- `{}` ({}): {}",
+                c.rule,
+                c.fingerprint,
+                cell(&c.operations.join(", "))
+            );
+        }
+        out.push_str("\n</details>\n");
     }
     out
 }
@@ -260,36 +349,34 @@ fn gh_prop(s: &str) -> String {
     gh_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Where a finding is best shown: in the revision when it exists there,
+/// Where a change is best shown: in the revision when it exists there,
 /// else in the base.
-fn anchor<'a>(inputs: Inputs<'a>, f: &Finding) -> (&'a str, u32) {
-    match (&f.revision, &f.base) {
+fn anchor<'a>(inputs: Inputs<'a>, c: &Change) -> (&'a str, u32) {
+    match (&c.revision, &c.base) {
         (Some(r), _) => (inputs.revision, r.line),
         (None, Some(b)) => (inputs.base, b.line),
         (None, None) => (inputs.revision, 1),
     }
 }
 
-fn github(inputs: Inputs<'_>, findings: &[Finding]) -> String {
+fn github(inputs: Inputs<'_>, changes: &[Change]) -> String {
     let mut out = String::new();
-    for f in findings {
-        let command = match f.level {
+    for c in changes {
+        let command = match c.level {
             Level::Error => "error",
             Level::Warning => "warning",
             Level::Info => "notice",
         };
-        let (file, line) = anchor(inputs, f);
-        let op = f
-            .operation
-            .as_deref()
+        let (file, line) = anchor(inputs, c);
+        let op = operations_headline(c)
             .map(|o| format!("{o}: "))
             .unwrap_or_default();
         let _ = writeln!(
             out,
             "::{command} file={},line={line},title={}::{}",
             gh_prop(file),
-            gh_prop(f.rule),
-            gh_data(&format!("{op}{}", f.message)),
+            gh_prop(c.rule),
+            gh_data(&format!("{op}{}", c.message)),
         );
     }
     out
@@ -302,38 +389,38 @@ fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn junit(inputs: Inputs<'_>, findings: &[Finding]) -> String {
-    let failures = findings.iter().filter(|f| f.level != Level::Info).count();
+fn junit(inputs: Inputs<'_>, changes: &[Change]) -> String {
+    let failures = changes.iter().filter(|c| c.level != Level::Info).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites name=\"break-diff\" tests=\"{}\" failures=\"{failures}\">",
-        findings.len()
+        changes.len()
     );
     let _ = writeln!(
         out,
         "  <testsuite name=\"{} vs {}\" tests=\"{}\" failures=\"{failures}\">",
         xml(inputs.base),
         xml(inputs.revision),
-        findings.len()
+        changes.len()
     );
-    for f in findings {
-        let (file, line) = anchor(inputs, f);
+    for c in changes {
+        let (file, line) = anchor(inputs, c);
         let _ = writeln!(
             out,
             "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{line}\">",
-            xml(f.rule),
-            xml(f.operation.as_deref().unwrap_or("document")),
+            xml(c.rule),
+            xml(&operations_headline(c).unwrap_or_else(|| "document".to_owned())),
             xml(file),
         );
-        if f.level == Level::Info {
-            let _ = writeln!(out, "      <system-out>{}</system-out>", xml(&f.message));
+        if c.level == Level::Info {
+            let _ = writeln!(out, "      <system-out>{}</system-out>", xml(&c.message));
         } else {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{}\" message=\"{}\"/>",
-                f.level,
-                xml(&f.message)
+                c.level,
+                xml(&c.message)
             );
         }
         out.push_str("    </testcase>\n");
@@ -342,7 +429,7 @@ fn junit(inputs: Inputs<'_>, findings: &[Finding]) -> String {
     out
 }
 
-fn sarif(inputs: Inputs<'_>, findings: &[Finding]) -> String {
+fn sarif(inputs: Inputs<'_>, changes: &[Change]) -> String {
     let rules: Vec<_> = ALL
         .iter()
         .map(|r| {
@@ -356,25 +443,40 @@ fn sarif(inputs: Inputs<'_>, findings: &[Finding]) -> String {
             })
         })
         .collect();
-    let results: Vec<_> = findings
+    let physical = |file: &str, line: u32| {
+        json!({
+            "physicalLocation": {
+                "artifactLocation": { "uri": file },
+                "region": { "startLine": line },
+            }
+        })
+    };
+    let results: Vec<_> = changes
         .iter()
-        .map(|f| {
-            let (file, line) = anchor(inputs, f);
-            let op = f
-                .operation
-                .as_deref()
+        .map(|c| {
+            let (file, line) = anchor(inputs, c);
+            let op = operations_headline(c)
                 .map(|o| format!("{o}: "))
                 .unwrap_or_default();
+            // The primary location is the revision's; the base's, when
+            // both exist, is where the thing was.
+            let related: Vec<_> = match (&c.revision, &c.base) {
+                (Some(_), Some(b)) => {
+                    let mut loc = physical(inputs.base, b.line);
+                    loc["id"] = json!(1);
+                    loc["message"] = json!({ "text": format!("base: {}", show_ptr(&b.pointer)) });
+                    vec![loc]
+                }
+                _ => Vec::new(),
+            };
             json!({
-                "ruleId": f.rule,
-                "level": sarif_level(f.level),
-                "message": { "text": format!("{op}{}", f.message) },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": file },
-                        "region": { "startLine": line },
-                    }
-                }],
+                "ruleId": c.rule,
+                "level": sarif_level(c.level),
+                "message": { "text": format!("{op}{}", c.message) },
+                "locations": [physical(file, line)],
+                "relatedLocations": related,
+                "partialFingerprints": { "breakDiffChange/v1": c.fingerprint },
+                "properties": { "operations": c.operations },
             })
         })
         .collect();
@@ -424,6 +526,7 @@ pub fn explain(meta: &RuleMeta) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} ({})", meta.id, meta.level);
     let _ = writeln!(out, "family: {}", meta.family.title());
+    let _ = writeln!(out, "breaks: {}", layers_text(meta));
     let _ = writeln!(out, "\n{}\n", meta.description);
     let _ = writeln!(out, "Why it matters: {}\n", meta.why);
     let _ = writeln!(out, "How to evolve safely: {}\n", meta.fix);
@@ -436,8 +539,24 @@ pub fn explain(meta: &RuleMeta) -> String {
             let _ = writeln!(out, "No mirror rule: {why}\n");
         }
     }
+    if let Some(note) = meta.oasdiff {
+        let _ = writeln!(out, "Differs from oasdiff: {note}\n");
+    }
     let _ = writeln!(out, "Reference: {}", meta.reference);
     out
+}
+
+/// `wire, sdk`, or `nothing (informational)`.
+fn layers_text(meta: &RuleMeta) -> String {
+    if meta.layers.is_empty() {
+        "nothing (informational)".to_owned()
+    } else {
+        meta.layers
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The first line of the generated catalog page.
@@ -450,7 +569,7 @@ pub fn catalog_markdown() -> String {
     let _ = writeln!(out, "# break-diff rules\n");
     let _ = writeln!(
         out,
-        "{} rules. Levels: `error` breaks clients that follow the base contract, `warning` may break some clients, `info` is worth knowing.\n",
+        "{} rules. Levels: `error` breaks clients that follow the base contract, `warning` may break some clients, `info` is worth knowing. Each rule says what it breaks: `wire` (requests or responses that followed the base contract fail, whatever the client), `sdk` (code written against the generated Rust SDK stops compiling or deserializing), both, or nothing; `--layer sdk` reports only what breaks the SDK. A level can be changed, or a rule turned off, with `--config FILE` (`rules: {{rule_id: error|warning|info|off}}`). Where a default deliberately differs from oasdiff's level for the same change, the rule says so.\n",
         ALL.len()
     );
     let mut families: Vec<Family> = ALL.iter().map(|r| r.meta.family).collect();
@@ -462,6 +581,7 @@ pub fn catalog_markdown() -> String {
             let m = &r.meta;
             let _ = writeln!(out, "### `{}` ({})\n", m.id, m.level);
             let _ = writeln!(out, "{}\n", m.description);
+            let _ = writeln!(out, "- Breaks: {}", layers_text(m));
             let _ = writeln!(out, "- Why it matters: {}", m.why);
             let _ = writeln!(out, "- How to evolve safely: {}", m.fix);
             match m.mirror {
@@ -472,6 +592,9 @@ pub fn catalog_markdown() -> String {
                 Mirror::Waived(why) => {
                     let _ = writeln!(out, "- No mirror rule: {why}");
                 }
+            }
+            if let Some(note) = m.oasdiff {
+                let _ = writeln!(out, "- Differs from oasdiff: {note}");
             }
             let _ = writeln!(out, "- Reference: <{}>\n", m.reference);
         }

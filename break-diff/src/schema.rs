@@ -45,6 +45,76 @@ pub fn nullable(schema: &Value) -> bool {
     matches!(schema.get("enum"), Some(Value::Array(values)) if values.contains(&Value::Null))
 }
 
+/// Keywords that may sit beside a `oneOf`/`anyOf` without making it more
+/// than a wrapper: they annotate, they do not constrain.
+const ANNOTATIONS: &[&str] = &[
+    "description",
+    "title",
+    "nullable",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "example",
+    "examples",
+    "default",
+    "externalDocs",
+    "$comment",
+];
+
+/// Whether a schema accepts only `null` (`type: "null"`, `type: [null]`,
+/// `enum: [null]`, `const: null`).
+fn null_only(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => return t == "null",
+        Some(Value::Array(items)) => return items.iter().all(|t| t.as_str() == Some("null")),
+        _ => {}
+    }
+    schema.get("const") == Some(&Value::Null)
+        || matches!(schema.get("enum"), Some(Value::Array(v)) if v.len() == 1 && v[0].is_null())
+}
+
+/// When `node` only wraps one schema (`oneOf: [X]`, `anyOf: [X]`, or the
+/// nullable spelling `oneOf: [{type: "null"}, X]`), that schema resolved,
+/// and whether the wrapper adds `null`. Wrapping a body or a property this
+/// way changes nothing about its shape, so the walker compares `X` with
+/// the other side instead of reading the wrapper as an empty schema.
+pub fn unwrap_single<'a>(doc: &'a Document, node: &Node<'a>) -> Option<(Node<'a>, bool)> {
+    let map = node.value.as_object()?;
+    let keyword = match (map.get("oneOf"), map.get("anyOf")) {
+        (Some(Value::Array(_)), None) => "oneOf",
+        (None, Some(Value::Array(_))) => "anyOf",
+        _ => return None,
+    };
+    if map
+        .keys()
+        .any(|k| k != keyword && !k.starts_with("x-") && !ANNOTATIONS.contains(&k.as_str()))
+    {
+        return None;
+    }
+    let members: Vec<Node<'a>> = node.get(keyword)?.items();
+    let mut inner = None;
+    let mut nulls = false;
+    for m in members {
+        let m = doc.resolve(m);
+        if null_only(m.value) {
+            nulls = true;
+        } else if inner.replace(m).is_some() {
+            return None;
+        }
+    }
+    inner.map(|m| (m, nulls))
+}
+
+/// The one value a schema allows: its `const`, or the only member of its
+/// `enum` (the OpenAPI 3.0 spelling of a constant, which a 3.1 migration
+/// turns into `const`).
+pub fn constant(schema: &Value) -> Option<&Value> {
+    schema.get("const").or_else(|| match schema.get("enum") {
+        Some(Value::Array(values)) if values.len() == 1 => values.first(),
+        _ => None,
+    })
+}
+
 /// Whether a value of type `t` is accepted by the type set `accepting`.
 /// `integer` values are `number` values, so `number` accepts `integer`.
 pub fn type_accepted(t: &str, accepting: &BTreeSet<String>) -> bool {
@@ -183,9 +253,11 @@ pub struct Members<'a> {
     pub added: Vec<Node<'a>>,
 }
 
-/// Pairs the members of `keyword` in three passes: the same `$ref` string
+/// Pairs the members of `keyword` in four passes: the same `$ref` string
 /// (an edited target is still the same member), then the same resolved
-/// content (a renamed component, or a member moved inline), then inline
+/// content (a renamed component, or a member moved inline), then the same
+/// content once annotations are left out (an inline member moved into a
+/// component that gained a `title` or descriptions on the way), then inline
 /// members by position when as many are left on each side (an inline
 /// member that was edited is then compared, not reported as replaced).
 pub fn members<'a>(
@@ -202,8 +274,15 @@ pub fn members<'a>(
     let mut out = Members::default();
 
     let by_ref = |n: &Node<'_>| ref_of(n.value).map(str::to_owned);
-    let by_content = |doc: &Document, n: &Node<'_>| Some(doc.resolve(n.clone()).value.to_string());
-    for pass in 0..2 {
+    let by_content = |doc: &Document, n: &Node<'_>, pass: usize| {
+        let value = doc.resolve(n.clone()).value;
+        Some(if pass == 1 {
+            value.to_string()
+        } else {
+            shape(value).to_string()
+        })
+    };
+    for pass in 0..3 {
         for slot in left_b.iter_mut() {
             let Some(bn) = slot.clone() else {
                 continue;
@@ -211,7 +290,7 @@ pub fn members<'a>(
             let key = if pass == 0 {
                 by_ref(&bn)
             } else {
-                by_content(base_doc, &bn)
+                by_content(base_doc, &bn, pass)
             };
             let Some(key) = key else { continue };
             let hit = left_r.iter().position(|rn| {
@@ -219,7 +298,7 @@ pub fn members<'a>(
                     let k = if pass == 0 {
                         by_ref(rn)
                     } else {
-                        by_content(rev_doc, rn)
+                        by_content(rev_doc, rn, pass)
                     };
                     k.as_deref() == Some(key.as_str())
                 })
@@ -253,6 +332,34 @@ pub fn members<'a>(
         .map(|n| rev_doc.resolve(n))
         .collect();
     out
+}
+
+/// `value` without annotations (see `ANNOTATIONS`) and `x-` extensions, at
+/// every level; property names are kept whatever they are.
+fn shape(value: &Value) -> Value {
+    shape_in(value, false)
+}
+
+fn shape_in(value: &Value, names: bool) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| {
+                    names || !(k.starts_with("x-") || ANNOTATIONS.contains(&k.as_str()))
+                })
+                .map(|(k, v)| {
+                    let below = !names
+                        && matches!(
+                            k.as_str(),
+                            "properties" | "patternProperties" | "$defs" | "dependentSchemas"
+                        );
+                    (k.clone(), shape_in(v, below))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| shape_in(v, false)).collect()),
+        other => other.clone(),
+    }
 }
 
 /// A short name for a member in messages: its `$ref` target or `#index`.
@@ -303,6 +410,86 @@ fn collect_object<'a>(doc: &'a Document, node: &Node<'a>, view: &mut ObjectView<
         let member = doc.resolve(member);
         collect_object(doc, &member, view, depth + 1);
     }
+}
+
+/// A subschema constraint one side has and the other lacks (or has in
+/// another form), found by [`subschema_constraints_gained`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gained {
+    /// Pointer of the constraint in the side that has it.
+    pub ptr: String,
+    /// What it is, for messages: ``a `patternProperties` schema for keys
+    /// matching `^x-` ``.
+    pub what: String,
+    /// Whether the other side has it too, in another form (an `if`
+    /// condition that differs), rather than not at all.
+    pub changed: bool,
+}
+
+/// The subschema constraints `to` has and `from` lacks: a
+/// `patternProperties` pattern, a `dependentSchemas` entry, `prefixItems`
+/// positions past those of `from`, `if`/`then`/`else`, `unevaluatedItems`
+/// (other than `true` or `{}`) or `contentSchema` where `from` has none,
+/// and an `if` condition that differs. Both schemas are resolved; the
+/// documents resolve references below them.
+pub fn subschema_constraints_gained(
+    from_doc: &Document,
+    to_doc: &Document,
+    from: &Node<'_>,
+    to: &Node<'_>,
+) -> Vec<Gained> {
+    let mut out = Vec::new();
+    let mut gained = |ptr: String, what: String, changed: bool| {
+        out.push(Gained { ptr, what, changed });
+    };
+    for keyword in ["patternProperties", "dependentSchemas"] {
+        let had = from.get(keyword);
+        for (key, node) in to.get(keyword).map(|n| n.entries()).unwrap_or_default() {
+            if had.as_ref().and_then(|h| h.get(key)).is_none() {
+                let what = match keyword {
+                    "patternProperties" => {
+                        format!("a `patternProperties` schema for keys matching `{key}`")
+                    }
+                    _ => format!("a `dependentSchemas` schema applying when `{key}` is present"),
+                };
+                gained(node.ptr, what, false);
+            }
+        }
+    }
+    let positions = |n: &Node<'_>| n.get("prefixItems").map(|p| p.items().len()).unwrap_or(0);
+    let (old, new) = (positions(from), positions(to));
+    if new > old
+        && let Some(p) = to.get("prefixItems")
+    {
+        gained(
+            p.ptr,
+            format!("`prefixItems` for position(s) {} to {}", old, new - 1),
+            false,
+        );
+    }
+    for keyword in ["if", "then", "else", "unevaluatedItems", "contentSchema"] {
+        let Some(node) = to.get(keyword) else {
+            continue;
+        };
+        // `unevaluatedItems: true` or `{}` accepts everything.
+        let accepts_all = node.value == &Value::Bool(true)
+            || node.value.as_object().is_some_and(|m| m.is_empty());
+        if keyword == "unevaluatedItems" && accepts_all {
+            continue;
+        }
+        match from.get(keyword) {
+            None => gained(node.ptr, format!("`{keyword}`"), false),
+            Some(old)
+                if keyword == "if"
+                    && shape(from_doc.resolve(old.clone()).value)
+                        != shape(to_doc.resolve(node.clone()).value) =>
+            {
+                gained(node.ptr, "the `if` condition".to_owned(), true);
+            }
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// How an object schema treats properties it does not list.

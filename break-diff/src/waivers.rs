@@ -15,6 +15,8 @@
 //!     pointer: /components/schemas/Order/required
 //!     reason: announced in the 2026-05 changelog
 //!     until: 2026-09-01
+//!   - fingerprint: 3f9a0c1d2b4e5f60
+//!     reason: the enum value is announced; clients tolerate it
 //! ```
 
 use serde_json::Value;
@@ -26,8 +28,10 @@ use crate::{Error, Finding};
 /// One accepted finding pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiver {
-    /// Rule id the waiver applies to.
-    pub rule: String,
+    /// Rule id the waiver applies to, when it names one.
+    pub rule: Option<String>,
+    /// Fingerprint of the root change it accepts, when it names one.
+    pub fingerprint: Option<String>,
     /// `METHOD /path`; path variable names do not matter.
     pub operation: Option<String>,
     /// A JSON pointer prefix matched against both sides' pointers.
@@ -72,13 +76,28 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Waiver>, Error> {
         if !item.is_object() {
             return Err(err(&ptr, "each waiver must be a mapping".to_owned()));
         }
-        let Some(rule) = field("rule")? else {
-            return Err(err(&ptr, "`rule` is required".to_owned()));
-        };
-        if crate::rules::find(&rule).is_none() {
+        let rule = field("rule")?;
+        let fingerprint = field("fingerprint")?;
+        if rule.is_none() && fingerprint.is_none() {
+            return Err(err(
+                &ptr,
+                "`rule` or `fingerprint` is required: name the rule, or the change's fingerprint from the report".to_owned(),
+            ));
+        }
+        if let Some(rule) = &rule
+            && crate::rules::find(rule).is_none()
+        {
             return Err(err(
                 &format!("{ptr}/rule"),
                 format!("unknown rule id `{rule}`; `break-diff rules` lists them"),
+            ));
+        }
+        if let Some(fp) = &fingerprint
+            && (fp.len() != 16 || !fp.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(err(
+                &format!("{ptr}/fingerprint"),
+                format!("fingerprint `{fp}` is not 16 hex digits as reports print them"),
             ));
         }
         let reason = field("reason")?.unwrap_or_default();
@@ -101,6 +120,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Waiver>, Error> {
         };
         out.push(Waiver {
             rule,
+            fingerprint: fingerprint.map(|f| f.to_ascii_lowercase()),
             operation: field("operation")?,
             pointer: field("pointer")?,
             reason,
@@ -133,9 +153,27 @@ impl Waiver {
         self.until.is_none_or(|until| today <= until)
     }
 
+    /// What the waiver names, for messages: `` `rule` `` and/or the
+    /// fingerprint.
+    pub fn describe(&self) -> String {
+        match (&self.rule, &self.fingerprint) {
+            (Some(rule), Some(fp)) => format!("`{rule}` (fingerprint {fp})"),
+            (Some(rule), None) => format!("`{rule}`"),
+            (None, Some(fp)) => format!("fingerprint {fp}"),
+            (None, None) => String::new(),
+        }
+    }
+
     /// Whether the waiver covers `f`.
     pub fn covers(&self, f: &Finding) -> bool {
-        if self.rule != f.rule {
+        if self.rule.as_deref().is_some_and(|rule| rule != f.rule) {
+            return false;
+        }
+        if self
+            .fingerprint
+            .as_deref()
+            .is_some_and(|fp| fp != f.fingerprint)
+        {
             return false;
         }
         if let Some(op) = &self.operation {

@@ -103,6 +103,13 @@ pub struct SchemaSite<'a> {
     pub base: Node<'a>,
     /// Revision schema.
     pub rev: Node<'a>,
+    /// Whether `null` is accepted, per side: [`schema::nullable`], or a
+    /// wrapper such as `oneOf: [{type: "null"}, X]` that the walker
+    /// looked through to compare `X` (see [`schema::unwrap_single`]).
+    pub nullable: (bool, bool),
+    /// Where each side's nullability is written: the schema, or the
+    /// wrapper around it.
+    pub null_at: (String, String),
 }
 
 /// Two sides of one property of an object schema.
@@ -157,7 +164,55 @@ impl Cx<'_> {
             base,
             revision,
             message,
+            fingerprint: String::new(),
         });
+    }
+
+    /// Gives the findings from `start` on their fingerprints. `at` is the
+    /// route of the site they were reported at, which the fingerprint
+    /// leaves out (see [`crate::change`]).
+    fn seal(&mut self, start: usize, at: &str) {
+        let (base_doc, rev_doc) = (self.base_doc, self.rev_doc);
+        for f in &mut self.findings[start..] {
+            f.fingerprint = crate::change::fingerprint(
+                f.rule,
+                f.base.as_ref().map(|l| (base_doc, l.pointer.as_str())),
+                f.revision.as_ref().map(|l| (rev_doc, l.pointer.as_str())),
+                &f.message,
+                at,
+            );
+        }
+    }
+}
+
+/// The route of a site, as its messages spell it (`response 200
+/// application/json: items[]`); empty for sites that have none.
+trait Route {
+    fn route(&self) -> &str {
+        ""
+    }
+}
+
+impl<T> Route for Pair<T> {}
+impl Route for ParameterSite<'_> {}
+impl Route for NodeSite<'_> {
+    fn route(&self) -> &str {
+        &self.at
+    }
+}
+impl Route for ContentSite<'_> {
+    fn route(&self) -> &str {
+        self.at
+    }
+}
+impl Route for SchemaSite<'_> {
+    fn route(&self) -> &str {
+        &self.at
+    }
+}
+impl Route for PropertySite<'_> {
+    fn route(&self) -> &str {
+        &self.at
     }
 }
 
@@ -294,6 +349,22 @@ pub fn run_with<'d>(
                 .collect()
         })
     };
+    // Operations at `draft` or `alpha` stability in the base may change
+    // without notice: only the stability rules speak about them.
+    let exempt: FastSet<String> = ops
+        .base
+        .iter()
+        .filter(|(_, op)| {
+            crate::rules::operation_stability_decreased::rank(&op.node).is_some_and(|r| r <= 1)
+        })
+        .map(|(key, op)| ops.rev.get(key).unwrap_or(op).label())
+        .collect();
+    if !exempt.is_empty() {
+        findings.retain(|f| {
+            f.rule.starts_with("operation_stability_")
+                || f.operation.as_ref().is_none_or(|op| !exempt.contains(op))
+        });
+    }
     // A schema shared by several places is visited once per place; the same
     // finding at the same pointers for the same operation is said once.
     findings.sort_by(|a, b| {
@@ -417,6 +488,7 @@ fn resolve_in<'a>(
 macro_rules! dispatch {
     ($self:ident, $variant:ident, $site:expr) => {{
         let site = &$site;
+        let start = $self.cx.findings.len();
         for rule in $self.rules {
             if let Check::$variant(check) = rule.check {
                 $self.cx.rule = Some(&rule.meta);
@@ -424,6 +496,9 @@ macro_rules! dispatch {
             }
         }
         $self.cx.rule = None;
+        if $self.cx.findings.len() > start {
+            $self.cx.seal(start, Route::route(site));
+        }
     }};
 }
 
@@ -903,6 +978,29 @@ impl<'a> Walker<'_, 'a> {
         if self.same(&b, &r) {
             return;
         }
+        // A side that only wraps one schema (`oneOf: [X]`, or the nullable
+        // `oneOf: [{type: "null"}, X]`) while the other does not is
+        // compared through the wrapper; the `null` it may add is kept.
+        // A side that is a union itself (`oneOf: [A, B]` becoming `oneOf:
+        // [A]`) is compared member by member instead.
+        let nullable = (schema::nullable(b.value), schema::nullable(r.value));
+        let null_at = (b.ptr.clone(), r.ptr.clone());
+        let union = |n: &Node<'_>| n.value.get("oneOf").is_some() || n.value.get("anyOf").is_some();
+        let unwrap = |doc, n: &Node<'a>, other: &Node<'a>| {
+            if union(other) {
+                None
+            } else {
+                schema::unwrap_single(doc, n)
+            }
+        };
+        let (b, r, nullable) = match (unwrap(base_doc, &b, &r), unwrap(rev_doc, &r, &b)) {
+            (Some((inner, null)), None) => (inner, r, (nullable.0 || null, nullable.1)),
+            (None, Some((inner, null))) => (b, inner, (nullable.0, nullable.1 || null)),
+            _ => (b, r, nullable),
+        };
+        if self.same(&b, &r) && nullable.0 == nullable.1 {
+            return;
+        }
         let key = (b.ptr.clone(), r.ptr.clone());
         if stack.contains(&key) {
             return;
@@ -928,6 +1026,8 @@ impl<'a> Walker<'_, 'a> {
                 at: at.clone(),
                 base: b.clone(),
                 rev: r.clone(),
+                nullable,
+                null_at,
             }
         );
 
@@ -1007,6 +1107,46 @@ impl<'a> Walker<'_, 'a> {
             && ra.value.is_object()
         {
             self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, true);
+        }
+        // Subschema keywords present on both sides: compared in the same
+        // direction (`if` is a condition, not a shape: its changes are
+        // judged by the `*_subschema_constraint_*` rules, not recursed).
+        for keyword in ["patternProperties", "dependentSchemas"] {
+            let (Some(bm), Some(rm)) = (b.get(keyword), r.get(keyword)) else {
+                continue;
+            };
+            for (key, bs) in bm.entries() {
+                if let Some(rs) = rm.get(key)
+                    && bs.value.is_object()
+                    && rs.value.is_object()
+                {
+                    let label = match keyword {
+                        "patternProperties" => format!("{at}{{~{key}}}"),
+                        _ => format!("{at} (when `{key}` is present)"),
+                    };
+                    self.schema(dir, label, bs, rs, stack, true);
+                }
+            }
+        }
+        if let (Some(bp), Some(rp)) = (b.get("prefixItems"), r.get("prefixItems")) {
+            for (i, (bi, ri)) in bp.items().into_iter().zip(rp.items()).enumerate() {
+                if bi.value.is_object() && ri.value.is_object() {
+                    self.schema(dir, format!("{at}[{i}]"), bi, ri, stack, true);
+                }
+            }
+        }
+        for (keyword, label) in [
+            ("then", " (then)"),
+            ("else", " (else)"),
+            ("unevaluatedItems", "[unevaluated]"),
+            ("contentSchema", " (content)"),
+        ] {
+            if let (Some(bs), Some(rs)) = (b.get(keyword), r.get(keyword))
+                && bs.value.is_object()
+                && rs.value.is_object()
+            {
+                self.schema(dir, format!("{at}{label}"), bs, rs, stack, true);
+            }
         }
         for keyword in ["allOf", "oneOf", "anyOf"] {
             let m = schema::members(base_doc, rev_doc, &b, &r, keyword);

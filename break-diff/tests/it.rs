@@ -4,14 +4,20 @@
 
 #[path = "it/catalog.rs"]
 mod catalog;
+#[path = "it/changes.rs"]
+mod changes;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/config.rs"]
+mod config;
 #[path = "it/direction.rs"]
 mod direction;
 #[path = "it/document.rs"]
 mod document;
 #[path = "it/fixtures.rs"]
 mod fixtures;
+#[path = "it/fuzz.rs"]
+mod fuzz;
 #[path = "it/gate.rs"]
 mod gate;
 #[path = "it/lifecycle.rs"]

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Deprecate the webhook first and keep sending it until its sunset date.",
         reference: "https://spec.openapis.org/oas/v3.1.0#callback-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Callback(check),
 };

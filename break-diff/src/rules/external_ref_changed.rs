@@ -17,6 +17,8 @@ pub const RULE: Rule = Rule {
         fix: "Bundle the spec into one document before comparing (or keep the reference unchanged) so every change can be judged.",
         reference: "https://spec.openapis.org/oas/v3.1.0#reference-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

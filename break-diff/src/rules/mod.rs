@@ -61,6 +61,39 @@ pub enum Mirror {
     Waived(&'static str),
 }
 
+/// What a change can break: the HTTP exchange, or code written against
+/// the generated SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// Requests or responses that followed the base contract fail on the
+    /// wire, whatever the client is written in.
+    Wire,
+    /// Code written against the generated Rust SDK (progenitor builders,
+    /// typify types) stops compiling or deserializing, even where the wire
+    /// exchange would still work (a renamed operationId, a struct gaining
+    /// a field, an enum gaining a variant).
+    Sdk,
+}
+
+impl Layer {
+    /// The lowercase name used by `--layer` and the catalog.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Wire => "wire",
+            Layer::Sdk => "sdk",
+        }
+    }
+}
+
+/// Breaks the wire exchange only.
+pub const WIRE: &[Layer] = &[Layer::Wire];
+/// Breaks code written against the generated SDK only.
+pub const SDK: &[Layer] = &[Layer::Sdk];
+/// Breaks both.
+pub const WIRE_AND_SDK: &[Layer] = &[Layer::Wire, Layer::Sdk];
+/// Breaks neither: worth knowing.
+pub const NO_LAYER: &[Layer] = &[];
+
 /// A rule's metadata. Everything the catalog, `rules` and `explain` show
 /// comes from here.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +115,12 @@ pub struct RuleMeta {
     pub reference: &'static str,
     /// The mirror rule in the other direction.
     pub mirror: Mirror,
+    /// The layers a change of this kind can break.
+    pub layers: &'static [Layer],
+    /// Where the default level deliberately differs from oasdiff's for the
+    /// same change: oasdiff's level and why break-diff chose otherwise.
+    /// `None` when they agree or oasdiff has no such check.
+    pub oasdiff: Option<&'static str>,
 }
 
 /// The kind of site a rule checks, with its check function.
@@ -148,6 +187,7 @@ rules! {
     request_parameter_allow_empty_value_removed,
     request_parameter_allow_reserved_removed,
     request_parameter_content_type_changed,
+    request_parameter_default_added,
     // Request bodies.
     request_body_became_required,
     request_body_became_optional,
@@ -189,6 +229,7 @@ rules! {
     response_enum_value_added,
     request_enum_value_added,
     response_enum_value_removed,
+    request_extensible_enum_value_removed,
     request_format_narrowed,
     response_format_widened,
     request_numeric_range_narrowed,
@@ -203,6 +244,7 @@ rules! {
     response_union_variant_added,
     request_all_of_member_added,
     response_all_of_member_removed,
+    request_all_of_member_removed,
     request_discriminator_changed,
     response_discriminator_changed,
     request_unique_items_added,
@@ -227,6 +269,8 @@ rules! {
     response_not_removed,
     request_dependent_required_added,
     response_dependent_required_removed,
+    request_subschema_constraint_added,
+    response_subschema_constraint_removed,
     request_default_changed,
     external_ref_changed,
     // Security.
@@ -237,10 +281,13 @@ rules! {
     // Servers.
     server_removed,
     server_added,
+    server_url_changed,
     server_variable_changed,
     operation_server_removed,
     path_server_removed,
     // Lifecycle.
+    operation_stability_decreased,
+    operation_stability_level_invalid,
     operation_removed_after_sunset,
     request_parameter_removed_after_sunset,
     request_property_removed_after_sunset,
@@ -258,13 +305,16 @@ rules! {
     operation_sunset_postponed,
     request_parameter_sunset_too_soon,
     request_parameter_sunset_moved_earlier,
+    request_parameter_sunset_removed,
+    request_property_sunset_policy_violated,
+    response_property_sunset_policy_violated,
 }
 
 /// What rule files import.
 pub mod prelude {
     pub use super::{
-        Check, Deprecation, Family, Mirror, Retirement, Rule, RuleMeta, key_ptr, node_retirement,
-        removal_refused, retirement,
+        Check, Deprecation, Family, Mirror, NO_LAYER, Retirement, Rule, RuleMeta, SDK, WIRE,
+        WIRE_AND_SDK, key_ptr, node_retirement, removal_refused, retirement, sunset_problem,
     };
     pub use crate::Level;
     pub use crate::document::Node;
@@ -370,6 +420,50 @@ pub fn removal_refused(r: &Retirement, options: &crate::Options) -> Option<Strin
             "it was deprecated on {since}, only {days} day(s) ago; the minimum deprecation period is {} days",
             options.min_deprecation_days
         ),
+    })
+}
+
+/// What is wrong with the sunset of a thing deprecated in the revision
+/// (`rev`, with `base` its counterpart when it existed), judged only where
+/// the revision changed something, so an old problem is not reported on
+/// every later comparison: deprecated without an `x-sunset`, an `x-sunset`
+/// deleted or made unparsable, or a new date closer than the minimum
+/// deprecation period. `None` when the sunset is in order or not the
+/// revision's doing.
+pub fn sunset_problem(
+    base: Option<&Node<'_>>,
+    rev: &Node<'_>,
+    options: &crate::Options,
+) -> Option<String> {
+    if !rev.flag("deprecated") {
+        return None;
+    }
+    let was_deprecated = base.is_some_and(|b| b.flag("deprecated"));
+    let old = base.and_then(|b| b.str("x-sunset"));
+    let Some(raw) = rev.str("x-sunset") else {
+        return match (was_deprecated, old) {
+            (false, _) => Some("was deprecated without an `x-sunset` date".to_owned()),
+            (true, Some(old)) => Some(format!(
+                "is still deprecated but its `x-sunset` ({old}) was deleted, so clients no longer know when it goes"
+            )),
+            (true, None) => None,
+        };
+    };
+    if was_deprecated && old == Some(raw) {
+        return None;
+    }
+    let Some(sunset) = date(raw) else {
+        return Some(format!(
+            "has an `x-sunset` `{raw}` that is not a YYYY-MM-DD date"
+        ));
+    };
+    let days = (sunset - options.today).num_days();
+    let min = i64::from(options.min_deprecation_days);
+    (days < min).then(|| {
+        format!(
+            "sunsets on {sunset}, {days} day(s) after {}; the minimum deprecation period is {min} days",
+            options.today
+        )
     })
 }
 

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Check that every consumer's tooling reads the new version.",
         reference: "https://spec.openapis.org/oas/v3.1.0#openapi-object",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Document(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; announce the deprecation and the sunset date.",
         reference: "https://spec.openapis.org/oas/v3.1.0#fixed-fields-7",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Add `x-sunset: YYYY-MM-DD` at least the minimum deprecation period ahead.",
         reference: "https://www.rfc-editor.org/rfc/rfc8594",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

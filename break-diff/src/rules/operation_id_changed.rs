@@ -14,6 +14,10 @@ pub const RULE: Rule = Rule {
         fix: "Keep the operationId; if the name must change, add the new operation alongside and deprecate the old one.",
         reference: "https://spec.openapis.org/oas/v3.1.0#fixed-fields-7",
         mirror: Mirror::NotDirectional,
+        layers: SDK,
+        oasdiff: Some(
+            "oasdiff reports an operationId change (api-operation-id-removed) at info; break-diff warns, because generated SDKs name their methods after operationId and every caller of the old name stops compiling.",
+        ),
     },
     check: Check::Operation(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Mark the operation `deprecated: true` with an `x-sunset: YYYY-MM-DD` date far enough ahead, announce it, and remove it only once that date has passed.",
         reference: "https://spec.openapis.org/oas/v3.1.0#operation-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

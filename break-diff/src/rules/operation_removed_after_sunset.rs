@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; keep the changelog entry that records the removal.",
         reference: "https://www.rfc-editor.org/rfc/rfc8594",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

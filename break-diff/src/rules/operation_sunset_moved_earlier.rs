@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the announced date; sunset dates may move later, not earlier.",
         reference: "https://www.rfc-editor.org/rfc/rfc8594",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

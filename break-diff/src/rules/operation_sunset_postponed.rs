@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; announce the new date.",
         reference: "https://www.rfc-editor.org/rfc/rfc8594",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

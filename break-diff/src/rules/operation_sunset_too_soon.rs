@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Move `x-sunset` to at least the minimum deprecation period after today.",
         reference: "https://www.rfc-editor.org/rfc/rfc8594",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the first tag; add new tags after it.",
         reference: "https://spec.openapis.org/oas/v3.1.0#fixed-fields-7",
         mirror: Mirror::NotDirectional,
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep serving the path at the old URL until clients have moved.",
         reference: "https://spec.openapis.org/oas/v3.1.0#path-item-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

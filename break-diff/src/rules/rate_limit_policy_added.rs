@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Set the quota above the traffic that clients send today, announce it, and document 429 with Retry-After on the operation.",
         reference: "https://spec.openapis.org/oas/v3.1.0#specification-extensions",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

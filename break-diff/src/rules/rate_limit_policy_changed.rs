@@ -22,6 +22,8 @@ pub const RULE: Rule = Rule {
         fix: "Announce the new policy and its quota before applying it, or keep the operation on its old policy; raising a quota is always safe.",
         reference: "https://spec.openapis.org/oas/v3.1.0#specification-extensions",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep tolerating unknown properties and ignore them on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-additionalproperties",
         mirror: Mirror::Rule("response_additional_properties_allowed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Make sure the new member only adds optional properties; otherwise introduce it in a new version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-allof",
         mirror: Mirror::Rule("response_all_of_member_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

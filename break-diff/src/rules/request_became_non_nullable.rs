@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting null and treat it as before.",
         reference: "https://spec.openapis.org/oas/v3.0.3#fixed-fields-19",
         mirror: Mirror::Rule("response_became_nullable"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };
@@ -23,10 +25,10 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Request {
         return;
     }
-    if schema::nullable(s.base.value) && !schema::nullable(s.rev.value) {
+    if s.nullable.0 && !s.nullable.1 {
         cx.report(
-            Some(&s.base.ptr),
-            Some(&s.rev.ptr),
+            Some(&s.null_at.0),
+            Some(&s.null_at.1),
             format!("{}: null is no longer accepted; requests sending null are rejected", s.at),
         );
     }

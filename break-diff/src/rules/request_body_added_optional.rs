@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; make sure a request without a body behaves as before.",
         reference: "https://spec.openapis.org/oas/v3.1.0#request-body-object",
         mirror: Mirror::Waived("response bodies have no `required` flag; new ones are media types added"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::RequestBody(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; document the behaviour without a body.",
         reference: "https://spec.openapis.org/oas/v3.1.0#request-body-object",
         mirror: Mirror::Waived("response bodies have no `required` flag"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::RequestBody(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "response bodies have no `required` flag; their removal is response_media_type_removed",
         ),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::RequestBody(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "a response body removed is reported per media type by response_media_type_removed",
         ),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::RequestBody(check),
 };

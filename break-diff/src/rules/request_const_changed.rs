@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting the old value; use an enum that lists both.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-const",
         mirror: Mirror::Rule("response_const_changed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };
@@ -22,7 +24,12 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Request {
         return;
     }
-    let (b, r) = (s.base.value.get("const"), s.rev.value.get("const"));
+    // `enum: [x]` and `const: x` say the same; enums on both sides are the
+    // enum rules' to judge.
+    if s.base.value.get("const").is_none() && s.rev.value.get("const").is_none() {
+        return;
+    }
+    let (b, r) = (schema::constant(s.base.value), schema::constant(s.rev.value));
     let Some(new) = r else { return };
     if b == Some(new) {
         return;

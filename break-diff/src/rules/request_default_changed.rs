@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "a default in a response schema has no effect on the wire: the server always sends the value",
         ),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -19,6 +19,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the dependent property optional and default it on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-dependentrequired",
         mirror: Mirror::Rule("response_dependent_required_removed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

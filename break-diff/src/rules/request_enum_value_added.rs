@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-enum",
         mirror: Mirror::Rule("response_enum_value_removed"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -17,6 +17,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting the value (mark it deprecated in the description) and map it to its replacement on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-enum",
         mirror: Mirror::Rule("response_enum_value_added"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old format, or widen it; validate the new constraint only in a new property or version.",
         reference: "https://spec.openapis.org/oas/v3.0.3#data-types",
         mirror: Mirror::Rule("response_format_widened"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -17,6 +17,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old limits; enforce stricter ones only in a new property or version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-validation-keywords-for-str",
         mirror: Mirror::Rule("response_length_range_widened"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

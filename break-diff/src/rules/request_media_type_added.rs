@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix.",
         reference: "https://spec.openapis.org/oas/v3.1.0#media-type-object",
         mirror: Mirror::Rule("response_media_type_added"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Content(check),
 };

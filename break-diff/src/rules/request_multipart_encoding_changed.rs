@@ -19,6 +19,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "response bodies are rarely multipart, and the Encoding Object applies to requests only",
         ),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Content(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old step, or change it only to a divisor of the old one.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-multipleof",
         mirror: Mirror::Rule("response_multiple_of_changed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

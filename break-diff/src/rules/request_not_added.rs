@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old constraint; exclude values only in a new property or version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-not",
         mirror: Mirror::Rule("response_not_removed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old bounds and clamp or handle out-of-range values on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-validation-keywords-for-num",
         mirror: Mirror::Rule("response_numeric_range_widened"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

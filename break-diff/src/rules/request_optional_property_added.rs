@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; make sure omitting it keeps the old behaviour.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-properties",
         mirror: Mirror::Rule("response_property_added"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

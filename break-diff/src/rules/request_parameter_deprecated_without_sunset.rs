@@ -17,6 +17,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "parameters only travel from client to server; response headers have their own rules (response_header_*)",
         ),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Parameter(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old pattern; if the new one is meant to be wider, check that it accepts every old value and say so in a waiver.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-pattern",
         mirror: Mirror::Rule("response_pattern_changed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

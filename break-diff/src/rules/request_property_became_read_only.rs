@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the property writable and deprecate writing it; make it read-only in a new version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-readonly-and-writeonly",
         mirror: Mirror::Rule("response_property_became_write_only"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

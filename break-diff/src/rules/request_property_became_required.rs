@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the property optional and give it a server-side default, or add a new operation or version that requires it.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-required",
         mirror: Mirror::Rule("response_property_became_optional"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

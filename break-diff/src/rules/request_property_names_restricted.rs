@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old key constraint; accept new key shapes in addition.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-propertynames",
         mirror: Mirror::Rule("response_property_names_relaxed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

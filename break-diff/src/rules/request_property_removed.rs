@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting the property, mark it `deprecated: true` with an `x-sunset: YYYY-MM-DD` date, and remove it once that date has passed.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-properties",
         mirror: Mirror::Rule("response_property_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

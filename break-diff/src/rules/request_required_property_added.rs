@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "a required property added to a response is extra data that clients ignore, which is not breaking",
         ),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Make sure the schema accepts every body clients send today, or introduce it in a new version.",
         reference: "https://spec.openapis.org/oas/v3.1.0#media-type-object",
         mirror: Mirror::Rule("response_schema_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Content(check),
 };

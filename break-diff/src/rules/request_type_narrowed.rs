@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting the old type (a type list or `oneOf`), and convert on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-type",
         mirror: Mirror::Rule("response_type_widened"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

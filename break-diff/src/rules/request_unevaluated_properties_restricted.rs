@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep unevaluatedProperties as it was; ignore unknown properties on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-unevaluatedproperties",
         mirror: Mirror::Rule("response_unevaluated_properties_allowed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

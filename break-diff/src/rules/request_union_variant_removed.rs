@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting the alternative; deprecate it in its description.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-oneof",
         mirror: Mirror::Rule("response_union_variant_added"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep accepting duplicates and de-duplicate on the server.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-uniqueitems",
         mirror: Mirror::Rule("response_unique_items_removed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

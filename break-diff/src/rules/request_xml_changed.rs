@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the XML mapping; rename only in a new version.",
         reference: "https://spec.openapis.org/oas/v3.1.0#xml-object",
         mirror: Mirror::Rule("response_xml_changed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

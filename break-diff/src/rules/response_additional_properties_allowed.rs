@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the object closed; add fields only in a new version, or announce tolerance of unknown fields first.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-additionalproperties",
         mirror: Mirror::Rule("request_additional_properties_restricted"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

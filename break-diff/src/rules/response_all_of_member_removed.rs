@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the member, or move what it guaranteed into the schema before removing it.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-allof",
         mirror: Mirror::Rule("request_all_of_member_added"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning a value; introduce a new nullable property if absence must be expressed.",
         reference: "https://spec.openapis.org/oas/v3.0.3#fixed-fields-19",
         mirror: Mirror::Rule("request_became_non_nullable"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };
@@ -22,10 +24,10 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Response {
         return;
     }
-    if !schema::nullable(s.base.value) && schema::nullable(s.rev.value) {
+    if !s.nullable.0 && s.nullable.1 {
         cx.report(
-            Some(&s.base.ptr),
-            Some(&s.rev.ptr),
+            Some(&s.null_at.0),
+            Some(&s.null_at.1),
             format!("{}: the value may now be null; clients not expecting null will fail", s.at),
         );
     }

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the constant; return a different value only in a new schema or version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-const",
         mirror: Mirror::Rule("request_const_changed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };
@@ -22,7 +24,12 @@ fn check(cx: &mut Cx<'_>, s: &SchemaSite<'_>) {
     if s.dir != Direction::Response {
         return;
     }
-    let (b, r) = (s.base.value.get("const"), s.rev.value.get("const"));
+    // `enum: [x]` and `const: x` say the same; enums on both sides are the
+    // enum rules' to judge.
+    if s.base.value.get("const").is_none() && s.rev.value.get("const").is_none() {
+        return;
+    }
+    let (b, r) = (schema::constant(s.base.value), schema::constant(s.rev.value));
     let Some(old) = b else { return };
     if r == Some(old) {
         return;

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the constraint as it was.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-contains",
         mirror: Mirror::Rule("request_contains_added"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

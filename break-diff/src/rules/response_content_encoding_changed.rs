@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the encoding; carry the new form in a new property.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-a-vocabulary-for-the-conten",
         mirror: Mirror::Rule("request_content_encoding_changed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

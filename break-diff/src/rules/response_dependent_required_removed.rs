@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning the dependent property with its trigger.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-dependentrequired",
         mirror: Mirror::Rule("request_dependent_required_added"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

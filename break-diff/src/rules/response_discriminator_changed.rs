@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the discriminator property and every mapped value; add new mappings only.",
         reference: "https://spec.openapis.org/oas/v3.0.3#discriminator-object",
         mirror: Mirror::Rule("request_discriminator_changed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

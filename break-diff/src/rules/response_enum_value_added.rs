@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Document that clients must tolerate unknown values before adding any; otherwise return the new value only to clients that opt in.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-enum",
         mirror: Mirror::Rule("request_enum_value_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; say in the changelog what replaces the value.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-enum",
         mirror: Mirror::Rule("request_enum_value_added"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; make sure the status uses the documented error body.",
         reference: "https://spec.openapis.org/oas/v3.1.0#responses-object",
         mirror: Mirror::Waived("statuses exist only on responses; requests have no counterpart"),
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Response(check),
 };

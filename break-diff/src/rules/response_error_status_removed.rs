@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep documenting the status while the server can still return it.",
         reference: "https://spec.openapis.org/oas/v3.1.0#responses-object",
         mirror: Mirror::Waived("statuses exist only on responses; requests have no counterpart"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Response(check),
 };

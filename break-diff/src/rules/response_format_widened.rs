@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old format and return wider values in a new property.",
         reference: "https://spec.openapis.org/oas/v3.0.3#data-types",
         mirror: Mirror::Rule("request_format_narrowed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "request headers are parameters; adding one is request_parameter_added_optional or _required",
         ),
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Header(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "request headers are parameters; their deprecation is request_parameter_became_deprecated",
         ),
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Header(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "request headers are parameters; becoming required is request_parameter_became_required",
         ),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Header(check),
 };

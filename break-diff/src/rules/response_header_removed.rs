@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "request headers are parameters; their removal is request_parameter_removed",
         ),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Header(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         mirror: Mirror::Waived(
             "request headers are parameters; their lifecycle is request_parameter_removed_after_sunset",
         ),
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Header(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the array's items as they were described.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-items",
         mirror: Mirror::Rule("request_items_constrained"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

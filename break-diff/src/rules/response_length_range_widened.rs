@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning values within the old limits, or add a new property for the longer form.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-validation-keywords-for-str",
         mirror: Mirror::Rule("request_length_range_narrowed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

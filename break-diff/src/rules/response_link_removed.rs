@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the link while the target operation exists.",
         reference: "https://spec.openapis.org/oas/v3.1.0#link-object",
         mirror: Mirror::Waived("links are only defined on responses"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Response(check),
 };

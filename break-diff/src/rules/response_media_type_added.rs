@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old type as the default when the client does not ask for another.",
         reference: "https://spec.openapis.org/oas/v3.1.0#media-type-object",
         mirror: Mirror::Rule("request_media_type_added"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Content(check),
 };

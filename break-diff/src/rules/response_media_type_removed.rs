@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep producing the media type until clients have moved to the new one.",
         reference: "https://spec.openapis.org/oas/v3.1.0#media-type-object",
         mirror: Mirror::Rule("request_media_type_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Content(check),
 };

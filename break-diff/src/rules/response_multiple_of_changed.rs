@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning values at the old step; add a new property for finer values.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-multipleof",
         mirror: Mirror::Rule("request_multiple_of_changed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

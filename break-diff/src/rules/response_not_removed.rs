@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the constraint, or keep returning only values it allows.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-not",
         mirror: Mirror::Rule("request_not_added"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

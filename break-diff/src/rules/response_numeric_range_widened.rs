@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep values in the old range, or return the wider value in a new property.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-validation-keywords-for-num",
         mirror: Mirror::Rule("request_numeric_range_narrowed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

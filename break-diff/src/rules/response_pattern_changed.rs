@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning strings that match the old pattern.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-pattern",
         mirror: Mirror::Rule("request_pattern_changed"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

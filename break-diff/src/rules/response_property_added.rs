@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix if clients are told to ignore unknown properties.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-properties",
         mirror: Mirror::Rule("request_optional_property_added"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

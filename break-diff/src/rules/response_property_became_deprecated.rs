@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; say in the description what replaces it and when it goes.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-deprecated",
         mirror: Mirror::Rule("request_property_became_deprecated"),
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

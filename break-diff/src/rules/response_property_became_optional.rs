@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep sending the property in every response; if it has no value, keep it required and make it nullable only in a new version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-required",
         mirror: Mirror::Rule("request_property_became_required"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

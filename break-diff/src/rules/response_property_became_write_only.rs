@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning the property; stop only in a new version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-readonly-and-writeonly",
         mirror: Mirror::Rule("request_property_became_read_only"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning keys that match the old constraint.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-propertynames",
         mirror: Mirror::Rule("request_property_names_restricted"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Mark the property `deprecated: true` with an `x-sunset: YYYY-MM-DD` date, and remove it once that date has passed.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-properties",
         mirror: Mirror::Rule("request_property_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

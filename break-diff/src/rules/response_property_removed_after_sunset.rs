@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix; record the removal in the changelog.",
         reference: "https://www.rfc-editor.org/rfc/rfc8594",
         mirror: Mirror::Rule("request_property_removed_after_sunset"),
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Property(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the schema; describe new shapes with oneOf alongside the old one.",
         reference: "https://spec.openapis.org/oas/v3.1.0#media-type-object",
         mirror: Mirror::Rule("request_schema_added"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Content(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Return the new status only to clients that opt in (a header or parameter), or in a new operation.",
         reference: "https://spec.openapis.org/oas/v3.1.0#responses-object",
         mirror: Mirror::Waived("statuses exist only on responses; requests have no counterpart"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Response(check),
 };

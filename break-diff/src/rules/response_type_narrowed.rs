@@ -17,6 +17,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-type",
         mirror: Mirror::Rule("request_type_widened"),
+        layers: SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

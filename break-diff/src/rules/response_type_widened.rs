@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Return the new type in a new property, and keep the old one until clients have moved.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-type",
         mirror: Mirror::Rule("request_type_narrowed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

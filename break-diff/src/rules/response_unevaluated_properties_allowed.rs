@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the response schema closed; add properties only in a new version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-unevaluatedproperties",
         mirror: Mirror::Rule("request_unevaluated_properties_restricted"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Return the new alternative only to clients that opt in, or in a new property or version.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-core#name-oneof",
         mirror: Mirror::Rule("request_union_variant_removed"),
+        layers: WIRE_AND_SDK,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

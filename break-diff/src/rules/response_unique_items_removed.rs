@@ -14,6 +14,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep returning unique items.",
         reference: "https://json-schema.org/draft/2020-12/json-schema-validation#name-uniqueitems",
         mirror: Mirror::Rule("request_unique_items_added"),
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Schema(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Nothing to fix if intended; otherwise restore the requirement.",
         reference: "https://spec.openapis.org/oas/v3.1.0#security-requirement-object",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

@@ -20,6 +20,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old alternative in the `security` list until clients have new credentials, then remove it with a deprecation notice.",
         reference: "https://spec.openapis.org/oas/v3.1.0#security-requirement-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Operation(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Add a new scheme under a new name, accept both during a migration period, then deprecate the old one.",
         reference: "https://spec.openapis.org/oas/v3.1.0#security-scheme-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Document(check),
 };

@@ -15,6 +15,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep the scope and map it to its replacement; remove it after a deprecation period.",
         reference: "https://spec.openapis.org/oas/v3.1.0#oauth-flow-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Document(check),
 };

@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Add new servers after the existing default unless the switch is intended.",
         reference: "https://spec.openapis.org/oas/v3.1.0#server-object",
         mirror: Mirror::NotDirectional,
+        layers: NO_LAYER,
+        oasdiff: None,
     },
     check: Check::Document(check),
 };
@@ -36,6 +38,10 @@ fn check(cx: &mut Cx<'_>, pair: &Pair<Node<'_>>) {
     let (Some(base), Some(rev)) = (&pair.base, &pair.rev) else {
         return;
     };
+    // A lone server replaced by another is `server_url_changed`'s.
+    if super::server_url_changed::moved(base, rev).is_some() {
+        return;
+    }
     let old = urls(base);
     for (i, (url, node)) in urls(rev).into_iter().enumerate() {
         if old.iter().any(|(u, _)| *u == url) {

@@ -15,11 +15,14 @@ pub const RULE: Rule = Rule {
         fix: "Keep the old URL served (or redirected) and listed until clients have moved.",
         reference: "https://spec.openapis.org/oas/v3.1.0#server-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Document(check),
 };
 
-fn urls<'a>(root: &Node<'a>) -> Vec<(String, Node<'a>)> {
+/// The top-level server URLs of a document, without trailing slashes.
+pub(crate) fn urls<'a>(root: &Node<'a>) -> Vec<(String, Node<'a>)> {
     root.get("servers")
         .map(|s| s.items())
         .unwrap_or_default()
@@ -36,6 +39,10 @@ fn check(cx: &mut Cx<'_>, pair: &Pair<Node<'_>>) {
     let (Some(base), Some(rev)) = (&pair.base, &pair.rev) else {
         return;
     };
+    // A lone server replaced by another is `server_url_changed`'s.
+    if super::server_url_changed::moved(base, rev).is_some() {
+        return;
+    }
     let now = urls(rev);
     for (url, node) in urls(base) {
         if !now.iter().any(|(u, _)| *u == url) {

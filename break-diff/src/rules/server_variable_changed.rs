@@ -16,6 +16,8 @@ pub const RULE: Rule = Rule {
         fix: "Keep old values and the default; add new values alongside.",
         reference: "https://spec.openapis.org/oas/v3.1.0#server-variable-object",
         mirror: Mirror::NotDirectional,
+        layers: WIRE,
+        oasdiff: None,
     },
     check: Check::Document(check),
 };

@@ -64,6 +64,29 @@ fn metadata_is_complete() {
             "{}: reference must be an https link",
             m.id
         );
+        // Whatever can fail a gate must say what it breaks.
+        if m.level != break_diff::Level::Info {
+            assert!(
+                !m.layers.is_empty(),
+                "{}: a {} rule must name the layers it breaks (wire, sdk)",
+                m.id,
+                m.level
+            );
+        }
+        // A stated deviation from oasdiff names oasdiff's level and says
+        // why break-diff differs.
+        if let Some(note) = m.oasdiff {
+            assert!(
+                note.starts_with("oasdiff ")
+                    && note.trim_end().ends_with('.')
+                    && ["error", "warning", "info"]
+                        .iter()
+                        .any(|l| note.contains(l))
+                    && note.contains("break-diff"),
+                "{}: `oasdiff` must say oasdiff's level and break-diff's reason in a sentence",
+                m.id
+            );
+        }
     }
 }
 

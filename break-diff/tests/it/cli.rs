@@ -331,3 +331,77 @@ fn run_is_what_main_calls() {
         std::process::ExitCode::from(1)
     );
 }
+
+#[test]
+fn bad_inputs_exit_2_with_file_line_pointer_and_what_was_expected() {
+    let dir = std::env::temp_dir().join(format!("break-diff-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let write = |name: &str, text: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_string_lossy().into_owned()
+    };
+    let good = write(
+        "good.yaml",
+        b"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    A: {type: string}\n",
+    );
+    let dangling = write(
+        "dangling.yaml",
+        b"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n",
+    );
+    let cycle = write(
+        "cycle.yaml",
+        b"openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/A'}\n",
+    );
+    let not_openapi = write("compose.yaml", b"services:\n  web: {image: nginx}\n");
+    let no_api = write(
+        "empty-api.yaml",
+        b"openapi: 3.1.0\ninfo: {title: t, version: '1'}\n",
+    );
+    let binary = write("binary.yaml", &[0xff, 0xfe, 0x00, 0x41]);
+    let missing = dir.join("missing.yaml").to_string_lossy().into_owned();
+    let cases: Vec<(Vec<&str>, Vec<String>)> = vec![
+        (
+            vec![&good, &dangling],
+            vec![
+                format!("{dangling}:6:"),
+                "/components/schemas/A/$ref".to_owned(),
+                "`#/components/schemas/B`".to_owned(),
+                "expected a JSON pointer".to_owned(),
+            ],
+        ),
+        // A dangling reference in the base is as bad as in the revision.
+        (vec![&dangling, &good], vec![format!("{dangling}:6:")]),
+        (
+            vec![&good, &cycle],
+            vec![format!("{cycle}:6:"), "cycle of references".to_owned()],
+        ),
+        (
+            vec![&not_openapi, &good],
+            vec![
+                format!("{not_openapi}:1:"),
+                "`openapi` field is missing".to_owned(),
+            ],
+        ),
+        (
+            vec![&good, &no_api],
+            vec![format!("{no_api}:1:"), "none of `paths`".to_owned()],
+        ),
+        (vec![&good, &binary], vec!["is not UTF-8 text".to_owned()]),
+        (vec![&missing, &good], vec!["no such file".to_owned()]),
+    ];
+    for (args, expected) in cases {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let argv = std::iter::once("break-diff").chain(args.iter().copied());
+        let code = run_with_stdin(argv, &mut std::io::empty(), &mut out, &mut err);
+        let err = String::from_utf8(err).expect("utf-8");
+        assert_eq!(code, ExitCode::Usage, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: nothing on stdout");
+        for want in &expected {
+            assert!(
+                err.contains(want.as_str()),
+                "{args:?}: `{err}` lacks `{want}`"
+            );
+        }
+    }
+}

@@ -86,6 +86,12 @@ fn gate(dir: &Path) -> GateRun {
         .env("BREAK_DIFF", env!("CARGO_BIN_EXE_break-diff"))
         .env_remove("BREAK_DIFF_BASE")
         .env_remove("BREAK_DIFF_SPEC")
+        .env_remove("BREAK_DIFF_WAIVERS")
+        .env_remove("BREAK_DIFF_CONFIG")
+        .env_remove("BREAK_DIFF_FAIL_ON")
+        .env_remove("BREAK_DIFF_WORKDIR")
+        .env_remove("BREAK_DIFF_SUMMARY")
+        .env_remove("BREAK_DIFF_ANNOTATIONS")
         .output()
         .expect("bash runs");
     GateRun {
@@ -257,6 +263,101 @@ fn the_gate_passes_additive_changes_and_fails_breaking_ones() {
     );
 
     check_evidence(&evidence_page(&steps));
+
+    // As the GitHub Action runs it, on the breaking commit: annotations
+    // first (one per change), the report appended to the job summary, and
+    // the same exit code.
+    let summary = dir.join("summary.md");
+    let out = command("bash", dir)
+        .arg(".ci/break-diff-gate.sh")
+        .env("BREAK_DIFF", env!("CARGO_BIN_EXE_break-diff"))
+        .env("BREAK_DIFF_SUMMARY", &summary)
+        .env("BREAK_DIFF_ANNOTATIONS", "1")
+        .env("BREAK_DIFF_FAIL_ON", "error")
+        .env("BREAK_DIFF_WORKDIR", dir)
+        .env_remove("BREAK_DIFF_BASE")
+        .env_remove("BREAK_DIFF_SPEC")
+        .env_remove("BREAK_DIFF_WAIVERS")
+        .env_remove("BREAK_DIFF_CONFIG")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(annotations.len(), 2, "one annotation per change:\n{stdout}");
+    assert!(
+        annotations
+            .iter()
+            .all(|a| a.starts_with("::error file=spec/orderflow.yaml,line=")),
+        "{stdout}"
+    );
+    let written = std::fs::read_to_string(&summary).expect("summary written");
+    assert!(
+        written.contains("## break-diff\n\n2 changes (6 findings across operations): 2 error"),
+        "{written}"
+    );
+    assert!(written.contains("breaking changes found"), "{written}");
+}
+
+/// The project's workflow uses the composite action, and the action runs
+/// the gate script with every input passed on: one implementation.
+#[test]
+fn the_action_and_the_workflow_call_the_gate() {
+    let root = support::crate_dir().join("..");
+    let read = |path: &str| {
+        let text = std::fs::read_to_string(root.join(path)).expect(path);
+        let (value, _) = break_diff::document::parse_tree(path, &text)
+            .expect("valid YAML")
+            .expect("not empty");
+        value
+    };
+    let action = read(".github/actions/break-diff/action.yml");
+    assert_eq!(action["runs"]["using"], "composite");
+    let steps = action["runs"]["steps"].as_array().expect("steps");
+    let gate = steps
+        .iter()
+        .find(|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("/.ci/break-diff-gate.sh"))
+        })
+        .expect("a step runs .ci/break-diff-gate.sh");
+    for (input, var) in [
+        ("spec", "BREAK_DIFF_SPEC"),
+        ("fail-on", "BREAK_DIFF_FAIL_ON"),
+        ("waivers", "BREAK_DIFF_WAIVERS"),
+        ("config", "BREAK_DIFF_CONFIG"),
+    ] {
+        assert!(action["inputs"].get(input).is_some(), "input `{input}`");
+        assert_eq!(
+            gate["env"][var],
+            format!("${{{{ inputs.{input} }}}}"),
+            "{var} must come from input `{input}`"
+        );
+    }
+    let script = std::fs::read_to_string(root.join(".ci/break-diff-gate.sh")).expect("gate");
+    for var in [
+        "BREAK_DIFF_SPEC",
+        "BREAK_DIFF_FAIL_ON",
+        "BREAK_DIFF_WAIVERS",
+        "BREAK_DIFF_CONFIG",
+        "BREAK_DIFF_SUMMARY",
+        "BREAK_DIFF_ANNOTATIONS",
+        "BREAK_DIFF_WORKDIR",
+    ] {
+        assert!(script.contains(var), "the gate reads {var}");
+    }
+    let workflow = read(".github/workflows/break-diff.yml");
+    let uses: Vec<&str> = workflow["jobs"]["break-diff"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["uses"].as_str())
+        .collect();
+    assert!(
+        uses.contains(&"./.github/actions/break-diff"),
+        "the workflow uses the action: {uses:?}"
+    );
 }
 
 /// The markdown report's `line N` cells with the number replaced.

@@ -211,3 +211,175 @@ fn parameters_described_with_content_are_compared() {
     let shorter = BODY.replace("maxLength: 100", "maxLength: 10");
     check(BODY, &shorter, &["request_length_range_narrowed"]);
 }
+
+/// `tests/refactors/<case>/{base,revision}.yaml`: false positives that
+/// once were reported (a wrapper read as an empty schema, a member moved
+/// into a component read as replaced). Each pair's report is snapshotted
+/// (empty, or only the real change it carries), and each side compared
+/// with itself reports nothing.
+#[test]
+fn refactor_fixture_pairs() {
+    let dir = support::crate_dir().join("tests").join("refactors");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/refactors")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 3, "refactor fixtures missing: {cases:?}");
+    let options = support::options();
+    for case in cases {
+        let name = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned();
+        let base = std::fs::read_to_string(case.join("base.yaml")).expect("base.yaml");
+        let rev = std::fs::read_to_string(case.join("revision.yaml")).expect("revision.yaml");
+        for text in [&base, &rev] {
+            let same = support::diff(text, text, &options);
+            assert!(same.is_empty(), "{name}: a side against itself: {same:#?}");
+        }
+        let findings = support::diff(&base, &rev, &options);
+        let inputs = break_diff::report::Inputs {
+            base: "base.yaml",
+            revision: "revision.yaml",
+            sources: None,
+        };
+        let text =
+            break_diff::report::render(break_diff::report::Format::Text, inputs, &findings, &[]);
+        insta::with_settings!({ snapshot_path => "../snapshots/refactors", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name.as_str(), text);
+        });
+    }
+}
+
+/// The same API written as OpenAPI 3.1: `nullable` becomes a `"null"`
+/// type, boolean `exclusiveMinimum`/`exclusiveMaximum` become the bound,
+/// a schema's `example` becomes `examples`. Applied to the whole tree (a
+/// test helper, not a converter: it trusts that `type` marks a schema).
+fn to_3_1(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match value {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                out.insert(k.clone(), to_3_1(v));
+            }
+            if out
+                .get("openapi")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with("3.0"))
+            {
+                out.insert("openapi".into(), json!("3.1.0"));
+            }
+            let schema = out.contains_key("type");
+            if out.remove("nullable") == Some(Value::Bool(true)) {
+                match out.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        out.insert("type".into(), json!([t, "null"]));
+                    }
+                    _ => {
+                        out.insert("nullable".into(), json!(true));
+                    }
+                }
+            }
+            for (exclusive, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
+                match out.get(exclusive) {
+                    Some(Value::Bool(true)) => {
+                        if let Some(b) = out.remove(bound) {
+                            out.insert(exclusive.into(), b);
+                        }
+                    }
+                    Some(Value::Bool(false)) => {
+                        out.remove(exclusive);
+                    }
+                    _ => {}
+                }
+            }
+            if schema && let Some(example) = out.remove("example") {
+                out.insert("examples".into(), json!([example]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(to_3_1).collect()),
+        other => other.clone(),
+    }
+}
+
+fn migrate(text: &str) -> String {
+    let (value, _) = break_diff::document::parse_tree("spec.yaml", text)
+        .expect("parses")
+        .expect("not empty");
+    // JSON is YAML: the migrated document is read by the same parser.
+    serde_json::to_string_pretty(&to_3_1(&value)).expect("json")
+}
+
+#[test]
+fn a_3_0_to_3_1_migration_reports_only_the_version() {
+    let options = support::options();
+    let mut specs = vec![("orderflow".to_owned(), support::orderflow(), None)];
+    let mut dirs: Vec<_> = std::fs::read_dir(support::fixtures_dir())
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let base = std::fs::read_to_string(dir.join("base.yaml")).expect("base");
+        let rev = std::fs::read_to_string(dir.join("revision.yaml")).expect("revision");
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_owned();
+        if base.starts_with("openapi: 3.0") && rev.starts_with("openapi: 3.0") {
+            specs.push((name, base, Some(rev)));
+        }
+    }
+    assert!(specs.len() > 50, "only {} 3.0 fixtures", specs.len());
+    let mut failures = Vec::new();
+    let mut rewritten = 0;
+    for (name, base, rev) in &specs {
+        let migrated = migrate(base);
+        // Count the documents the migration changes beyond the version, so
+        // the test cannot pass by converting nothing.
+        let (mut original, _) = break_diff::document::parse_tree("a", base)
+            .expect("parses")
+            .expect("not empty");
+        original["openapi"] = serde_json::json!("3.1.0");
+        let (converted, _) = break_diff::document::parse_tree("b", &migrated)
+            .expect("parses")
+            .expect("not empty");
+        if converted != original {
+            rewritten += 1;
+        }
+        let found: Vec<&str> = support::diff(base, &migrated, &options)
+            .iter()
+            .map(|f| f.rule)
+            .collect();
+        if found != ["openapi_version_changed"] {
+            failures.push(format!("{name}: 3.0 -> 3.1 reports {found:?}"));
+        }
+        // Both sides migrated: the same changes, by rule and operation.
+        if let Some(rev) = rev {
+            let key = |fs: Vec<break_diff::Finding>| -> Vec<(&'static str, Option<String>)> {
+                fs.into_iter().map(|f| (f.rule, f.operation)).collect()
+            };
+            let as_3_0 = key(support::diff(base, rev, &options));
+            let as_3_1 = key(support::diff(&migrated, &migrate(rev), &options));
+            if as_3_0 != as_3_1 {
+                failures.push(format!(
+                    "{name}: 3.0 pair {as_3_0:?} but 3.1 pair {as_3_1:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        rewritten >= 2,
+        "only {rewritten} documents had 3.0-only keywords"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

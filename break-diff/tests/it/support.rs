@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use break_diff::{Document, Finding, Options};
+use break_diff::{Finding, Options};
 
 /// The "today" every test uses unless it moves time on purpose.
 pub fn options() -> Options {
@@ -27,7 +27,7 @@ pub fn fixtures_dir() -> PathBuf {
 ///
 /// The spec at this branch's base has two plain scalars containing `: `
 /// (lines 745 and 845), which YAML forbids; break-diff rightly rejects
-/// them (see `document::a_colon_in_a_plain_scalar_is_pinpointed`). Until
+/// them (see openapi-doc's `a_colon_in_a_plain_scalar_is_pinpointed`). Until
 /// the spec owners quote them, the tests quote them in memory; once they
 /// are fixed the replacements do nothing.
 pub fn orderflow() -> String {
@@ -43,11 +43,12 @@ pub fn orderflow() -> String {
     )
 }
 
-/// Parses and compares two texts with all rules; panics on parse errors,
-/// which in a test means the test input is wrong.
+/// Reads and compares two texts with all rules, as the CLI does; panics
+/// on read errors (syntax, dangling references), which in a test means the
+/// test input is wrong.
 pub fn diff(base: &str, revision: &str, options: &Options) -> Vec<Finding> {
-    let b = Document::parse("base.yaml", base).expect("base parses");
-    let r = Document::parse("revision.yaml", revision).expect("revision parses");
+    let b = break_diff::read("base.yaml", base).expect("base reads");
+    let r = break_diff::read("revision.yaml", revision).expect("revision reads");
     break_diff::diff(&b, &r, options)
 }
 

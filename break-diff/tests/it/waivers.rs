@@ -23,7 +23,11 @@ fn check_error(text: &str, line: u32, says: &str) {
 fn malformed_waiver_files_are_rejected_at_the_right_line() {
     check_error("rules: []\n", 1, "top-level `waivers:`");
     check_error("waivers: {}\n", 1, "must be a list");
-    check_error("waivers:\n  - reason: because\n", 2, "`rule` is required");
+    check_error(
+        "waivers:\n  - reason: because\n",
+        2,
+        "`rule` or `fingerprint` is required",
+    );
     check_error(
         "waivers:\n  - rule: no_such_rule\n    reason: x\n",
         2,

@@ -1,20 +1,91 @@
-//! Parsing one OpenAPI document from text into a JSON value plus a
-//! pointer-to-line index, and resolving its local `$ref`s.
+//! openapi-doc: reads one OpenAPI document from text into a JSON value
+//! plus the source line of every JSON pointer, and resolves its local
+//! `$ref`s.
 //!
 //! YAML and JSON both go through one YAML 1.2 event parser (JSON is a
 //! subset of YAML 1.2 flow style), so both kinds of input get line numbers.
-//! This module does no I/O: callers hand it the text and a display name.
-//! It deliberately does not follow remote or file `$ref`s; those stay
-//! opaque and are compared as strings by the rules.
+//! The crate does no I/O: callers hand it the text and a display name, and
+//! every error names that file, the line and what was expected. It
+//! deliberately does not follow remote or file `$ref`s; those stay opaque
+//! for the caller to judge. It is shared by break-diff, xtask and the
+//! contract tests, so that all three agree on lines, pointers and
+//! references.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hasher;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
-use crate::Error;
+/// Why a document could not be read. Each variant names the file and the
+/// line, so a user can go straight to the problem; none of them is helped
+/// by retrying (the text itself must change).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The text is not well-formed YAML or JSON.
+    #[error("{file}:{line}:{column}: not valid YAML or JSON: {message}")]
+    Syntax {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+        /// What the parser objected to.
+        message: String,
+    },
+    /// Well-formed, but not an OpenAPI 3.x document.
+    #[error("{file}:{line}: not an OpenAPI 3.x document: {reason}")]
+    NotOpenApi {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line.
+        line: u32,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A local `$ref` leads nowhere in the document.
+    #[error(
+        "{file}:{line}: `$ref` at {pointer} points to `{reference}`, which is not in the document; expected a JSON pointer to a node of this document (`#/components/...`)"
+    )]
+    DanglingRef {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `$ref`.
+        line: u32,
+        /// JSON pointer of the `$ref`.
+        pointer: String,
+        /// The reference as written (or the hop of its chain that fails).
+        reference: String,
+    },
+    /// A chain of local `$ref`s that never reaches anything but references.
+    #[error(
+        "{file}:{line}: `$ref` at {pointer} starts a cycle of references with no schema or object in it ({chain}); expected the chain to end on a definition"
+    )]
+    RefCycle {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `$ref`.
+        line: u32,
+        /// JSON pointer of the `$ref`.
+        pointer: String,
+        /// The pointers visited, in order, ending with the repeated one.
+        chain: String,
+    },
+    /// An OpenAPI version that the readers were not written for.
+    #[error(
+        "{file}:{line}: unsupported OpenAPI version `{version}`: break-diff reads 3.0.x and 3.1.x"
+    )]
+    UnsupportedVersion {
+        /// Display name of the input.
+        file: String,
+        /// 1-based line of the `openapi` field.
+        line: u32,
+        /// The version found.
+        version: String,
+    },
+}
 
 /// Upper bound on nodes, counted after alias expansion. It keeps a
 /// "billion laughs" document from exhausting memory; real specs are far
@@ -22,7 +93,7 @@ use crate::Error;
 const MAX_NODES: usize = 2_000_000;
 
 /// Upper bound on nesting, so that recursion over the tree (here and in
-/// the walker) cannot overflow the stack on adversarial input.
+/// its callers) cannot overflow the stack on adversarial input.
 const MAX_DEPTH: usize = 200;
 
 /// Maximum number of `$ref` hops followed in one resolution. A chain longer
@@ -287,10 +358,11 @@ impl Document {
         })
     }
 
-    /// Whether any key or string of the document holds U+0001, the
-    /// character the walker's placeholders are made of (recorded while
-    /// parsing, where every scalar passes by anyway).
-    pub(crate) fn holds_mark(&self) -> bool {
+    /// Whether any key or string of the document holds U+0001 (recorded
+    /// while parsing, where every scalar passes by anyway). break-diff's
+    /// walker builds placeholders from that character and must know when
+    /// a document could collide with them.
+    pub fn holds_mark(&self) -> bool {
         self.marked
     }
 
@@ -356,6 +428,195 @@ impl Document {
         }
         current
     }
+
+    /// Checks every local `$ref` of the document: each must lead to a node
+    /// of the document, and a chain of references must end on something
+    /// that is not a reference. The first problem, in document order, is
+    /// the error, with the line and pointer of the `$ref`.
+    ///
+    /// Remote and relative references (`other.yaml#/A`) are not followed
+    /// and not judged. A fragment that is not a JSON pointer (`#foo`, an
+    /// OpenAPI 3.1 `$anchor`) is not judged either. Literal data is not
+    /// read as references: the values of `example`, `examples` lists,
+    /// an Example Object's `value`, `default`, `enum`, `const` and `x-`
+    /// extensions may hold a `$ref` key that means nothing.
+    pub fn check_references(&self) -> Result<(), Error> {
+        // A reference string is judged once: the same `$ref` written in a
+        // thousand places leads to the same place.
+        self.check_refs_in(&self.root, &mut Vec::new(), &mut HashSet::new(), false)
+    }
+
+    /// [`Document::check_structure`] then [`Document::check_references`]:
+    /// what a reader that compares or generates from the document needs
+    /// before it can trust what it reads.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check_structure()?;
+        self.check_references()
+    }
+
+    /// Checks the top level: at least one of `paths`, `components` and
+    /// `webhooks`, and each of them, when present, a mapping. A document
+    /// without any describes no API, and a list where a mapping belongs
+    /// would otherwise read as an API with no operations.
+    pub fn check_structure(&self) -> Result<(), Error> {
+        let sections = ["paths", "components", "webhooks"];
+        for key in sections {
+            if let Some(value) = self.root.get(key)
+                && !value.is_object()
+                && !value.is_null()
+            {
+                return Err(Error::NotOpenApi {
+                    file: self.name.clone(),
+                    line: self.line(&format!("/{key}")),
+                    reason: format!("`{key}` must be a mapping"),
+                });
+            }
+        }
+        if sections.iter().all(|k| self.root.get(*k).is_none()) {
+            return Err(Error::NotOpenApi {
+                file: self.name.clone(),
+                line: 1,
+                reason: "it has none of `paths`, `components` and `webhooks`".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_refs_in<'v>(
+        &self,
+        value: &'v Value,
+        path: &mut Vec<Segment<'v>>,
+        checked: &mut HashSet<&'v str>,
+        names: bool,
+    ) -> Result<(), Error> {
+        // Pointers are built only for an error: a large spec has hundreds
+        // of thousands of nodes and few problems.
+        if path.len() > MAX_DEPTH {
+            return Ok(());
+        }
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref")
+                    && checked.insert(reference.as_str())
+                {
+                    path.push(Segment::Key("$ref"));
+                    let at = pointer_of(path);
+                    path.pop();
+                    self.check_chain(reference, &at)?;
+                }
+                for (key, child) in map {
+                    // Keys of a map of names (`properties`, `schemas`)
+                    // are names, never keywords.
+                    if !names && is_literal(key, child) {
+                        continue;
+                    }
+                    let child_names = !names && NAME_MAPS.contains(&key.as_str());
+                    path.push(Segment::Key(key));
+                    let result = self.check_refs_in(child, path, checked, child_names);
+                    path.pop();
+                    result?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    path.push(Segment::Index(i));
+                    let result = self.check_refs_in(child, path, checked, false);
+                    path.pop();
+                    result?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Follows the chain that starts with `reference` (written at `at`).
+    fn check_chain(&self, reference: &str, at: &str) -> Result<(), Error> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut current = reference.to_owned();
+        loop {
+            let Some(fragment) = current.strip_prefix('#') else {
+                return Ok(());
+            };
+            if !fragment.is_empty() && !fragment.starts_with('/') {
+                return Ok(());
+            }
+            let target = decode_uri_fragment(fragment);
+            let Some(node) = self.at(&target) else {
+                return Err(Error::DanglingRef {
+                    file: self.name.clone(),
+                    line: self.line(at),
+                    pointer: at.to_owned(),
+                    reference: current,
+                });
+            };
+            if seen.contains(&target) || seen.len() >= MAX_REF_HOPS {
+                seen.push(target);
+                return Err(Error::RefCycle {
+                    file: self.name.clone(),
+                    line: self.line(at),
+                    pointer: at.to_owned(),
+                    chain: seen.join(" -> "),
+                });
+            }
+            seen.push(target);
+            match ref_of(node.value) {
+                Some(next) => current = next.to_owned(),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// One step of a JSON pointer while the tree is walked.
+#[derive(Debug, Clone, Copy)]
+enum Segment<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// The JSON pointer of `path`.
+fn pointer_of(path: &[Segment<'_>]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Key(key) => out = child_ptr(&out, key),
+            Segment::Index(i) => out = format!("{out}/{i}"),
+        }
+    }
+    out
+}
+
+/// Keys whose value is a map from names to things (schemas, responses,
+/// ...): below them, a key such as `default` or `example` is a name.
+const NAME_MAPS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "schemas",
+    "responses",
+    "parameters",
+    "requestBodies",
+    "headers",
+    "securitySchemes",
+    "links",
+    "callbacks",
+    "pathItems",
+    "paths",
+    "webhooks",
+    "content",
+    "encoding",
+];
+
+/// Whether the value under `key` is literal data rather than OpenAPI or
+/// JSON Schema structure.
+fn is_literal(key: &str, value: &Value) -> bool {
+    matches!(key, "example" | "default" | "enum" | "const" | "value")
+        || key.starts_with("x-")
+        || (key == "examples" && value.is_array())
 }
 
 /// The value at JSON pointer `ptr` under `root`, as

@@ -1,0 +1,245 @@
+//! Root changes: a change reached from many operations is one entry with
+//! the list of operations, in every format; fingerprints survive
+//! unrelated edits of the documents, and waivers can name them.
+
+use break_diff::change::{Change, group};
+use break_diff::cli::{ExitCode, run_with_stdin};
+use break_diff::report::{self, Format, Inputs};
+
+use crate::support;
+
+/// A spec where `Status` is reached from `ops` operations' responses and
+/// from one request parameter; `prefix` goes before the paths (unrelated
+/// operations), `status` is the enum, `param` an extra parameter put
+/// before `limit` in the first operation.
+fn spec(ops: usize, status: &str, prefix: &str, param: &str) -> String {
+    let mut s = String::from("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n");
+    s.push_str(prefix);
+    for i in 0..ops {
+        s.push_str(&format!(
+            "  /things{i}/{{id}}:\n    get:\n      parameters:\n{}        - {{name: id, in: path, required: true, schema: {{type: string}}}}\n        - {{name: limit, in: query, schema: {{type: integer, maximum: 100}}}}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{$ref: '#/components/schemas/Thing'}}\n",
+            if i == 0 { param } else { "" }
+        ));
+    }
+    s.push_str(&format!(
+        "components:\n  schemas:\n    Thing:\n      type: object\n      properties:\n        status: {{$ref: '#/components/schemas/Status'}}\n        children:\n          type: array\n          items: {{$ref: '#/components/schemas/Thing'}}\n    Status: {{type: string, enum: [{status}]}}\n"
+    ));
+    s
+}
+
+fn changes(base: &str, rev: &str) -> Vec<Change> {
+    group(&support::diff(base, rev, &support::options()))
+}
+
+/// Checks the grouped changes of (base, rev) as (rule, operation count,
+/// findings folded in).
+fn check(base: &str, rev: &str, expected: &[(&str, usize, usize)]) {
+    let got: Vec<(&str, usize, usize)> = changes(base, rev)
+        .iter()
+        .map(|c| (c.rule, c.operation_count, c.findings))
+        .collect();
+    assert_eq!(got, expected, "base:\n{base}\nrevision:\n{rev}");
+}
+
+#[test]
+fn a_change_reached_from_many_operations_is_one_entry() {
+    let base = spec(3, "a, b", "", "");
+    for (rev, expected) in [
+        // One shared schema, three operations: one change.
+        (
+            spec(3, "a, b, c", "", ""),
+            vec![("response_enum_value_added", 3, 3)],
+        ),
+        // The same edit in three inline schemas is three changes.
+        (
+            base.replace("maximum: 100", "maximum: 10"),
+            vec![("request_numeric_range_narrowed", 1, 1); 3],
+        ),
+        // Recursion (`children[]` is a Thing too) adds no second entry.
+        (
+            spec(3, "a", "", ""),
+            vec![("response_enum_value_removed", 3, 3)],
+        ),
+    ] {
+        check(&base, &rev, &expected);
+    }
+    let c = &changes(&base, &spec(3, "a, b, c", "", ""))[0];
+    assert_eq!(
+        c.operations,
+        [
+            "GET /things0/{id}",
+            "GET /things1/{id}",
+            "GET /things2/{id}"
+        ]
+    );
+    assert_eq!(c.operation.as_deref(), Some("GET /things0/{id}"));
+    assert!(
+        c.message
+            .starts_with("response 200 application/json: status:"),
+        "{}",
+        c.message
+    );
+}
+
+#[test]
+fn a_group_takes_the_highest_level_and_the_shortest_route() {
+    let finding = |op: &str, level, message: &str| break_diff::Finding {
+        rule: "response_enum_value_added",
+        level,
+        operation: Some(op.to_owned()),
+        base: None,
+        revision: None,
+        message: message.to_owned(),
+        fingerprint: "00000000000000ff".to_owned(),
+    };
+    let grouped = group(&[
+        finding(
+            "GET /a",
+            break_diff::Level::Info,
+            "response 200: data[].x: added",
+        ),
+        finding(
+            "GET /b",
+            break_diff::Level::Warning,
+            "response 200: x: added",
+        ),
+        finding("GET /c", break_diff::Level::Info, "response 200: y: added"),
+    ]);
+    assert_eq!(grouped.len(), 1);
+    assert_eq!(grouped[0].level, break_diff::Level::Warning);
+    // Equal lengths: the first operation in order wins.
+    assert_eq!(grouped[0].operation.as_deref(), Some("GET /b"));
+    assert_eq!(grouped[0].operation_count, 3);
+}
+
+/// The fingerprints of the changes of (base, rev), by rule.
+fn fingerprints(base: &str, rev: &str) -> Vec<(&'static str, String)> {
+    changes(base, rev)
+        .into_iter()
+        .map(|c| (c.rule, c.fingerprint))
+        .collect()
+}
+
+#[test]
+fn fingerprints_survive_unrelated_edits_and_follow_the_change() {
+    let unrelated_op = "  /aaa:\n    get:\n      responses:\n        '204': {description: none}\n";
+    let extra_param = "        - {name: verbose, in: query, schema: {type: boolean}}\n";
+    let edit = |s: String| s.replace("maximum: 100", "maximum: 10");
+    let plain = fingerprints(&spec(3, "a, b", "", ""), &edit(spec(3, "a, b, c", "", "")));
+    // Lines move (an operation before, a parameter before `limit`, so its
+    // index shifts too): the same changes keep their fingerprints.
+    let moved = fingerprints(
+        &spec(3, "a, b", unrelated_op, extra_param),
+        &edit(spec(3, "a, b, c", unrelated_op, extra_param)),
+    );
+    assert_eq!(plain.len(), 4, "{plain:?}");
+    assert_eq!(plain, moved);
+    // Another value added at the same place is another change.
+    let other = fingerprints(&spec(3, "a, b", "", ""), &spec(3, "a, b, d", "", ""));
+    assert_ne!(
+        other[0].1,
+        plain
+            .iter()
+            .find(|(r, _)| *r == "response_enum_value_added")
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
+    );
+    // All distinct.
+    let mut all: Vec<&String> = plain.iter().map(|(_, f)| f).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), plain.len());
+}
+
+/// Writes `text` to a file unique to this test run and returns its path.
+fn temp_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("break-diff-changes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write temp file");
+    path.to_string_lossy().into_owned()
+}
+
+/// Runs the CLI and returns (exit code, stdout, stderr).
+fn cli(args: &[&str]) -> (ExitCode, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("break-diff").chain(args.iter().copied());
+    let code = run_with_stdin(argv, &mut std::io::empty(), &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).expect("utf-8"),
+        String::from_utf8(err).expect("utf-8"),
+    )
+}
+
+#[test]
+fn json_lists_changes_beside_findings_and_waivers_take_fingerprints() {
+    let base = temp_file("base.yaml", &spec(3, "a, b", "", ""));
+    let rev = temp_file("rev.yaml", &spec(3, "a, b, c", "", ""));
+    let (code, out, err) = cli(&["--format", "json", "--fail-on", "warning", &base, &rev]);
+    assert_eq!(code, ExitCode::Findings, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json["findings"].as_array().map(Vec::len), Some(3), "{out}");
+    let changes = json["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{out}");
+    assert_eq!(changes[0]["operation_count"], 3);
+    assert_eq!(changes[0]["findings"], 3);
+    assert_eq!(json["change_summary"]["warning"], 1);
+    let fp = changes[0]["fingerprint"].as_str().expect("fingerprint");
+    for f in json["findings"].as_array().expect("findings") {
+        assert_eq!(
+            f["fingerprint"], fp,
+            "every member carries the change's fingerprint"
+        );
+    }
+    // A waiver naming the fingerprint accepts the whole change.
+    let waivers = temp_file(
+        "waivers.yaml",
+        &format!("waivers:\n  - fingerprint: {fp}\n    reason: agreed\n"),
+    );
+    let (code, out, err) = cli(&["--fail-on", "warning", "--waivers", &waivers, &base, &rev]);
+    assert_eq!(code, ExitCode::Clean, "{out}{err}");
+    assert!(out.contains("(3 more waived)"), "{out}");
+    // A malformed fingerprint is refused at its line.
+    let bad = temp_file(
+        "bad.yaml",
+        "waivers:\n  - fingerprint: xyz\n    reason: agreed\n",
+    );
+    let (code, _, err) = cli(&["--waivers", &bad, &base, &rev]);
+    assert_eq!(code, ExitCode::Usage);
+    assert!(
+        err.contains("bad.yaml:2: invalid waiver: fingerprint `xyz`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_format_has_one_entry_per_change() {
+    let base = spec(3, "a, b", "", "");
+    let rev = spec(3, "a, b, c", "", "");
+    let findings = support::diff(&base, &rev, &support::options());
+    assert_eq!(findings.len(), 3);
+    let inputs = Inputs {
+        base: "base.yaml",
+        revision: "revision.yaml",
+        sources: None,
+    };
+    for (format, name) in [
+        (Format::Text, "changes_text"),
+        (Format::Markdown, "changes_markdown"),
+        (Format::Github, "changes_github"),
+        (Format::Junit, "changes_junit"),
+        (Format::Sarif, "changes_sarif"),
+    ] {
+        let mut text = report::render(format, inputs, &findings, &[]);
+        if format == Format::Sarif {
+            // The rule catalog is snapshotted elsewhere; keep the results.
+            let mut v: serde_json::Value = serde_json::from_str(&text).expect("sarif");
+            v["runs"][0]["tool"]["driver"]["rules"] = serde_json::json!("…");
+            text = serde_json::to_string_pretty(&v).expect("json");
+        }
+        insta::with_settings!({ snapshot_path => "../snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name, text);
+        });
+    }
+}
