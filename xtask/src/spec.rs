@@ -109,6 +109,8 @@ pub struct Spec {
     /// The name generated identifiers carry (`{api_name}Api`); from the
     /// generator configuration.
     pub api_name: String,
+    /// The document with its exact line index, parsed on first use.
+    doc: std::sync::OnceLock<Option<openapi_doc::Document>>,
 }
 
 /// One operation with its path-level parameters merged in.
@@ -201,6 +203,7 @@ impl Spec {
             text: text.to_string(),
             api,
             api_name: "OrderFlow".to_string(),
+            doc: std::sync::OnceLock::new(),
         })
     }
 
@@ -236,53 +239,26 @@ impl Spec {
         out
     }
 
-    /// Best-effort 1-based line of a JSON pointer in the YAML text: walks the
-    /// block mapping keys by indentation. Good enough for the block style the
-    /// spec uses; returns the deepest line found so messages still point close.
+    /// The exact 1-based line of a JSON pointer in the spec, from the one
+    /// OpenAPI document reader (`openapi-doc`, shared with break-diff). A
+    /// pointer that names no node gives the line of its deepest existing
+    /// ancestor, so a message about something missing still points close.
     pub fn line_of(&self, pointer: &str) -> Option<usize> {
-        let segments: Vec<String> = pointer
-            .split('/')
-            .skip(1)
-            .map(|s| s.replace("~1", "/").replace("~0", "~"))
-            .collect();
-        let lines: Vec<&str> = self.text.lines().collect();
-        let mut start = 0usize;
-        let mut min_indent: isize = -1;
-        let mut found: Option<usize> = None;
-        for seg in segments {
-            let mut hit = None;
-            for (i, line) in lines.iter().enumerate().skip(start) {
-                let trimmed = line.trim_start();
-                if trimmed.is_empty() || trimmed.starts_with('#') {
-                    continue;
-                }
-                let indent = (line.len() - trimmed.len()) as isize;
-                if indent <= min_indent && i > start {
-                    break;
-                }
-                let key = trimmed.trim_start_matches("- ");
-                let key = key
-                    .split(':')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .trim_matches('\'')
-                    .trim_matches('"');
-                if key == seg && indent > min_indent {
-                    hit = Some((i, indent));
-                    break;
-                }
+        let doc = self
+            .doc
+            .get_or_init(|| openapi_doc::Document::parse(&self.file, &self.text).ok())
+            .as_ref()?;
+        let mut ptr = pointer;
+        loop {
+            if doc.at(ptr).is_some() {
+                let line = doc.line(ptr);
+                return (line > 0).then_some(line as usize);
             }
-            match hit {
-                Some((i, indent)) => {
-                    found = Some(i + 1);
-                    start = i + 1;
-                    min_indent = indent;
-                }
-                None => break,
+            match ptr.rfind('/') {
+                Some(i) if i > 0 => ptr = &ptr[..i],
+                _ => return None,
             }
         }
-        found
     }
 
     /// The root `x-rate-limit-policies`, in name order. Malformed entries

@@ -188,3 +188,25 @@ fn garbage_gets_an_error_not_a_panic() {
         }
     }
 }
+
+#[test]
+fn lint_errors_point_at_the_exact_line() {
+    let text = std::fs::read_to_string(workspace_root().join(SPEC_PATH)).expect("readable");
+    let anchor = "          format: int64\n          minimum: 0\n          maximum: 100000000000";
+    let edited = text.replacen(
+        anchor,
+        "          format: int64\n          minimum: 0\n          uniqueItems: true\n          patternProperties: {}\n          maximum: 100000000000",
+        1,
+    );
+    let line = edited
+        .lines()
+        .position(|l| l.trim_start().starts_with("patternProperties:"))
+        .expect("inserted")
+        + 1;
+    let err = format!("{:#}", generate(&edited).expect_err("refused"));
+    assert!(
+        err.contains(&format!("line {line}:")) && err.contains("`patternProperties`"),
+        "expected line {line} for patternProperties:\n{err}"
+    );
+    assert!(!err.contains("`uniqueItems`"), "a supported keyword: {err}");
+}
