@@ -3302,7 +3302,11 @@ Lists customers, newest first. Admin only.
 Sends a `GET` request to `/v1/customers`
 
 Arguments:
-- `cursor`: The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
 ```ignore
 let response = client.list_customers()
@@ -3422,7 +3426,11 @@ Sends a `GET` request to `/v1/products`
 
 Arguments:
 - `active`: Only products whose `active` flag equals this value.
-- `cursor`: The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
 ```ignore
 let response = client.list_products()
@@ -3499,7 +3507,11 @@ filter naming another customer is a 403).
 Sends a `GET` request to `/v1/orders`
 
 Arguments:
-- `cursor`: The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
 - `customer_id`: Only orders of this customer.
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
 - `status`: Only orders in this status.
@@ -3572,7 +3584,11 @@ Sends a `GET` request to `/v1/orders/{order_id}/items`
 
 Arguments:
 - `order_id`: The order's id (`ord_` prefix).
-- `cursor`: The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
 ```ignore
 let response = client.list_order_items()

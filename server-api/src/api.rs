@@ -265,7 +265,11 @@ that sent them and retained for 24 hours.
         schemars::JsonSchema
     )]
     pub struct ListCustomersQuery {
-        ///The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<::std::string::String>,
         ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
@@ -294,7 +298,11 @@ that sent them and retained for 24 hours.
         schemars::JsonSchema
     )]
     pub struct ListOrderItemsQuery {
-        ///The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<::std::string::String>,
         ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
@@ -311,7 +319,11 @@ that sent them and retained for 24 hours.
         schemars::JsonSchema
     )]
     pub struct ListOrdersQuery {
-        ///The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<::std::string::String>,
         ///Only orders of this customer.
@@ -336,7 +348,11 @@ that sent them and retained for 24 hours.
         ///Only products whose `active` flag equals this value.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub active: ::std::option::Option<bool>,
-        ///The `next_cursor` of the previous page, unchanged. Bound to the filters it was issued with.
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cursor: ::std::option::Option<::std::string::String>,
         ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
