@@ -142,72 +142,9 @@ fn deref<'a>(root: &'a Value, mut node: &'a Value, at: &str) -> Result<&'a Value
     Ok(node)
 }
 
-/// OpenAPI 3.0 schema -> JSON Schema draft 4: `nullable: true` becomes a
-/// type union (and admits `null` to an `enum`); OpenAPI-only annotations
-/// are dropped. `$ref`s are kept; they resolve inside the bundle.
-pub fn to_json_schema(schema: &Value) -> Value {
-    match schema {
-        Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                match k.as_str() {
-                    // Keyword maps and lists whose values are schemas.
-                    "properties" | "patternProperties" | "definitions" => {
-                        let converted = match v {
-                            Value::Object(m) => Value::Object(
-                                m.iter()
-                                    .map(|(name, s)| (name.clone(), to_json_schema(s)))
-                                    .collect(),
-                            ),
-                            other => other.clone(),
-                        };
-                        out.insert(k.clone(), converted);
-                    }
-                    "nullable" | "example" | "discriminator" | "xml" | "externalDocs"
-                    | "deprecated" => {}
-                    _ if k.starts_with("x-") => {}
-                    // `enum` and `required` are data, not schemas.
-                    "enum" | "required" | "default" => {
-                        out.insert(k.clone(), v.clone());
-                    }
-                    _ => {
-                        out.insert(k.clone(), to_json_schema(v));
-                    }
-                }
-            }
-            if map.get("nullable") == Some(&Value::Bool(true)) && !map.contains_key("$ref") {
-                match out.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        out.insert("type".into(), Value::Array(vec![t.into(), "null".into()]));
-                    }
-                    Some(Value::Array(mut ts)) => {
-                        if !ts.contains(&Value::from("null")) {
-                            ts.push("null".into());
-                        }
-                        out.insert("type".into(), Value::Array(ts));
-                    }
-                    _ => {
-                        let inner = Value::Object(out);
-                        let mut wrapped = Map::new();
-                        wrapped.insert(
-                            "anyOf".into(),
-                            Value::Array(vec![inner, serde_json::json!({"type": "null"})]),
-                        );
-                        return Value::Object(wrapped);
-                    }
-                }
-                if let Some(Value::Array(values)) = out.get_mut("enum")
-                    && !values.contains(&Value::Null)
-                {
-                    values.push(Value::Null);
-                }
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
+/// The one OpenAPI 3.0 -> JSON Schema conversion, shared with the
+/// generator (see `openapi_doc::to_json_schema`).
+pub use openapi_doc::to_json_schema;
 
 /// Compiles schemas into validators, once per distinct schema, inside a
 /// bundle that carries the spec's converted `components/schemas`.

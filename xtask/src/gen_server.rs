@@ -61,48 +61,40 @@ pub fn snake(id: &str) -> String {
     s
 }
 
-/// OpenAPI 3.0 schema JSON to JSON Schema as typify reads it: `nullable`
-/// becomes a type union, examples go, and (for server types) the
-/// constraint keywords go.
+/// OpenAPI 3.0 schema JSON to JSON Schema as typify reads it, through the
+/// one conversion (`openapi_doc::to_json_schema`); for server types the
+/// constraint keywords go too (the edge checks them from the rules).
 pub fn to_json_schema(v: &Value, strip_constraints: bool) -> Value {
+    let converted = openapi_doc::to_json_schema(v);
+    if strip_constraints {
+        strip(&converted)
+    } else {
+        converted
+    }
+}
+
+/// `v` without constraint keywords, at every depth.
+fn strip(v: &Value) -> Value {
     match v {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            let nullable = map.get("nullable") == Some(&Value::Bool(true));
-            for (k, val) in map {
-                if k == "nullable" || k == "example" || k == "examples" {
-                    continue;
-                }
-                if strip_constraints && is_constraint(k) {
-                    continue;
-                }
-                let converted = match k.as_str() {
-                    "properties" => Value::Object(
-                        val.as_object()
-                            .map(|m| {
-                                m.iter()
-                                    .map(|(pk, pv)| {
-                                        (pk.clone(), to_json_schema(pv, strip_constraints))
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    ),
-                    "enum" | "required" | "default" => val.clone(),
-                    _ => to_json_schema(val, strip_constraints),
-                };
-                out.insert(k.clone(), converted);
-            }
-            if nullable && let Some(Value::String(t)) = out.get("type").cloned() {
-                out.insert("type".into(), json!([t, "null"]));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| to_json_schema(x, strip_constraints))
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !is_constraint(k))
+                .map(|(k, val)| {
+                    let val = match k.as_str() {
+                        // Data, not schemas.
+                        "enum" | "required" | "default" => val.clone(),
+                        "properties" => Value::Object(
+                            val.as_object()
+                                .map(|m| m.iter().map(|(n, p)| (n.clone(), strip(p))).collect())
+                                .unwrap_or_default(),
+                        ),
+                        _ => strip(val),
+                    };
+                    (k.clone(), val)
+                })
                 .collect(),
         ),
+        Value::Array(items) => Value::Array(items.iter().map(strip).collect()),
         other => other.clone(),
     }
 }

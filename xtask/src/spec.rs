@@ -185,10 +185,8 @@ pub fn resolve_response<'a>(
     }
 }
 
-/// Escapes one JSON pointer segment (RFC 6901 §3).
-pub fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
+/// Escapes one JSON pointer segment (RFC 6901 §3): the shared reader's.
+pub use openapi_doc::escape;
 
 impl Spec {
     /// Parses the YAML text. Never panics, whatever the input.

@@ -34,7 +34,11 @@ fn every_generated_file_says_it_is_generated() {
 fn a_spec_edit_makes_the_committed_code_stale() {
     let root = workspace_root();
     let text = std::fs::read_to_string(root.join(SPEC_PATH)).expect("readable");
-    let edited = text.replacen("operationId: getOrder\n", "operationId: fetchOrder\n", 1);
+    let edited = text.replacen(
+        "\n      operationId: getOrder\n",
+        "\n      operationId: fetchOrder\n",
+        1,
+    );
     assert_ne!(edited, text, "the edit applies");
     let files = generate(&edited).expect("the edited spec still generates");
     let stale = stale(&root, &files);
@@ -55,14 +59,14 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "missing operationId",
-        "      operationId: getOrder\n",
-        "",
+        "\n      operationId: getOrder\n",
+        "\n",
         "has no operationId",
     ),
     (
         "duplicate operationId",
-        "operationId: getOrder\n",
-        "operationId: listOrders\n",
+        "\n      operationId: getOrder\n",
+        "\n      operationId: listOrders\n",
         "is also used at",
     ),
     (
@@ -97,8 +101,8 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "unknown rate-limit policy",
-        "      operationId: getOrder\n      x-rate-limit-policy: reads",
-        "      operationId: getOrder\n      x-rate-limit-policy: bulk",
+        "\n      operationId: getOrder\n      x-rate-limit-policy: reads",
+        "\n      operationId: getOrder\n      x-rate-limit-policy: bulk",
         "is not declared under x-rate-limit-policies",
     ),
     (

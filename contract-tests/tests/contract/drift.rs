@@ -367,8 +367,8 @@ fn canonical_form_covers_every_operation() {
 const MUTATIONS: &[(&str, &str, &str)] = &[
     (
         "an operation renamed",
-        "operationId: getOrder\n",
-        "operationId: fetchOrder\n",
+        "\n      operationId: getOrder\n",
+        "\n      operationId: fetchOrder\n",
     ),
     (
         "a path changed",
@@ -412,8 +412,8 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
     ),
     (
         "a response header removed",
-        "          description: The order was placed.\n          headers:\n            X-Request-Id:\n              $ref: '#/components/headers/XRequestId'\n            Location:\n              $ref: '#/components/headers/Location'",
-        "          description: The order was placed.\n          headers:\n            X-Request-Id:\n              $ref: '#/components/headers/XRequestId'",
+        "                order_id: '$response.body#/id'\n          headers:\n            X-Request-Id:\n              $ref: '#/components/headers/XRequestId'\n            Location:\n              $ref: '#/components/headers/Location'\n            RateLimit:\n              $ref: '#/components/headers/RateLimit'\n            RateLimit-Policy:\n              $ref: '#/components/headers/RateLimitPolicy'\n            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Order'",
+        "                order_id: '$response.body#/id'\n          headers:\n            X-Request-Id:\n              $ref: '#/components/headers/XRequestId'\n            RateLimit:\n              $ref: '#/components/headers/RateLimit'\n            RateLimit-Policy:\n              $ref: '#/components/headers/RateLimitPolicy'\n            Idempotent-Replayed:\n              $ref: '#/components/headers/IdempotentReplayed'\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/Order'",
     ),
     (
         "a required property made optional",
