@@ -130,7 +130,8 @@ fn deref<'a>(root: &'a Value, mut node: &'a Value, at: &str) -> Result<&'a Value
         if !seen.insert(r.to_string()) {
             return Err(SpecError(format!("{at}: $ref cycle through {r}")));
         }
-        let pointer = r.strip_prefix('#').ok_or_else(|| {
+        let target = openapi_doc::local_ref_target(r);
+        let pointer = target.as_deref().ok_or_else(|| {
             SpecError(format!(
                 "{at}: only local references are supported, got {r}"
             ))
@@ -218,11 +219,12 @@ fn show(value: &Value) -> String {
 }
 
 impl SpecValidator {
-    /// Reads an OpenAPI 3.0 document (YAML or JSON).
+    /// Reads an OpenAPI 3.0 document (YAML or JSON) with the shared reader
+    /// (`openapi-doc`, as break-diff and the generator's lint do).
     pub fn from_yaml(text: &str) -> Result<SpecValidator, SpecError> {
-        let root: Value = serde_norway::from_str(text)
-            .map_err(|e| SpecError(format!("the spec is not valid YAML: {e}")))?;
-        Self::from_value(&root)
+        let doc = openapi_doc::Document::parse("the spec", text)
+            .map_err(|e| SpecError(format!("the spec is not valid YAML or JSON: {e}")))?;
+        Self::from_value(doc.root().value)
     }
 
     pub fn from_value(root: &Value) -> Result<SpecValidator, SpecError> {
