@@ -1,5 +1,5 @@
-//! Domain rules that do not depend on storage: what makes an order valid
-//! and what it costs. A storage backend loads the facts (does the customer
+//! Domain rules that do not depend on storage: what makes an order valid,
+//! what it costs, and which status moves its lifecycle allows. A storage backend loads the facts (does the customer
 //! exist, what does each product cost) and asks [`price_order`]; it never
 //! re-implements the rules, so a second backend cannot disagree with the
 //! first.
@@ -9,6 +9,62 @@
 /// The largest amount of money the contract can carry: the spec's
 /// `Money.amount_minor` maximum (a test checks the two agree).
 pub const MONEY_MAX_MINOR: i64 = 100_000_000_000;
+
+/// The status of an order. Its lifecycle is [`OrderStatus::can_transition_to`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    Pending,
+    Processing,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::Pending,
+        OrderStatus::Processing,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Processing => "processing",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+
+    /// The lifecycle: pending -> processing -> shipped -> delivered, and
+    /// cancelled from pending or processing. Staying put is not a move.
+    pub fn can_transition_to(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Processing)
+                | (Pending, Cancelled)
+                | (Processing, Shipped)
+                | (Processing, Cancelled)
+                | (Shipped, Delivered)
+        )
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One problem with one field of a request, located by a JSON pointer in
 /// URI fragment form (`#/items/1/product_id`).

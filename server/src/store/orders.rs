@@ -27,60 +27,7 @@ use super::{
 };
 use crate::domain::{self, CatalogProduct, RequestedLine};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OrderStatus {
-    Pending,
-    Processing,
-    Shipped,
-    Delivered,
-    Cancelled,
-}
-
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
-        OrderStatus::Pending,
-        OrderStatus::Processing,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-        OrderStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Processing => "processing",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-    }
-
-    /// The lifecycle: pending -> processing -> shipped -> delivered, and
-    /// cancelled from pending or processing. Staying put is not a move.
-    pub fn can_transition_to(self, to: OrderStatus) -> bool {
-        use OrderStatus::*;
-        matches!(
-            (self, to),
-            (Pending, Processing)
-                | (Pending, Cancelled)
-                | (Processing, Shipped)
-                | (Processing, Cancelled)
-                | (Shipped, Delivered)
-        )
-    }
-}
-
-impl std::fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::domain::OrderStatus;
 
 impl ToSql for OrderStatus {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
