@@ -31,6 +31,7 @@ const CATALOGUE: &[(&str, u16, &str)] = &[
     ("unauthenticated", 401, "Authentication required"),
     ("forbidden", 403, "Forbidden"),
     ("not_found", 404, "Not found"),
+    ("method_not_allowed", 405, "Method not allowed"),
     ("illegal_transition", 409, "Illegal status transition"),
     ("duplicate_email", 409, "Duplicate email"),
     ("duplicate_sku", 409, "Duplicate SKU"),

@@ -1,14 +1,16 @@
 //! OrderFlow server: the generated API trait implemented on embedded SQLite.
 //!
 //! [`run::start`] wires the pieces: the store (SQLite), the [`handlers::App`]
-//! that implements the generated handlers trait and the edge's guard, and
-//! the dropshot server. The binary in `main.rs` only parses configuration
+//! that implements the generated handlers trait and the edge's guard, the
+//! dropshot server, and the front that owns the public listener
+//! ([`front`]: request ids, routing failures as problems). The binary in `main.rs` only parses configuration
 //! and waits for a shutdown signal.
 
 // `ApiError` is a whole problem document plus headers: it is the response
 // itself on the error path, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+pub mod front;
 pub mod guard;
 pub mod handlers;
 pub mod ratelimit;
