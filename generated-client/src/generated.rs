@@ -3196,9 +3196,15 @@ Conventions that hold for every operation:
   the extension members `code` (a stable snake_case key) and
   `request_id`. Validation failures add `errors`, one entry per bad
   field, each with a JSON pointer into the request.
-- Every response carries `X-Request-Id`, a server-generated id that also
-  appears in every problem body and log line. Quote it when reporting a
+- Every response carries `X-Request-Id`, which also appears in every
+  problem body and log line. Send your own (1 to 128 characters of
+  `[A-Za-z0-9._-]`) to have it echoed; otherwise, or when it is
+  malformed, the server generates one. Quote it when reporting a
   problem.
+- A request that matches no operation is a problem too: 404
+  `not_found` for an unknown path, 405 `method_not_allowed` with
+  `Allow` for a wrong method, 400 `malformed_request` for a path that is
+  not valid percent-encoded UTF-8.
 - Money is an integer amount in minor units (cents) with an ISO 4217
   currency code; never a float.
 - Lists are keyset-paginated: pass `next_cursor` back as `cursor` to get

@@ -2,8 +2,9 @@
 //!
 //! [`run::start`] wires the pieces: the store (SQLite), the [`handlers::App`]
 //! that implements the generated handlers trait, the edge's [`ports`]
-//! (authentication, quotas, Idempotency-Key records, the request log), and
-//! the dropshot server. The binary in `main.rs` only parses configuration
+//! (authentication, quotas, Idempotency-Key records, the request log),
+//! the dropshot server, and the front that owns the public listener
+//! ([`front`]: request ids, routing failures as problems). The binary in `main.rs` only parses configuration
 //! and waits for a shutdown signal.
 
 // `ApiError` is a whole problem document plus headers: it is the response
@@ -11,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod domain;
+pub mod front;
 pub mod handlers;
 pub mod ports;
 pub mod ratelimit;

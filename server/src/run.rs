@@ -1,4 +1,5 @@
-//! Starting and stopping the server: configuration, database, dropshot.
+//! Starting and stopping the server: configuration, database, dropshot and
+//! the front that owns the public listener (`front.rs`).
 //!
 //! This module knows how the parts are assembled, not what they do.
 
@@ -14,6 +15,7 @@ use dropshot::{
 use orderflow_server_api::{EdgeContext, SPEC_YAML, order_flow_api_mod};
 use slog::Logger;
 
+use crate::front::{self, Front};
 use crate::handlers::{App, AppOptions};
 use crate::ports::{ApiKeys, Quotas, Records, RequestLog};
 use crate::ratelimit::Limiter;
@@ -66,9 +68,11 @@ impl Config {
     }
 }
 
-/// A running server.
+/// A running server: the front on the public address, dropshot behind it
+/// on an ephemeral loopback port.
 pub struct Running {
-    pub server: HttpServer<EdgeContext>,
+    front: Front,
+    dropshot: HttpServer<EdgeContext>,
     pub app: Arc<App>,
     /// The admin key created on first run (empty database), shown once.
     pub bootstrap_admin_key: Option<String>,
@@ -76,17 +80,23 @@ pub struct Running {
 }
 
 impl Running {
+    /// The public address (the front's).
     pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
+        self.front.local_addr()
     }
 
-    /// Stops accepting, drains in-flight requests, and returns.
+    /// Stops accepting, drains in-flight requests, and returns. The front
+    /// goes first, so nothing new reaches dropshot; dropshot's close then
+    /// also waits for detached handlers whose client went away.
     pub async fn stop(self) -> Result<()> {
         self.purger.abort();
-        self.server
+        let front = self.front.stop().await;
+        let dropshot = self
+            .dropshot
             .close()
             .await
-            .map_err(|e| anyhow!("shutting down: {e}"))
+            .map_err(|e| anyhow!("shutting down: {e}"));
+        front.and(dropshot)
     }
 }
 
@@ -180,18 +190,38 @@ pub async fn start_with(
             observer: Arc::new(RequestLog { log: log.clone() }),
         },
     };
-    let dropshot = ConfigDropshot {
-        bind_address: config.listen,
+    // dropshot listens on loopback only, reached through the front. Its own
+    // access log would carry its internal request ids, so it logs warnings
+    // only; the front logs every request with the id the client sees.
+    let token = front::new_token();
+    let internal = ConfigDropshot {
+        bind_address: SocketAddr::from(([127, 0, 0, 1], 0)),
         default_request_body_max_bytes: config.body_limit,
         ..Default::default()
     };
-    let server = ServerBuilder::new(api_description()?, context, log)
-        .config(dropshot)
+    let quiet = Logger::root(
+        slog::Drain::ignore_res(slog::LevelFilter::new(log.clone(), slog::Level::Warning)),
+        slog::o!("part" => "dropshot"),
+    );
+    let wrapped = front::wrap_endpoints(api_description()?, token.clone(), log.clone())?;
+    let dropshot = ServerBuilder::new(wrapped, context, quiet)
+        .config(internal)
         .start()
-        .map_err(|e| anyhow!("starting the HTTP server on {}: {e}", config.listen))?;
+        .map_err(|e| anyhow!("starting the internal HTTP server: {e}"))?;
+    let router = api_description()?.into_router();
+    let lookup: front::Lookup =
+        Arc::new(move |method, path| router.lookup_route(method, path.into(), None).map(|_| ()));
+    let front = match Front::start(config.listen, dropshot.local_addr(), lookup, token, log).await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = dropshot.close().await;
+            return Err(e.context(format!("starting the HTTP server on {}", config.listen)));
+        }
+    };
     let purger = tokio::spawn(purge_idempotency_keys(app.clone()));
     Ok(Running {
-        server,
+        front,
+        dropshot,
         app,
         bootstrap_admin_key: bootstrap,
         purger,

@@ -473,3 +473,202 @@ async fn meta_endpoints_serve_spec_and_probes() {
     }
     server.running.stop().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn requests_no_operation_matches_get_problems() {
+    let server = TestServer::start().await;
+    let cases = vec![
+        Case::new("unknown path", "GET", "/v1/nowhere").expect(404, "not_found"),
+        Case::new("unknown path, no credentials", "POST", "/nowhere/at/all")
+            .auth(None)
+            .expect(404, "not_found"),
+        Case::new("wrong method", "DELETE", "/v1/customers").expect(405, "method_not_allowed"),
+        Case::new("undecodable path", "GET", "/v1/orders/%FF").expect(400, "malformed_request"),
+    ];
+    for case in &cases {
+        check(&server, case).await;
+    }
+    let client = server.http(Some(&server.admin_key));
+    // (method, path, methods the Allow header must list)
+    let allow_cases: &[(&str, &str, &[&str])] = &[
+        ("DELETE", "/v1/customers", &["GET", "POST"]),
+        ("PUT", "/v1/orders/ord_x", &["GET"]),
+        // HEAD is not routed (as before the front): a 405, without a body.
+        ("HEAD", "/v1/orders", &["GET", "POST"]),
+    ];
+    for (method, path, methods) in allow_cases {
+        let rsp = client
+            .request(
+                method.parse().expect("a method"),
+                format!("{}{path}", server.base),
+            )
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(rsp.status().as_u16(), 405, "{method} {path}");
+        let allow = rsp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        for m in *methods {
+            assert!(
+                listed.contains(m),
+                "{method} {path}: Allow {allow:?} lacks {m}"
+            );
+        }
+        let body = rsp.text().await.expect("a body");
+        if *method == "HEAD" {
+            assert!(body.is_empty(), "HEAD has no body: {body:?}");
+        } else {
+            let body: Value = serde_json::from_str(&body).expect("a problem");
+            assert_eq!(body["instance"], json!(path), "{method} {path}");
+        }
+    }
+    server.running.stop().await.expect("clean shutdown");
+}
+
+/// Sends `GET path` (or the given request) with `X-Request-Id: sent` and
+/// returns the id the response carries, checking the problem body's
+/// `request_id` too when there is one.
+async fn request_id_of(req: reqwest::RequestBuilder, sent: Option<&str>) -> (u16, String) {
+    let req = match sent {
+        Some(id) => req.header("x-request-id", id),
+        None => req,
+    };
+    let rsp = req.send().await.expect("the server answers");
+    let status = rsp.status().as_u16();
+    let problem = rsp
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    let id = rsp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("every response carries X-Request-Id")
+        .to_string();
+    let body = rsp.text().await.expect("a body");
+    if problem {
+        let body: Value = serde_json::from_str(&body).expect("a problem");
+        assert_eq!(
+            body["request_id"],
+            json!(id),
+            "request_id equals the header"
+        );
+    }
+    (status, id)
+}
+
+#[tokio::test]
+async fn a_well_formed_client_request_id_is_echoed_and_others_are_replaced() {
+    let server = TestServer::start().await;
+    let admin = server.admin_key.clone();
+    let client = server.http(Some(&admin));
+    let url = |path: &str| format!("{}{path}", server.base);
+    let cus = post(
+        &server,
+        "/v1/customers",
+        &admin,
+        json!({"name": "Ada", "email": "ada@example.com"}),
+        None,
+    )
+    .await;
+    let prd = post(
+        &server,
+        "/v1/products",
+        &admin,
+        json!({"sku": "A-1", "name": "A", "price": {"amount_minor": 100, "currency": "EUR"}}),
+        None,
+    )
+    .await;
+    let order =
+        json!({"customer_id": cus["id"], "items": [{"product_id": prd["id"], "quantity": 1}]});
+    let create = || {
+        client
+            .post(url("/v1/orders"))
+            .header("idempotency-key", "echo-1")
+            .json(&order)
+    };
+
+    let id = "abc-123.X_y";
+    // (what, request, expected status)
+    let echoed: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        ("a success", client.get(url("/v1/customers")), 200),
+        (
+            "a success without credentials",
+            client.get(url("/healthz")),
+            200,
+        ),
+        (
+            "a problem from the edge",
+            client.get(url("/v1/orders/ord_missing")),
+            404,
+        ),
+        ("a routing problem", client.get(url("/v1/nowhere")), 404),
+        ("a first create", create(), 201),
+        ("an idempotent replay", create(), 201),
+    ];
+    for (what, req, status) in echoed {
+        assert_eq!(
+            request_id_of(req, Some(id)).await,
+            (status, id.to_string()),
+            "{what}"
+        );
+    }
+    let replay = create()
+        .header("x-request-id", id)
+        .send()
+        .await
+        .expect("a replay");
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true"),
+        "the create above was replayed"
+    );
+    assert_eq!(
+        replay
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some(id)
+    );
+
+    let longest = "a".repeat(128);
+    let (_, got) = request_id_of(client.get(url("/v1/customers")), Some(&longest)).await;
+    assert_eq!(got, longest, "128 characters are well formed");
+
+    let too_long = "a".repeat(129);
+    let malformed = [too_long.as_str(), "bad id!", "", "a/b", "ünï"];
+    for sent in malformed {
+        for path in ["/v1/customers", "/v1/orders/ord_missing", "/v1/nowhere"] {
+            let req = client.get(url(path));
+            let req = if sent.is_ascii() {
+                req.header("x-request-id", sent)
+            } else {
+                req.header(
+                    "x-request-id",
+                    reqwest::header::HeaderValue::from_bytes(sent.as_bytes()).expect("bytes"),
+                )
+            };
+            let (_, got) = request_id_of(req, None).await;
+            assert_ne!(got, sent, "{sent:?} on {path} is not echoed");
+            assert!(
+                uuid::Uuid::parse_str(&got).is_ok(),
+                "{sent:?} on {path}: a generated id, got {got:?}"
+            );
+        }
+    }
+    let (_, a) = request_id_of(client.get(url("/v1/customers")), None).await;
+    let (_, b) = request_id_of(client.get(url("/v1/customers")), None).await;
+    assert!(
+        uuid::Uuid::parse_str(&a).is_ok() && a != b,
+        "fresh ids: {a} {b}"
+    );
+    server.running.stop().await.expect("clean shutdown");
+}
