@@ -618,13 +618,40 @@ async fn fail<R>(
         }
     }
     if let Some(claim) = &call.claim {
-        ports.idempotency.abandon(call, claim, &e).await;
+        let keep = problem_record(&e);
+        ports.idempotency.abandon(call, claim, keep.as_ref()).await;
     }
     if let Ok(v) = HeaderValue::from_str(&call.request_id) {
         e.headers.insert("x-request-id", v);
     }
     observe(ports, call, e.status(), Some(&e), idem);
     Reply::Problem(e)
+}
+
+/// The problem as an Idempotency-Key records it for replay: a client error
+/// only (a 5xx is not final), with its own headers but none of the
+/// per-request ones.
+fn problem_record(e: &ApiError) -> Option<StoredReply> {
+    if e.status() >= 500 {
+        return None;
+    }
+    let body = serde_json::to_vec(&e.problem).ok()?;
+    let mut headers = vec![(
+        "content-type".to_string(),
+        "application/problem+json".to_string(),
+    )];
+    for (name, value) in e.headers.iter() {
+        if !PER_REQUEST_HEADERS.contains(&name.as_str())
+            && let Ok(v) = value.to_str()
+        {
+            headers.push((name.to_string(), v.to_string()));
+        }
+    }
+    Some(StoredReply {
+        status: e.status(),
+        headers,
+        body,
+    })
 }
 
 /// SHA-256 (hex) of method, route and the fingerprinted inputs (path,

@@ -171,10 +171,11 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     async fn commit(&self, call: &Call, claim: &Claim, reply: &StoredReply)
     -> Result<(), ApiError>;
 
-    /// The call failed with `problem`: undo the side effect, then keep the
-    /// problem for replay (a 4xx: retrying unchanged fails the same way) or
-    /// release the key (a 5xx: a retry may succeed).
-    async fn abandon(&self, call: &Call, claim: &Claim, problem: &ApiError);
+    /// The call failed: undo the side effect, then record `keep` as the
+    /// key's result (a 4xx, rendered by the pipeline: retrying unchanged
+    /// fails the same way) or, when `keep` is `None`, release the key (a
+    /// 5xx: a retry may succeed).
+    async fn abandon(&self, call: &Call, claim: &Claim, keep: Option<&StoredReply>);
 }
 
 /// How the Idempotency-Key of a call was handled, for logs and metrics.

@@ -161,8 +161,11 @@ impl IdempotencyStore for Fake {
         }
     }
 
-    async fn abandon(&self, _call: &Call, _claim: &Claim, problem: &ApiError) {
-        self.log.push(format!("abandon {}", problem.status()));
+    async fn abandon(&self, _call: &Call, _claim: &Claim, keep: Option<&StoredReply>) {
+        match keep {
+            Some(r) => self.log.push(format!("abandon keep {}", r.status)),
+            None => self.log.push("abandon release"),
+        }
     }
 }
 
@@ -516,7 +519,7 @@ async fn a_failed_handler_abandons_its_claim() {
             "rate key_1",
             "begin key-1",
             "handler 10",
-            "abandon 404",
+            "abandon keep 404",
             "observe 404 new",
         ]
     );
@@ -543,7 +546,7 @@ async fn a_failed_commit_answers_500_and_abandons() {
         [
             "handler 10",
             "commit 201 {\"n\":10}",
-            "abandon 500",
+            "abandon release",
             "observe 500 new"
         ]
     );

@@ -181,36 +181,17 @@ impl IdempotencyStore for Records {
             .await
     }
 
-    async fn abandon(&self, call: &Call, claim: &Claim, problem: &ApiError) {
+    async fn abandon(&self, call: &Call, claim: &Claim, keep: Option<&StoredReply>) {
         let Ok(principal) = call.principal().map(|p| p.key_id.clone()) else {
             return;
         };
         let unit = call.unit.take::<Unit>();
         let claim = claim.clone();
-        // A client mistake is final: store it so that a retry gets the same
-        // answer. A server failure is not: release the key so that a retry
-        // runs the request again.
-        let stored = (problem.status() < 500)
-            .then(|| serde_json::to_vec(&problem.problem).ok())
-            .flatten()
-            .map(|body| {
-                let mut headers = vec![(
-                    "content-type".to_string(),
-                    "application/problem+json".to_string(),
-                )];
-                for (name, value) in problem.headers.iter() {
-                    if !orderflow_edge::pipeline::PER_REQUEST_HEADERS.contains(&name.as_str())
-                        && let Ok(v) = value.to_str()
-                    {
-                        headers.push((name.to_string(), v.to_string()));
-                    }
-                }
-                StoredResponse {
-                    status: problem.status(),
-                    headers,
-                    body,
-                }
-            });
+        let stored = keep.map(|r| StoredResponse {
+            status: r.status,
+            headers: r.headers.clone(),
+            body: r.body.clone(),
+        });
         let result = self
             .app
             .db_plain(call, move |s| {
