@@ -16,18 +16,30 @@
 // itself on the error path, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+// The keyword list alone builds with no dependency; everything else is the
+// runtime (the default feature), which the generator does not need.
+pub mod keywords;
+#[cfg(feature = "runtime")]
 pub mod pipeline;
+#[cfg(feature = "runtime")]
 pub mod ports;
+#[cfg(feature = "runtime")]
 pub mod problem;
+#[cfg(feature = "runtime")]
 pub mod schema;
 
+pub use keywords::{Keyword, KeywordKind};
+#[cfg(feature = "runtime")]
 pub use pipeline::{
     BodyPart, Call, Checked, CheckedBody, Created, HandlerFuture, Idempotency, Inputs, Location,
     Operation, OperationRules, Param, Reply, Request, param, run,
 };
+#[cfg(feature = "runtime")]
 pub use ports::{
     Authenticator, Claim, IdempotencyBegin, IdempotencyOutcome, IdempotencyStore, Observer,
     Outcome, Ports, Principal, RateLimitPolicy, RateLimiter, RateState, StoredReply,
 };
+#[cfg(feature = "runtime")]
 pub use problem::{ApiError, FieldError, Problem};
-pub use schema::{Keyword, KeywordKind, Rules};
+#[cfg(feature = "runtime")]
+pub use schema::Rules;

@@ -85,6 +85,14 @@ impl Running {
         self.front.local_addr()
     }
 
+    /// dropshot's own loopback address, behind the front. Only for
+    /// measuring what the front costs (the HTTP benchmark): a request sent
+    /// here gets dropshot's routing errors and request id, not the
+    /// contract's.
+    pub fn dropshot_addr(&self) -> SocketAddr {
+        self.dropshot.local_addr()
+    }
+
     /// Stops accepting, drains in-flight requests, and returns. The front
     /// goes first, so nothing new reaches dropshot; dropshot's close then
     /// also waits for detached handlers whose client went away.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow};
 use openapiv3::{Parameter, ParameterSchemaOrContent, ReferenceOr, StatusCode};
-use orderflow_edge::schema::{Keyword, KeywordKind};
+use orderflow_edge::keywords::{Keyword, KeywordKind};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::{Map, Value, json};
@@ -19,7 +19,7 @@ use crate::spec::{Op, Spec, location, resolve_response};
 
 /// Whether `k` is a keyword serde cannot enforce without stopping at the
 /// first violation; the edge's validator enforces it from the generated
-/// rules instead (the one list is `orderflow_edge::schema::Keyword`).
+/// rules instead (the one list is `orderflow_edge::keywords::Keyword`).
 fn is_constraint(k: &str) -> bool {
     Keyword::parse(k).is_some_and(|k| k.kind() == KeywordKind::Constraint)
 }

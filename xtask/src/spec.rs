@@ -338,7 +338,7 @@ impl Spec {
     }
 
     /// Every schema keyword outside the edge's one list
-    /// (`orderflow_edge::schema::Keyword`) and every `format` outside its
+    /// (`orderflow_edge::keywords::Keyword`) and every `format` outside its
     /// formats, by name, with its line. Extensions (`x-...`) are allowed.
     fn schema_keywords(&self) -> Vec<LintError> {
         let Ok(root) = serde_norway::from_str::<serde_json::Value>(&self.text) else {
@@ -395,7 +395,7 @@ impl Spec {
         errors: &mut Vec<LintError>,
         depth: usize,
     ) {
-        use orderflow_edge::schema::{FORMATS, Keyword};
+        use orderflow_edge::keywords::{FORMATS, Keyword};
         let Some(map) = schema.as_object() else {
             return;
         };
