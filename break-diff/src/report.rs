@@ -249,7 +249,19 @@ fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) 
         if let Some(others) = other_operations(c) {
             let _ = writeln!(out, "  also:     {others}");
         }
-        let _ = writeln!(out, "  fingerprint: {}", c.fingerprint);
+        let _ = write!(out, "  fingerprint: {}", c.fingerprint);
+        // A change copied into several operations' inline schemas: every
+        // copy's fingerprint names it (a waiver may use any).
+        let copies: Vec<&str> = c
+            .fingerprints
+            .iter()
+            .map(String::as_str)
+            .filter(|fp| *fp != c.fingerprint)
+            .collect();
+        if !copies.is_empty() {
+            let _ = write!(out, " (copies: {})", copies.join(", "));
+        }
+        out.push('\n');
         if let Some(sources) = inputs.sources {
             out.push_str(&excerpt(sources, &c.base, &c.revision));
         }

@@ -165,6 +165,7 @@ impl Cx<'_> {
             revision,
             message,
             fingerprint: String::new(),
+            copy_key: None,
         });
     }
 
@@ -174,7 +175,7 @@ impl Cx<'_> {
     fn seal(&mut self, start: usize, at: &str) {
         let (base_doc, rev_doc) = (self.base_doc, self.rev_doc);
         for f in &mut self.findings[start..] {
-            f.fingerprint = crate::change::fingerprint(
+            (f.fingerprint, f.copy_key) = crate::change::keys(
                 f.rule,
                 f.base.as_ref().map(|l| (base_doc, l.pointer.as_str())),
                 f.revision.as_ref().map(|l| (rev_doc, l.pointer.as_str())),
