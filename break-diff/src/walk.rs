@@ -279,13 +279,28 @@ pub fn run(
 }
 
 /// [`run`] with an explicit strategy.
-pub fn run_with<'d>(
+pub fn run_with(
+    rules: &[&'static Rule],
+    base: &Document,
+    rev: &Document,
+    options: &Options,
+    strategy: Strategy,
+) -> Vec<Finding> {
+    run_counted(rules, base, rev, options, strategy).0
+}
+
+/// [`run_with`], and how many schema comparisons (pairs of schemas handed
+/// to the schema and property rules) were made, over every thread. A cost
+/// that does not depend on the machine: with memoizing, a changed schema
+/// reached from many operations is compared once per thread, so the count
+/// does not grow with the number of operations that reach it.
+pub fn run_counted<'d>(
     rules: &[&'static Rule],
     base: &'d Document,
     rev: &'d Document,
     options: &Options,
     strategy: Strategy,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, usize) {
     let parts = strategy.threads.max(1);
     // Built once and shared: every part looks operations up by key. Each
     // side's are built on a thread of their own when there are threads.
@@ -329,26 +344,30 @@ pub fn run_with<'d>(
             rev_refs: FastMap::default(),
             memo: Memo::default(),
             memoize: strategy.memoize,
+            comparisons: 0,
             marks: base.holds_mark() || rev.holds_mark(),
             unchanged: strategy.skip_unchanged.then(|| Unchanged::new(base, rev)),
         };
         w.walk(ops, index, parts);
-        w.cx.findings
+        (w.cx.findings, w.comparisons)
     };
     // Operations are independent of each other (the walker's memory of
     // compared schemas is per operation, and a replayed comparison gives
     // what comparing again would), so they can be split freely.
-    let mut findings = if parts == 1 {
+    let (mut findings, comparisons) = if parts == 1 {
         part(0)
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..parts)
                 .map(|index| scope.spawn(move || part(index)))
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+            let mut all = (Vec::new(), 0);
+            for h in handles {
+                let (findings, count) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                all.0.extend(findings);
+                all.1 += count;
+            }
+            all
         })
     };
     // Operations at `draft` or `alpha` stability in the base may change
@@ -379,7 +398,7 @@ pub fn run_with<'d>(
         ))
     });
     findings.dedup();
-    findings
+    (findings, comparisons)
 }
 
 /// The operations of both documents, keyed as [`model::operations`] keys
@@ -419,6 +438,8 @@ struct Walker<'r, 'a> {
     /// Whether comparisons are kept across operations ([`Strategy::memoize`]);
     /// otherwise the memo is emptied at each operation.
     memoize: bool,
+    /// Schema comparisons made (see [`run_counted`]).
+    comparisons: usize,
     /// Whether either document holds [`MARK`]: then routes cannot be
     /// stood for by a placeholder, and comparisons are kept per route.
     marks: bool,
@@ -1006,6 +1027,10 @@ impl<'a> Walker<'_, 'a> {
     /// differs for the current operation.
     fn root_schema(&mut self, dir: Direction, at: String, b: Node<'a>, r: Node<'a>) {
         let form = Form::of(&at, self.marks);
+        // Keyed by what the references lead to, so that every operation
+        // reaching a component finds the same comparison.
+        let b = resolve_in(&mut self.base_refs, self.cx.base_doc, b);
+        let r = resolve_in(&mut self.rev_refs, self.cx.rev_doc, r);
         let id = self.memo.id((b, r, dir, true, form));
         let mut route = at;
         self.visit(id, &mut Vec::new(), &mut route);
@@ -1109,6 +1134,7 @@ impl<'a> Walker<'_, 'a> {
         if self.same(&b, &r) && nullable.0 == nullable.1 {
             return None;
         }
+        self.comparisons += 1;
         let pair = self.memo.pair(&b.ptr, &r.ptr);
         let seen = self.memo.seen(pair, dir, with_properties);
         let at = form.text();
@@ -1257,6 +1283,8 @@ impl<'a> Walker<'_, 'a> {
             .into_iter()
             .map(|(suffix, bn, rn, with_properties)| {
                 let form = form.then(&suffix);
+                let bn = resolve_in(&mut self.base_refs, base_doc, bn);
+                let rn = resolve_in(&mut self.rev_refs, rev_doc, rn);
                 let id = self.memo.id((bn, rn, dir, with_properties, form));
                 (suffix, id)
             })
