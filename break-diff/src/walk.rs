@@ -250,10 +250,10 @@ pub struct Strategy {
     /// Skip schemas that are the same in both documents, references
     /// included (see [`crate::unchanged`]).
     pub skip_unchanged: bool,
-    /// Compare a pair of schemas reached from several operations (as a
-    /// body, parameter or header schema, in the same direction) once per
-    /// thread, and give each later operation the findings of the first,
-    /// with its own description of the route in the messages.
+    /// Compare each pair of schemas (in a direction) once per thread and
+    /// replay the recorded comparison for every operation that reaches it,
+    /// with that operation's route in the messages; without it, the
+    /// comparisons are recorded per operation only.
     pub memoize: bool,
 }
 
