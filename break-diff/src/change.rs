@@ -205,17 +205,17 @@ fn copy_key(
     // that lacks it: the node that changed is the property, so both sides
     // are read there (one finds nothing), and the rest of the parent,
     // which may differ between copies, does not matter.
+    let property = |parent: &str, child: &'_ str| -> bool {
+        child
+            .strip_prefix(parent)
+            .and_then(|tail| tail.strip_prefix("/properties/"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+    };
+    // Only a named property is read on the side that lacks it: an index
+    // (a parameter's) names another thing in the other document.
     let deeper = match (base.0, rev.0) {
-        (Some((_, b)), Some((_, r)))
-            if r.len() > b.len() && r[b.len()..].starts_with('/') && r.starts_with(b) =>
-        {
-            Some(r)
-        }
-        (Some((_, b)), Some((_, r)))
-            if b.len() > r.len() && b[r.len()..].starts_with('/') && b.starts_with(r) =>
-        {
-            Some(b)
-        }
+        (Some((_, b)), Some((_, r))) if property(b, r) => Some(r),
+        (Some((_, b)), Some((_, r))) if property(r, b) => Some(b),
         _ => None,
     };
     let mut below = false;
