@@ -124,6 +124,12 @@ pub struct Finding {
     /// one change reached from several operations, and stable across
     /// unrelated edits of the documents (see [`change`]).
     pub fingerprint: String,
+    /// For a finding inside an operation: equal for the findings of the
+    /// same edit made to identical inline copies at the same place of
+    /// other operations, which [`change::group`] folds into one change
+    /// (see [`change`]). Not part of the JSON report.
+    #[serde(skip)]
+    pub copy_key: Option<String>,
 }
 
 /// Knobs of a comparison. Time is injected: the engine never reads the

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::change::{Change, group};
@@ -249,7 +250,19 @@ fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) 
         if let Some(others) = other_operations(c) {
             let _ = writeln!(out, "  also:     {others}");
         }
-        let _ = writeln!(out, "  fingerprint: {}", c.fingerprint);
+        let _ = write!(out, "  fingerprint: {}", c.fingerprint);
+        // A change copied into several operations' inline schemas: every
+        // copy's fingerprint names it (a waiver may use any).
+        let copies: Vec<&str> = c
+            .fingerprints
+            .iter()
+            .map(String::as_str)
+            .filter(|fp| *fp != c.fingerprint)
+            .collect();
+        if !copies.is_empty() {
+            let _ = write!(out, " (copies: {})", copies.join(", "));
+        }
+        out.push('\n');
         if let Some(sources) = inputs.sources {
             out.push_str(&excerpt(sources, &c.base, &c.revision));
         }
@@ -272,19 +285,136 @@ fn json_report(
 ) -> String {
     let (e, w, i) = counts(findings.iter().map(|f| &f.level));
     let (ce, cw, ci) = counts(changes.iter().map(|c| &c.level));
-    let value = json!({
-        "version": REPORT_VERSION,
-        "base": inputs.base,
-        "revision": inputs.revision,
-        "summary": { "error": e, "warning": w, "info": i },
-        "change_summary": { "error": ce, "warning": cw, "info": ci },
-        "changes": changes,
-        "findings": findings,
-        "waived": waived,
-    });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    let findings: Vec<JsonFinding<'_>> = findings.iter().map(JsonFinding::from).collect();
+    let waived: Vec<JsonFinding<'_>> = waived.iter().map(JsonFinding::from).collect();
+    let changes: Vec<JsonChange<'_>> = changes.iter().map(JsonChange::from).collect();
+    let report = JsonReport {
+        base: inputs.base,
+        change_summary: JsonCounts {
+            error: ce,
+            info: ci,
+            warning: cw,
+        },
+        changes: &changes,
+        findings: &findings,
+        revision: inputs.revision,
+        summary: JsonCounts {
+            error: e,
+            info: i,
+            warning: w,
+        },
+        version: REPORT_VERSION,
+        waived: &waived,
+    };
+    // Written straight from the findings: a report of ten thousand
+    // findings is megabytes, and building a `Value` tree first cost as
+    // long as writing it and as much memory again.
+    let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
     s.push('\n');
     s
+}
+
+// The JSON report's shapes, borrowed from the findings and changes. Fields
+// are in alphabetical order, the order the report has always had (it was
+// built as a `serde_json::Value`, whose maps sort their keys).
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    base: &'a str,
+    change_summary: JsonCounts,
+    changes: &'a [JsonChange<'a>],
+    findings: &'a [JsonFinding<'a>],
+    revision: &'a str,
+    summary: JsonCounts,
+    version: u32,
+    waived: &'a [JsonFinding<'a>],
+}
+
+#[derive(Serialize)]
+struct JsonCounts {
+    error: usize,
+    info: usize,
+    warning: usize,
+}
+
+#[derive(Serialize)]
+struct JsonLocation<'a> {
+    line: u32,
+    pointer: &'a str,
+}
+
+impl<'a> JsonLocation<'a> {
+    fn of(l: &'a Option<Location>) -> Option<Self> {
+        l.as_ref().map(|l| JsonLocation {
+            line: l.line,
+            pointer: &l.pointer,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    base: Option<JsonLocation<'a>>,
+    fingerprint: &'a str,
+    level: Level,
+    message: &'a str,
+    operation: Option<&'a str>,
+    revision: Option<JsonLocation<'a>>,
+    rule: &'a str,
+}
+
+impl<'a> From<&'a Finding> for JsonFinding<'a> {
+    fn from(f: &'a Finding) -> Self {
+        JsonFinding {
+            base: JsonLocation::of(&f.base),
+            fingerprint: &f.fingerprint,
+            level: f.level,
+            message: &f.message,
+            operation: f.operation.as_deref(),
+            revision: JsonLocation::of(&f.revision),
+            rule: f.rule,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    base: Option<JsonLocation<'a>>,
+    findings: usize,
+    fingerprint: &'a str,
+    /// Listed only for a change folded from copies (see
+    /// [`Change::fingerprints`]).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    fingerprints: &'a [String],
+    level: Level,
+    message: &'a str,
+    operation: Option<&'a str>,
+    operation_count: usize,
+    operations: &'a [String],
+    revision: Option<JsonLocation<'a>>,
+    rule: &'a str,
+}
+
+impl<'a> From<&'a Change> for JsonChange<'a> {
+    fn from(c: &'a Change) -> Self {
+        JsonChange {
+            base: JsonLocation::of(&c.base),
+            findings: c.findings,
+            fingerprint: &c.fingerprint,
+            fingerprints: if c.fingerprints.len() > 1 {
+                &c.fingerprints
+            } else {
+                &[]
+            },
+            level: c.level,
+            message: &c.message,
+            operation: c.operation.as_deref(),
+            operation_count: c.operation_count,
+            operations: &c.operations,
+            revision: JsonLocation::of(&c.revision),
+            rule: c.rule,
+        }
+    }
 }
 
 /// Escapes text for a Markdown table cell.

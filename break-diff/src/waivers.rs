@@ -22,6 +22,7 @@
 use serde_json::Value;
 
 use crate::document::{escape, parse_tree};
+use crate::hash::FastMap;
 use crate::model::normalize_path;
 use crate::{Error, Finding};
 
@@ -164,15 +165,22 @@ impl Waiver {
         }
     }
 
-    /// Whether the waiver covers `f`.
+    /// Whether the waiver covers `f`, taken alone.
     pub fn covers(&self, f: &Finding) -> bool {
+        self.covers_in(f, &[f.fingerprint.as_str()])
+    }
+
+    /// Whether the waiver covers `f`, whose change (see
+    /// [`crate::change::group`]) holds findings with `fingerprints`: a
+    /// waiver naming any of them accepts every finding of the change.
+    pub fn covers_in(&self, f: &Finding, fingerprints: &[&str]) -> bool {
         if self.rule.as_deref().is_some_and(|rule| rule != f.rule) {
             return false;
         }
         if self
             .fingerprint
             .as_deref()
-            .is_some_and(|fp| fp != f.fingerprint)
+            .is_some_and(|fp| !fingerprints.contains(&fp))
         {
             return false;
         }
@@ -215,13 +223,28 @@ pub struct Applied {
 pub fn apply(findings: Vec<Finding>, waivers: &[Waiver], today: chrono::NaiveDate) -> Applied {
     let mut out = Applied::default();
     let mut used = vec![false; waivers.len()];
-    for f in findings {
+    // The fingerprints of each change's findings: a change folded from
+    // copies in several operations has one per copy.
+    let mut changes: FastMap<(&str, bool, &str), Vec<&str>> = FastMap::default();
+    for f in &findings {
+        let fps = changes.entry(crate::change::fold_key(f)).or_default();
+        if !fps.contains(&f.fingerprint.as_str()) {
+            fps.push(&f.fingerprint);
+        }
+    }
+    let mut split = Vec::with_capacity(findings.len());
+    for f in &findings {
+        let fps = &changes[&crate::change::fold_key(f)];
         let hit = waivers
             .iter()
             .enumerate()
-            .find(|(_, w)| w.active(today) && w.covers(&f));
+            .find(|(_, w)| w.active(today) && w.covers_in(f, fps));
+        split.push(hit.map(|(w, _)| w));
+    }
+    drop(changes);
+    for (hit, f) in split.into_iter().zip(findings) {
         match hit {
-            Some((i, _)) => {
+            Some(i) => {
                 used[i] = true;
                 out.waived.push(f);
             }

@@ -165,6 +165,7 @@ impl Cx<'_> {
             revision,
             message,
             fingerprint: String::new(),
+            copy_key: None,
         });
     }
 
@@ -174,7 +175,7 @@ impl Cx<'_> {
     fn seal(&mut self, start: usize, at: &str) {
         let (base_doc, rev_doc) = (self.base_doc, self.rev_doc);
         for f in &mut self.findings[start..] {
-            f.fingerprint = crate::change::fingerprint(
+            (f.fingerprint, f.copy_key) = crate::change::keys(
                 f.rule,
                 f.base.as_ref().map(|l| (base_doc, l.pointer.as_str())),
                 f.revision.as_ref().map(|l| (rev_doc, l.pointer.as_str())),
@@ -249,10 +250,10 @@ pub struct Strategy {
     /// Skip schemas that are the same in both documents, references
     /// included (see [`crate::unchanged`]).
     pub skip_unchanged: bool,
-    /// Compare a pair of schemas reached from several operations (as a
-    /// body, parameter or header schema, in the same direction) once per
-    /// thread, and give each later operation the findings of the first,
-    /// with its own description of the route in the messages.
+    /// Compare each pair of schemas (in a direction) once per thread and
+    /// replay the recorded comparison for every operation that reaches it,
+    /// with that operation's route in the messages; without it, the
+    /// comparisons are recorded per operation only.
     pub memoize: bool,
 }
 
@@ -278,13 +279,28 @@ pub fn run(
 }
 
 /// [`run`] with an explicit strategy.
-pub fn run_with<'d>(
+pub fn run_with(
+    rules: &[&'static Rule],
+    base: &Document,
+    rev: &Document,
+    options: &Options,
+    strategy: Strategy,
+) -> Vec<Finding> {
+    run_counted(rules, base, rev, options, strategy).0
+}
+
+/// [`run_with`], and how many schema comparisons (pairs of schemas handed
+/// to the schema and property rules) were made, over every thread. A cost
+/// that does not depend on the machine: with memoizing, a changed schema
+/// reached from many operations is compared once per thread, so the count
+/// does not grow with the number of operations that reach it.
+pub fn run_counted<'d>(
     rules: &[&'static Rule],
     base: &'d Document,
     rev: &'d Document,
     options: &Options,
     strategy: Strategy,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, usize) {
     let parts = strategy.threads.max(1);
     // Built once and shared: every part looks operations up by key. Each
     // side's are built on a thread of their own when there are threads.
@@ -309,7 +325,6 @@ pub fn run_with<'d>(
         rev_reversed,
     };
     let ops = &ops;
-    let memoize = strategy.memoize && !base.holds_mark() && !rev.holds_mark();
     let part = |index: usize| {
         let mut w = Walker {
             rules,
@@ -321,32 +336,38 @@ pub fn run_with<'d>(
                 rule: None,
                 findings: Vec::new(),
             },
-            seen: FastSet::default(),
+            seen: Vec::new(),
+            visit: 0,
             base_views: FastMap::default(),
             rev_views: FastMap::default(),
             base_refs: FastMap::default(),
             rev_refs: FastMap::default(),
-            roots: memoize.then(FastMap::default),
-            log: None,
+            memo: Memo::default(),
+            memoize: strategy.memoize,
+            comparisons: 0,
+            marks: base.holds_mark() || rev.holds_mark(),
             unchanged: strategy.skip_unchanged.then(|| Unchanged::new(base, rev)),
         };
         w.walk(ops, index, parts);
-        w.cx.findings
+        (w.cx.findings, w.comparisons)
     };
     // Operations are independent of each other (the walker's memory of
     // compared schemas is per operation, and a replayed comparison gives
     // what comparing again would), so they can be split freely.
-    let mut findings = if parts == 1 {
+    let (mut findings, comparisons) = if parts == 1 {
         part(0)
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..parts)
                 .map(|index| scope.spawn(move || part(index)))
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
+            let mut all = (Vec::new(), 0);
+            for h in handles {
+                let (findings, count) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                all.0.extend(findings);
+                all.1 += count;
+            }
+            all
         })
     };
     // Operations at `draft` or `alpha` stability in the base may change
@@ -377,7 +398,7 @@ pub fn run_with<'d>(
         ))
     });
     findings.dedup();
-    findings
+    (findings, comparisons)
 }
 
 /// The operations of both documents, keyed as [`model::operations`] keys
@@ -392,11 +413,14 @@ struct Operations<'a> {
 struct Walker<'r, 'a> {
     rules: &'r [&'static Rule],
     cx: Cx<'a>,
-    /// Schema pairs already compared for the current operation. A schema
-    /// shared by many places (or a diamond of references) is compared
-    /// once per operation and direction, which bounds the work by the
-    /// number of distinct pairs instead of the number of paths to them.
-    seen: FastSet<SeenKey>,
+    /// Schema pairs already compared for the current operation: the
+    /// number of the operation's visit, by [`Compared::seen`]. A schema
+    /// shared by many places (or a diamond of references) is compared once
+    /// per operation and direction, which bounds the work by the number of
+    /// distinct pairs instead of the number of paths to them.
+    seen: Vec<u32>,
+    /// The number of the current operation's visit (from 1).
+    visit: u32,
     /// Which schemas are the same on both sides; `None` when skipping is
     /// off.
     unchanged: Option<Unchanged<'a>>,
@@ -409,51 +433,167 @@ struct Walker<'r, 'a> {
     /// [`Document::resolve`] walks the pointer down from the root.
     base_refs: FastMap<usize, Option<Node<'a>>>,
     rev_refs: FastMap<usize, Option<Node<'a>>>,
-    /// Comparisons that start at an operation (a body, parameter or
-    /// header schema), by route, with what they found; `None` when
-    /// memoizing is off. See [`Walker::root_schema`].
-    roots: Option<FastMap<RootKey, Rc<RootWalk>>>,
-    /// While a root comparison is recorded: every test of `seen` made
-    /// below it, and whether the pair was new.
-    log: Option<Vec<(SeenKey, bool)>>,
+    /// Schema comparisons already made (see [`Memo`]).
+    memo: Memo<'a>,
+    /// Whether comparisons are kept across operations ([`Strategy::memoize`]);
+    /// otherwise the memo is emptied at each operation.
+    memoize: bool,
+    /// Schema comparisons made (see [`run_counted`]).
+    comparisons: usize,
+    /// Whether either document holds [`MARK`]: then routes cannot be
+    /// stood for by a placeholder, and comparisons are kept per route.
+    marks: bool,
 }
 
-/// A schema pair compared in one operation: resolved pointers, direction,
-/// and whether properties are walked there.
-type SeenKey = (String, String, Direction, bool);
-
-/// Where a comparison starts at an operation: direction, the placeholder
-/// standing for its description (`at`), and the resolved pointers of both
-/// schemas.
-type RootKey = (Direction, String, String, String);
-
-/// The character that marks a placeholder. Memoizing is off when either
-/// document holds it anywhere ([`Document::holds_mark`]), so a placeholder in a
-/// message can only have come from the walker.
+/// The character that marks a placeholder. Placeholders are used only
+/// when neither document holds it anywhere ([`Document::holds_mark`]), so
+/// a placeholder in a message can only have come from the walker.
 const MARK: char = '\u{1}';
 
-/// What stands for a root comparison's `at` while it is recorded. The
-/// walker looks at `at` in one way only (whether it ends with `:` or
-/// contains `: `, to join property names), so the placeholder answers
-/// both questions as `at` does; rules only copy `at` into messages.
-fn placeholder(at: &str) -> String {
-    let mut mark = format!("{MARK}at{MARK}");
-    if at.contains(": ") {
-        mark.push_str(": ");
-        mark.push(MARK);
-    }
-    if at.ends_with(':') {
-        mark.push(':');
-    }
-    mark
+/// What a schema comparison knows of its route (`at`, the human path
+/// from the operation). Rules only copy `at` into messages, and the walker
+/// asks it two questions only (whether it ends with `:` or contains `: `,
+/// to join property names), so a comparison is the same for every route
+/// with the same answers: it is made once with a placeholder that gives
+/// them, and its messages get the real route when they are reported.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Form {
+    /// Any route with these answers: (contains `: `, ends with `:`).
+    Mark(bool, bool),
+    /// This route exactly (when the documents hold [`MARK`]).
+    Exact(String),
 }
 
-/// What one root comparison did: its findings (for the operation that
-/// first made it, with the placeholder for `at`) and the pairs it marked
-/// as compared.
-struct RootWalk {
+impl Form {
+    fn of(at: &str, marks: bool) -> Form {
+        if marks {
+            Form::Exact(at.to_owned())
+        } else {
+            Form::Mark(at.contains(": "), at.ends_with(':'))
+        }
+    }
+
+    /// The route's form once `suffix` is appended to it.
+    fn then(&self, suffix: &str) -> Form {
+        match self {
+            Form::Exact(at) => Form::Exact(format!("{at}{suffix}")),
+            Form::Mark(colon_space, colon) => Form::Mark(
+                *colon_space || suffix.contains(": ") || (*colon && suffix.starts_with(' ')),
+                if suffix.is_empty() {
+                    *colon
+                } else {
+                    suffix.ends_with(':')
+                },
+            ),
+        }
+    }
+
+    /// Whether property names join with `.` (`body: a.b`) rather than
+    /// `: ` (`body: a`).
+    fn dotted(&self) -> bool {
+        match self {
+            Form::Exact(at) => at.ends_with(':') || at.contains(": "),
+            Form::Mark(colon_space, colon) => *colon_space || *colon,
+        }
+    }
+
+    /// What stands for the route in the comparison: the placeholder, or
+    /// the route itself.
+    fn text(&self) -> String {
+        match self {
+            Form::Exact(at) => at.clone(),
+            Form::Mark(colon_space, colon) => {
+                let mut mark = format!("{MARK}at{MARK}");
+                if *colon_space {
+                    mark.push_str(": ");
+                    mark.push(MARK);
+                }
+                if *colon {
+                    mark.push(':');
+                }
+                mark
+            }
+        }
+    }
+}
+
+/// A schema comparison to make: both sides as reached (references not yet
+/// followed), direction, whether properties are walked, and the route's
+/// form. Identified in [`Memo`] by the pointers instead of the nodes.
+type Input<'a> = (Node<'a>, Node<'a>, Direction, bool, Form);
+
+/// What one schema comparison found, whatever operation and route reached
+/// it: the pair compared (after references and single-member wrappers),
+/// the findings at this pair (with the route's placeholder), and the
+/// comparisons below it, in the order they are made, with what each adds
+/// to the route.
+struct Compared {
+    /// The pair, for the recursion check.
+    pair: u32,
+    /// The pair with direction and property walking: compared once per
+    /// operation.
+    seen: u32,
+    /// What stood for the route in `findings` ([`Form::text`]).
+    mark: String,
     findings: Vec<Finding>,
-    seen: Vec<SeenKey>,
+    children: Vec<(String, u32)>,
+}
+
+/// Schema comparisons by input, made once per thread (or per operation
+/// when memoizing is off) and then only replayed: a changed schema shared
+/// by hundreds of operations is compared once, and each operation that
+/// reaches it walks the recorded results, which costs a lookup per pair.
+///
+/// A comparison depends only on its input: rules see their site and not
+/// the operation, the other memos cache pure answers, and what the route
+/// contributes is its [`Form`]. What does depend on the operation (which
+/// pairs it compared already, the recursion stack, the depth bound, the
+/// real route) is left to [`Walker::visit`], which applies it as the
+/// recursive walk did.
+#[derive(Default)]
+struct Memo<'a> {
+    ids: FastMap<(String, String, Direction, bool, Form), u32>,
+    inputs: Vec<Option<Input<'a>>>,
+    /// `None` until made; `Some(None)`: nothing to compare (unchanged).
+    done: Vec<Option<Option<Rc<Compared>>>>,
+    pairs: FastMap<(String, String), u32>,
+    seen: FastMap<(u32, Direction, bool), u32>,
+}
+
+impl<'a> Memo<'a> {
+    fn id(&mut self, input: Input<'a>) -> u32 {
+        let key = (
+            input.0.ptr.clone(),
+            input.1.ptr.clone(),
+            input.2,
+            input.3,
+            input.4.clone(),
+        );
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = self.inputs.len() as u32;
+        self.ids.insert(key, id);
+        self.inputs.push(Some(input));
+        self.done.push(None);
+        id
+    }
+
+    fn pair(&mut self, b: &str, r: &str) -> u32 {
+        let next = self.pairs.len() as u32;
+        *self
+            .pairs
+            .entry((b.to_owned(), r.to_owned()))
+            .or_insert(next)
+    }
+
+    fn seen(&mut self, pair: u32, dir: Direction, with_properties: bool) -> u32 {
+        let next = self.seen.len() as u32;
+        *self
+            .seen
+            .entry((pair, dir, with_properties))
+            .or_insert(next)
+    }
 }
 
 /// [`Document::resolve`], memoized in `memo` by the address of the
@@ -564,7 +704,7 @@ impl<'a> Walker<'_, 'a> {
     }
 
     fn reversed_operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
-        self.seen.clear();
+        self.begin_operation();
         for (key, bp) in &b.parameters {
             if let Some(rp) = r.parameters.get(key)
                 && let (Some(bs), Some(rs)) =
@@ -597,7 +737,7 @@ impl<'a> Walker<'_, 'a> {
     }
 
     fn operation<'o>(&mut self, b: &'o Operation<'a>, r: &'o Operation<'a>) {
-        self.seen.clear();
+        self.begin_operation();
         let keys: BTreeSet<&String> = b.parameters.keys().chain(r.parameters.keys()).collect();
         for key in keys {
             let site = ParameterSite {
@@ -872,111 +1012,104 @@ impl<'a> Walker<'_, 'a> {
                 .is_some_and(|unchanged| unchanged.at(&b.ptr))
     }
 
-    /// [`Walker::schema`] from an operation (a body, parameter or header
-    /// schema: an empty stack), memoized by route when the strategy says
-    /// so.
-    ///
-    /// What such a comparison reports depends on the route (direction,
-    /// `at`, the two resolved schemas) and on `seen`, the pairs that the
-    /// operation has compared already, and on nothing else: the stack
-    /// starts empty, rules see only their site, and the other memos only
-    /// cache pure answers. A recording is therefore replayed only when
-    /// none of the pairs it tested is in `seen` (then every test comes out
-    /// as it did), and only recordings that found every pair they met
-    /// either new or compared by themselves are kept. A replay marks the
-    /// same pairs as compared and reports the same findings for the
-    /// current operation.
-    fn root_schema(&mut self, dir: Direction, at: String, b: Node<'a>, r: Node<'a>) {
-        if self.roots.is_none() || self.log.is_some() {
-            return self.schema(dir, at, b, r, &mut Vec::new(), true);
-        }
-        let b = resolve_in(&mut self.base_refs, self.cx.base_doc, b);
-        let r = resolve_in(&mut self.rev_refs, self.cx.rev_doc, r);
-        // A chain that did not end on a schema (remote, dangling, a cycle)
-        // would be followed further by `schema`: not memoized. Unchanged
-        // pairs are skipped by `schema` before any test of `seen`.
-        if ref_of(b.value).is_some() || ref_of(r.value).is_some() || self.same(&b, &r) {
-            return self.schema(dir, at, b, r, &mut Vec::new(), true);
-        }
-        let mark = placeholder(&at);
-        let key: RootKey = (dir, mark, b.ptr.clone(), r.ptr.clone());
-        if let Some(walk) = self.roots.as_ref().and_then(|roots| roots.get(&key)) {
-            let walk = Rc::clone(walk);
-            if walk.seen.iter().all(|k| !self.seen.contains(k)) {
-                self.seen.extend(walk.seen.iter().cloned());
-                let operation = &self.cx.operation;
-                let replayed: Vec<Finding> = walk
-                    .findings
-                    .iter()
-                    .map(|f| Finding {
-                        operation: operation.clone(),
-                        message: f.message.replace(&key.1, &at),
-                        ..f.clone()
-                    })
-                    .collect();
-                self.cx.findings.extend(replayed);
-                return;
-            }
-            return self.schema(dir, at, b, r, &mut Vec::new(), true);
-        }
-        // Recorded with the placeholder in place of `at`, so that another
-        // operation reaching the same schemas by a route of another name
-        // (`response 200 application/json`, `response 201 ...`) can replay
-        // it; the messages of this operation get `at` back below.
-        let start = self.cx.findings.len();
-        self.log = Some(Vec::new());
-        self.schema(dir, key.1.clone(), b, r, &mut Vec::new(), true);
-        let log = self.log.take().unwrap_or_default();
-        let recorded = self.cx.findings[start..].to_vec();
-        for finding in &mut self.cx.findings[start..] {
-            finding.message = finding.message.replace(&key.1, &at);
-        }
-        let mut own: FastSet<&SeenKey> = FastSet::default();
-        let mut seen = Vec::new();
-        for (k, fresh) in &log {
-            if *fresh {
-                own.insert(k);
-                seen.push(k.clone());
-            } else if !own.contains(k) {
-                // Met a pair compared before this root: the recording
-                // depends on what came earlier in the operation.
-                return;
-            }
-        }
-        if let Some(roots) = self.roots.as_mut() {
-            roots.insert(
-                key,
-                Rc::new(RootWalk {
-                    findings: recorded,
-                    seen,
-                }),
-            );
+    /// Starts the comparisons of one operation: nothing is compared in it
+    /// yet. Without memoizing, nothing is remembered from the others.
+    fn begin_operation(&mut self) {
+        self.visit += 1;
+        if !self.memoize {
+            self.memo = Memo::default();
+            self.seen.clear();
         }
     }
 
-    /// Compares two schemas and everything below them. `stack` holds the
-    /// resolved pointer pairs being compared further up: meeting one again
-    /// means a recursive schema, and the walk stops there.
-    fn schema(
-        &mut self,
-        dir: Direction,
-        at: String,
-        b: Node<'a>,
-        r: Node<'a>,
-        stack: &mut Vec<(String, String)>,
-        with_properties: bool,
-    ) {
+    /// Compares two schemas reached from an operation (a body, parameter
+    /// or header schema) and everything below them, and reports what
+    /// differs for the current operation.
+    fn root_schema(&mut self, dir: Direction, at: String, b: Node<'a>, r: Node<'a>) {
+        let form = Form::of(&at, self.marks);
+        // Keyed by what the references lead to, so that every operation
+        // reaching a component finds the same comparison.
+        let b = resolve_in(&mut self.base_refs, self.cx.base_doc, b);
+        let r = resolve_in(&mut self.rev_refs, self.cx.rev_doc, r);
+        let id = self.memo.id((b, r, dir, true, form));
+        let mut route = at;
+        self.visit(id, &mut Vec::new(), &mut route);
+    }
+
+    /// Walks comparison `id` for the current operation, reached by
+    /// `route`. `stack` holds the pairs being compared further up: meeting
+    /// one again means a recursive schema, and the walk stops there. A
+    /// pair the operation compared already is not compared again.
+    fn visit(&mut self, id: u32, stack: &mut Vec<u32>, route: &mut String) {
         // The stack holds one entry per level, so its length is the depth.
         if stack.len() > MAX_SCHEMA_DEPTH {
             return;
         }
+        let Some(compared) = self.compared(id) else {
+            return;
+        };
+        if stack.contains(&compared.pair) {
+            return;
+        }
+        let seen = compared.seen as usize;
+        if self.seen.len() <= seen {
+            self.seen.resize(seen + 1, 0);
+        }
+        if self.seen[seen] == self.visit {
+            return;
+        }
+        self.seen[seen] = self.visit;
+        stack.push(compared.pair);
+        if !compared.findings.is_empty() {
+            let operation = &self.cx.operation;
+            let exact = self.marks;
+            self.cx
+                .findings
+                .extend(compared.findings.iter().map(|f| Finding {
+                    operation: operation.clone(),
+                    message: if exact {
+                        f.message.clone()
+                    } else {
+                        f.message.replace(&compared.mark, route)
+                    },
+                    ..f.clone()
+                }));
+        }
+        for (suffix, child) in &compared.children {
+            let len = route.len();
+            route.push_str(suffix);
+            self.visit(*child, stack, route);
+            route.truncate(len);
+        }
+        stack.pop();
+    }
+
+    /// The result of comparison `id`, made now if it was not yet.
+    fn compared(&mut self, id: u32) -> Option<Rc<Compared>> {
+        if let Some(done) = &self.memo.done[id as usize] {
+            return done.clone();
+        }
+        let input = self.memo.inputs[id as usize]
+            .take()
+            .expect("a comparison not made yet keeps its input");
+        let done = self.compare(input).map(Rc::new);
+        self.memo.done[id as usize] = Some(done.clone());
+        done
+    }
+
+    /// Compares two schemas: reports what rules find at this pair and
+    /// lists the comparisons below it, without making them (see [`Memo`]).
+    /// `None` when there is nothing to compare: the same schema on both
+    /// sides, references included.
+    fn compare(&mut self, input: Input<'a>) -> Option<Compared> {
+        let (b, r, dir, with_properties, form) = input;
         let (base_doc, rev_doc) = (self.cx.base_doc, self.cx.rev_doc);
         let b = resolve_in(&mut self.base_refs, base_doc, b);
         let r = resolve_in(&mut self.rev_refs, rev_doc, r);
         // The same schema on both sides, references included, cannot hold
         // a change: nothing below it is reported, so it is not walked.
         if self.same(&b, &r) {
-            return;
+            return None;
         }
         // A side that only wraps one schema (`oneOf: [X]`, or the nullable
         // `oneOf: [{type: "null"}, X]`) while the other does not is
@@ -999,25 +1132,14 @@ impl<'a> Walker<'_, 'a> {
             _ => (b, r, nullable),
         };
         if self.same(&b, &r) && nullable.0 == nullable.1 {
-            return;
+            return None;
         }
-        let key = (b.ptr.clone(), r.ptr.clone());
-        if stack.contains(&key) {
-            return;
-        }
-        let seen_key = (key.0.clone(), key.1.clone(), dir, with_properties);
-        let fresh = match self.log.as_mut() {
-            Some(log) => {
-                let fresh = self.seen.insert(seen_key.clone());
-                log.push((seen_key, fresh));
-                fresh
-            }
-            None => self.seen.insert(seen_key),
-        };
-        if !fresh {
-            return;
-        }
-        stack.push(key);
+        self.comparisons += 1;
+        let pair = self.memo.pair(&b.ptr, &r.ptr);
+        let seen = self.memo.seen(pair, dir, with_properties);
+        let at = form.text();
+        let start = self.cx.findings.len();
+        let mut children: Vec<(String, Node<'a>, Node<'a>, bool)> = Vec::new();
         dispatch!(
             self,
             Schema,
@@ -1046,6 +1168,7 @@ impl<'a> Walker<'_, 'a> {
         let (bp, rp) = (&bv.properties, &rv.properties);
         let (breq, rreq) = (&bv.required, &rv.required);
         let names: BTreeSet<&'a str> = bp.iter().chain(rp.iter()).map(|(k, _)| *k).collect();
+        let dotted = form.dotted();
         for name in names {
             let pair = Pair {
                 base: bp
@@ -1066,11 +1189,6 @@ impl<'a> Walker<'_, 'a> {
             {
                 continue;
             }
-            let pat = if at.ends_with(':') || at.contains(": ") {
-                format!("{at}.{name}")
-            } else {
-                format!("{at}: {name}")
-            };
             dispatch!(
                 self,
                 Property,
@@ -1091,7 +1209,12 @@ impl<'a> Walker<'_, 'a> {
                     Direction::Response => bn.flag("writeOnly") && rn.flag("writeOnly"),
                 };
                 if !hidden {
-                    self.schema(dir, pat, bn, rn, stack, true);
+                    let suffix = if dotted {
+                        format!(".{name}")
+                    } else {
+                        format!(": {name}")
+                    };
+                    children.push((suffix, bn, rn, true));
                 }
             }
         }
@@ -1100,13 +1223,13 @@ impl<'a> Walker<'_, 'a> {
             && bi.value.is_object()
             && ri.value.is_object()
         {
-            self.schema(dir, format!("{at}[]"), bi, ri, stack, true);
+            children.push(("[]".to_owned(), bi, ri, true));
         }
         if let (Some(ba), Some(ra)) = (b.get("additionalProperties"), r.get("additionalProperties"))
             && ba.value.is_object()
             && ra.value.is_object()
         {
-            self.schema(dir, format!("{at}{{*}}"), ba, ra, stack, true);
+            children.push(("{*}".to_owned(), ba, ra, true));
         }
         // Subschema keywords present on both sides: compared in the same
         // direction (`if` is a condition, not a shape: its changes are
@@ -1121,17 +1244,17 @@ impl<'a> Walker<'_, 'a> {
                     && rs.value.is_object()
                 {
                     let label = match keyword {
-                        "patternProperties" => format!("{at}{{~{key}}}"),
-                        _ => format!("{at} (when `{key}` is present)"),
+                        "patternProperties" => format!("{{~{key}}}"),
+                        _ => format!(" (when `{key}` is present)"),
                     };
-                    self.schema(dir, label, bs, rs, stack, true);
+                    children.push((label, bs, rs, true));
                 }
             }
         }
         if let (Some(bp), Some(rp)) = (b.get("prefixItems"), r.get("prefixItems")) {
             for (i, (bi, ri)) in bp.items().into_iter().zip(rp.items()).enumerate() {
                 if bi.value.is_object() && ri.value.is_object() {
-                    self.schema(dir, format!("{at}[{i}]"), bi, ri, stack, true);
+                    children.push((format!("[{i}]"), bi, ri, true));
                 }
             }
         }
@@ -1145,23 +1268,33 @@ impl<'a> Walker<'_, 'a> {
                 && bs.value.is_object()
                 && rs.value.is_object()
             {
-                self.schema(dir, format!("{at}{label}"), bs, rs, stack, true);
+                children.push((label.to_owned(), bs, rs, true));
             }
         }
         for keyword in ["allOf", "oneOf", "anyOf"] {
             let m = schema::members(base_doc, rev_doc, &b, &r, keyword);
             for (bm, rm) in m.paired {
                 let name = schema::member_name(&rm);
-                self.schema(
-                    dir,
-                    format!("{at} ({keyword} {name})"),
-                    bm,
-                    rm,
-                    stack,
-                    keyword != "allOf",
-                );
+                children.push((format!(" ({keyword} {name})"), bm, rm, keyword != "allOf"));
             }
         }
-        stack.pop();
+        let findings = self.cx.findings.split_off(start);
+        let children = children
+            .into_iter()
+            .map(|(suffix, bn, rn, with_properties)| {
+                let form = form.then(&suffix);
+                let bn = resolve_in(&mut self.base_refs, base_doc, bn);
+                let rn = resolve_in(&mut self.rev_refs, rev_doc, rn);
+                let id = self.memo.id((bn, rn, dir, with_properties, form));
+                (suffix, id)
+            })
+            .collect();
+        Some(Compared {
+            pair,
+            seen,
+            mark: at,
+            findings,
+            children,
+        })
     }
 }

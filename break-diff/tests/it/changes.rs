@@ -50,10 +50,24 @@ fn a_change_reached_from_many_operations_is_one_entry() {
             spec(3, "a, b, c", "", ""),
             vec![("response_enum_value_added", 3, 3)],
         ),
-        // The same edit in three inline schemas is three changes.
+        // The same edit in three identical inline schemas, one per
+        // operation, is one change copied three times.
         (
             base.replace("maximum: 100", "maximum: 10"),
-            vec![("request_numeric_range_narrowed", 1, 1); 3],
+            vec![("request_numeric_range_narrowed", 3, 3)],
+        ),
+        // Two different edits of the copies are two changes, whatever
+        // the third copy does.
+        (
+            base.replacen("maximum: 100", "maximum: 10", 1).replacen(
+                "maximum: 100",
+                "maximum: 20",
+                1,
+            ),
+            vec![
+                ("request_numeric_range_narrowed", 1, 1),
+                ("request_numeric_range_narrowed", 1, 1),
+            ],
         ),
         // Recursion (`children[]` is a Thing too) adds no second entry.
         (
@@ -91,6 +105,7 @@ fn a_group_takes_the_highest_level_and_the_shortest_route() {
         revision: None,
         message: message.to_owned(),
         fingerprint: "00000000000000ff".to_owned(),
+        copy_key: None,
     };
     let grouped = group(&[
         finding(
@@ -132,7 +147,8 @@ fn fingerprints_survive_unrelated_edits_and_follow_the_change() {
         &spec(3, "a, b", unrelated_op, extra_param),
         &edit(spec(3, "a, b, c", unrelated_op, extra_param)),
     );
-    assert_eq!(plain.len(), 4, "{plain:?}");
+    // The enum value, and the narrowed `limit` copied in three operations.
+    assert_eq!(plain.len(), 2, "{plain:?}");
     assert_eq!(plain, moved);
     // Another value added at the same place is another change.
     let other = fingerprints(&spec(3, "a, b", "", ""), &spec(3, "a, b, d", "", ""));
@@ -241,5 +257,86 @@ fn every_format_has_one_entry_per_change() {
         insta::with_settings!({ snapshot_path => "../snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(name, text);
         });
+    }
+}
+
+/// Pairs under `tests/copies/<case>/` where inline schemas copied per
+/// operation are edited: the same edit of identical copies at the same
+/// place is one change naming every operation; different edits, the same
+/// edit at different places below the operation, and the same edit of two
+/// shared components stay apart. Each report is snapshotted, and each side
+/// compared with itself reports nothing.
+#[test]
+fn copy_fixture_pairs() {
+    let dir = support::crate_dir().join("tests").join("copies");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/copies")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 4, "copy fixtures missing: {cases:?}");
+    let options = support::options();
+    for case in cases {
+        let name = case
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned();
+        let base = std::fs::read_to_string(case.join("base.yaml")).expect("base.yaml");
+        let rev = std::fs::read_to_string(case.join("revision.yaml")).expect("revision.yaml");
+        for text in [&base, &rev] {
+            let same = support::diff(text, text, &options);
+            assert!(same.is_empty(), "{name}: a side against itself: {same:#?}");
+        }
+        let findings = support::diff(&base, &rev, &options);
+        let inputs = Inputs {
+            base: "base.yaml",
+            revision: "revision.yaml",
+            sources: None,
+        };
+        let text = report::render(Format::Text, inputs, &findings, &[]);
+        insta::with_settings!({ snapshot_path => "../snapshots/copies", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name.as_str(), text);
+        });
+    }
+}
+
+#[test]
+fn a_waiver_naming_one_copy_accepts_the_whole_change() {
+    let dir = support::crate_dir().join("tests/copies/identical_inline_edit");
+    let (base, rev) = (
+        dir.join("base.yaml").to_string_lossy().into_owned(),
+        dir.join("revision.yaml").to_string_lossy().into_owned(),
+    );
+    let (code, out, err) = cli(&["--format", "json", &base, &rev]);
+    assert_eq!(code, ExitCode::Findings, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let changes = json["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "{out}");
+    let fps: Vec<&str> = changes[0]["fingerprints"]
+        .as_array()
+        .expect("a folded change lists its fingerprints")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert_eq!(fps.len(), 2, "{out}");
+    // The fingerprints are each finding's own, as before folding.
+    let mut own: Vec<&str> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["fingerprint"].as_str())
+        .collect();
+    own.sort_unstable();
+    assert_eq!(own, fps);
+    for fp in fps {
+        let waivers = temp_file(
+            &format!("copy-{fp}.yaml"),
+            &format!("waivers:\n  - fingerprint: {fp}\n    reason: agreed\n"),
+        );
+        let (code, out, err) = cli(&["--waivers", &waivers, &base, &rev]);
+        assert_eq!(code, ExitCode::Clean, "{fp}: {out}{err}");
+        assert!(out.contains("(2 more waived)"), "{out}");
     }
 }

@@ -142,3 +142,56 @@ fn memoized_comparisons_find_the_same() {
     failures.extend(check("shared (marked)", &base, &rev));
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// `ops` operations whose responses all reach the same graph of changed
+/// components (`A` and `B` refer to each other, as Stripe's expandable
+/// fields do).
+fn many(ops: usize, revised: bool) -> String {
+    let status = if revised { "[a, b, c]" } else { "[a, b]" };
+    let mut s = String::from("openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n");
+    for i in 0..ops {
+        s.push_str(&format!(
+            "  /r{i}:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{$ref: '#/components/schemas/{}'}}\n",
+            if i % 2 == 0 { "A" } else { "B" }
+        ));
+    }
+    s.push_str(&format!(
+        "components:\n  schemas:\n    A:\n      type: object\n      properties:\n        status: {{type: string, enum: {status}}}\n        b: {{$ref: '#/components/schemas/B'}}\n        list: {{type: array, items: {{$ref: '#/components/schemas/B'}}}}\n    B:\n      type: object\n      properties:\n        a:\n          anyOf:\n            - {{type: string}}\n            - {{$ref: '#/components/schemas/A'}}\n"
+    ));
+    s
+}
+
+#[test]
+fn a_shared_schema_is_compared_once_however_many_operations_reach_it() {
+    let count = |ops: usize, memoize: bool| {
+        let b = Document::parse("base.yaml", &many(ops, false)).expect("base parses");
+        let r = Document::parse("revision.yaml", &many(ops, true)).expect("revision parses");
+        let strategy = Strategy {
+            threads: 1,
+            skip_unchanged: true,
+            memoize,
+        };
+        let (findings, comparisons) = break_diff::walk::run_counted(
+            break_diff::rules::ALL,
+            &b,
+            &r,
+            &support::options(),
+            strategy,
+        );
+        let reached: std::collections::BTreeSet<_> = findings
+            .iter()
+            .filter_map(|f| f.operation.clone())
+            .collect();
+        assert_eq!(reached.len(), ops, "every operation sees the change");
+        comparisons
+    };
+    let (few, lots) = (count(2, true), count(40, true));
+    assert!(few > 0);
+    assert_eq!(
+        few, lots,
+        "memoized: the same comparisons for 2 and 40 operations"
+    );
+    // Without the memo each operation compares the graph again, which is
+    // what the count would show if memoizing broke.
+    assert_eq!(count(40, false), 20 * count(2, false));
+}
