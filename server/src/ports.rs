@@ -51,14 +51,21 @@ impl Authenticator for ApiKeys {
                 "the Authorization header must be 'Bearer <key>'",
             ));
         };
-        let token = token.to_string();
-        // Through `db_plain`, like every store call: bounded, off the
-        // executor, and a storage failure is logged with the request id.
-        match self
-            .app
-            .db_plain(call, move |s| s.authenticate(&token))
-            .await?
-        {
+        // A key this process authenticated moments ago needs no trip to
+        // the blocking pool (the cache's bounds: `store::principals`).
+        let cached = self.app.store.cached_principal(token);
+        let found = match cached {
+            Some(p) => Some(p),
+            None => {
+                let token = token.to_string();
+                // Through `db_plain`, like every store call: bounded, off the
+                // executor, and a storage failure is logged with the request id.
+                self.app
+                    .db_plain(call, move |s| s.authenticate(&token))
+                    .await?
+            }
+        };
+        match found {
             Some(p) => Ok(Principal {
                 key_id: p.key_id,
                 admin: p.role == Role::Admin,

@@ -81,6 +81,11 @@ pub struct Principal {
     pub customer_id: Option<String>,
 }
 
+/// Could `secret` be one of ours? Anything else is refused unhashed.
+fn presentable(secret: &str) -> bool {
+    secret.starts_with(SECRET_PREFIX) && secret.len() <= MAX_PRESENTED_SECRET_LEN
+}
+
 fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
@@ -182,13 +187,20 @@ impl Store {
 
     /// The principal behind a presented secret, or `None` when it is not a
     /// live key (unknown, malformed or revoked). The look-up is by hash, so
-    /// its timing says nothing about how close a guess was.
+    /// its timing says nothing about how close a guess was. A live key is
+    /// remembered (see [`super::principals`]), so the next request with it
+    /// can be answered by [`Store::cached_principal`] without a database
+    /// trip.
     pub fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
-        if !secret.starts_with(SECRET_PREFIX) || secret.len() > MAX_PRESENTED_SECRET_LEN {
+        if !presentable(secret) {
             return Ok(None);
         }
         let hash = hash_secret(secret);
-        self.read(|tx| {
+        if let Some(p) = self.principals.get(&hash, self.now()) {
+            return Ok(Some(p));
+        }
+        let epoch = self.principals.epoch();
+        let found = self.read(|tx| {
             Ok(tx
                 .prepare_cached(
                     "SELECT id, role, customer_id FROM api_keys \
@@ -202,7 +214,22 @@ impl Store {
                     })
                 })
                 .optional()?)
-        })
+        })?;
+        if let Some(p) = &found {
+            self.principals.fill(epoch, hash, p.clone(), self.now());
+        }
+        Ok(found)
+    }
+
+    /// The principal for `secret` if this process authenticated it within
+    /// [`super::PRINCIPAL_TTL`] and has not seen it revoked since. No I/O:
+    /// callers try this on the executor and go to [`Store::authenticate`]
+    /// (a blocking trip) only on a miss.
+    pub fn cached_principal(&self, secret: &str) -> Option<Principal> {
+        if !presentable(secret) {
+            return None;
+        }
+        self.principals.get(&hash_secret(secret), self.now())
     }
 
     pub fn get_key(&self, id: &str) -> Result<ApiKey> {
@@ -211,9 +238,13 @@ impl Store {
 
     /// Revokes a key. Revoking twice is not an error and keeps the first
     /// revocation time, so a retried request gets the same answer.
+    ///
+    /// The key stops working on this process as soon as this returns: its
+    /// cached principal is dropped after the write. (Revocation is never
+    /// part of a claimed unit of work, whose commit comes later.)
     pub fn revoke_key(&self, id: &str) -> Result<ApiKey> {
         let now = self.now();
-        self.write(|tx| {
+        let revoked = self.write(|tx| {
             let mut key = load(tx, id)?;
             if key.revoked_at.is_none() {
                 tx.prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1")?
@@ -221,7 +252,10 @@ impl Store {
                 key.revoked_at = Some(now);
             }
             Ok(key)
-        })
+        });
+        // Also on failure: dropping a cache entry is always safe.
+        self.principals.invalidate_key(id);
+        revoked
     }
 
     /// On a fresh installation (no keys at all, revoked ones included),
@@ -271,6 +305,57 @@ mod tests {
         t.store.revoke_key(&principal.key_id).expect("revoke");
         assert_eq!(t.store.bootstrap_admin_key().expect("after revoke"), None);
         assert_eq!(t.count("api_keys"), 1);
+    }
+
+    #[test]
+    fn a_cached_key_revoked_here_stops_working_at_once() {
+        let t = TestStore::new();
+        let (key, secret) = t.store.create_key(Role::Admin, None, "ops").expect("key");
+        assert_eq!(
+            t.store.cached_principal(&secret),
+            None,
+            "nothing cached yet"
+        );
+        assert!(t.store.authenticate(&secret).expect("auth").is_some());
+        assert_eq!(
+            t.store.cached_principal(&secret).map(|p| p.key_id),
+            Some(key.id.clone()),
+            "a live key is remembered"
+        );
+        t.store.revoke_key(&key.id).expect("revoke");
+        assert_eq!(t.store.cached_principal(&secret), None);
+        assert_eq!(t.store.authenticate(&secret).expect("auth"), None);
+    }
+
+    #[test]
+    fn a_key_revoked_by_another_process_stops_working_within_the_ttl() {
+        let t = TestStore::new();
+        let (key, secret) = t.store.create_key(Role::Admin, None, "ops").expect("key");
+        assert!(t.store.authenticate(&secret).expect("auth").is_some());
+        // Another process (its own connection) revokes the key.
+        let other = rusqlite::Connection::open(&t.path).expect("second connection");
+        other
+            .execute(
+                "UPDATE api_keys SET revoked_at = '2026-11-21T10:00:00.000000Z' WHERE id = ?1",
+                [&key.id],
+            )
+            .expect("revoke elsewhere");
+        // This process does not know yet: it trusts its entry for the TTL...
+        let almost = super::super::PRINCIPAL_TTL - chrono::Duration::milliseconds(1);
+        t.clock.advance(almost);
+        assert!(t.store.authenticate(&secret).expect("auth").is_some());
+        // ...and no longer.
+        t.clock.advance(chrono::Duration::milliseconds(1));
+        assert_eq!(t.store.cached_principal(&secret), None);
+        assert_eq!(t.store.authenticate(&secret).expect("auth"), None);
+    }
+
+    #[test]
+    fn unknown_secrets_are_never_cached() {
+        let t = TestStore::new();
+        let guess = format!("of_sk_{}", "ab".repeat(16));
+        assert_eq!(t.store.authenticate(&guess).expect("auth"), None);
+        assert_eq!(t.store.cached_principal(&guess), None);
     }
 
     #[test]

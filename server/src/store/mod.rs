@@ -36,6 +36,7 @@ mod idempotency;
 mod ids;
 mod keys;
 mod orders;
+mod principals;
 mod products;
 mod schema;
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub use idempotency::{Begin, IdempotencyKey, StoredResponse};
 pub use ids::{IdSource, RandomIds, SequentialIds};
 pub use keys::{ApiKey, Principal, Role};
 pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};
+pub use principals::{PRINCIPAL_CAPACITY, PRINCIPAL_TTL};
 pub use products::{Money, NewProduct, Product, ProductFilter, ProductPatch};
 
 /// How many read-only connections the pool holds. Two cores serve the
@@ -166,6 +168,7 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     cursor_secret: OnceLock<[u8; 32]>,
+    principals: principals::PrincipalCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -226,6 +229,7 @@ impl Store {
             clock,
             ids,
             cursor_secret: OnceLock::new(),
+            principals: principals::PrincipalCache::new(PRINCIPAL_CAPACITY, PRINCIPAL_TTL),
         })
     }
 
