@@ -301,17 +301,25 @@ pub struct Front {
 }
 
 impl Front {
-    /// Binds `listen` and serves, forwarding to dropshot at `upstream`.
+    /// Binds the public address. Separate from [`Front::start`] so that the
+    /// server takes the port before it does anything a failed start would
+    /// lose (the first admin key is created only once this succeeded). The
+    /// error names the address and the OS reason ("Address already in
+    /// use", "Permission denied").
+    pub async fn bind(listen: SocketAddr) -> Result<TcpListener> {
+        TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))
+    }
+
+    /// Serves on `listener`, forwarding to dropshot at `upstream`.
     pub async fn start(
-        listen: SocketAddr,
+        listener: TcpListener,
         upstream: SocketAddr,
         lookup: Lookup,
         token: Arc<str>,
         log: Logger,
     ) -> Result<Front> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);

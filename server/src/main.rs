@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use dropshot::{ConfigLogging, ConfigLoggingLevel};
 use orderflow_server::run::{self, Config};
 
@@ -12,14 +12,23 @@ use orderflow_server::run::{self, Config};
 #[command(
     name = "orderflow-server",
     version,
-    about = "The OrderFlow orders API on embedded SQLite"
+    about = "The OrderFlow orders API on embedded SQLite",
+    after_help = "Exit status: 0 after a clean shutdown (or a completed admin command); \
+                  2 for a usage error (a flag or environment variable with a bad value; \
+                  the message names it); 1 for a failure at run time (the port is taken, \
+                  the database cannot be opened)."
 )]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "ORDERFLOW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// SQLite database file; created (with its schema) when missing.
-    #[arg(long, env = "ORDERFLOW_DATABASE", default_value = "orderflow.db")]
+    #[arg(
+        long,
+        env = "ORDERFLOW_DATABASE",
+        default_value = "orderflow.db",
+        global = true
+    )]
     database: PathBuf,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "ORDERFLOW_BODY_LIMIT", default_value_t = run::DEFAULT_BODY_LIMIT)]
@@ -35,6 +44,41 @@ struct Args {
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Operator commands on the database file (the server need not run).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminAction {
+    /// Create an admin API key on an existing database and print it once:
+    /// the way back in when no admin key is known.
+    CreateKey {
+        /// A name for the key, to recognise it in listings.
+        #[arg(long, default_value = "operator")]
+        name: String,
+    },
+}
+
+/// Why the process stops: the exit status tells a usage error (2) from a
+/// failure at run time (1).
+enum Failure {
+    Usage(anyhow::Error),
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
 }
 
 fn level(s: &str) -> Result<ConfigLoggingLevel> {
@@ -57,33 +101,117 @@ fn level(s: &str) -> Result<ConfigLoggingLevel> {
 async fn main() -> std::process::ExitCode {
     match real_main().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
+            eprintln!("orderflow-server: {e:#}");
+            eprintln!("Run 'orderflow-server --help' for the settings and what they accept.");
+            std::process::ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
             eprintln!("orderflow-server: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-async fn real_main() -> Result<()> {
-    let args = Args::parse();
-    let log = ConfigLogging::StderrTerminal {
-        level: level(&args.log_level)?,
+/// Checks every setting before anything starts, so that a mistake is one
+/// message naming the setting, the value and what is expected.
+fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
+    let log_level = level(&args.log_level)
+        .map_err(|e| Failure::Usage(e.context("--log-level (ORDERFLOW_LOG_LEVEL)")))?;
+    let mut config = Config::new(args.listen, args.database.clone());
+    if args.body_limit == 0 {
+        return Err(Failure::Usage(anyhow!(
+            "--body-limit (ORDERFLOW_BODY_LIMIT): 0 would refuse every body; give a size in bytes, e.g. {}",
+            run::DEFAULT_BODY_LIMIT
+        )));
     }
-    .to_logger("orderflow")
-    .map_err(|e| anyhow!("setting up logging: {e}"))?;
-    let mut config = Config::new(args.listen, args.database);
     config.body_limit = args.body_limit;
     config.guardrails = !args.unsafe_disable_guardrails;
+    config.cursor_secret = args
+        .cursor_secret
+        .as_deref()
+        .map(run::parse_secret)
+        .transpose()
+        .map_err(|e| Failure::Usage(e.context("--cursor-secret (ORDERFLOW_CURSOR_SECRET)")))?;
+    check_database_path(&args.database).map_err(Failure::Usage)?;
+    Ok((config, log_level))
+}
+
+/// The database's directory must exist and be writable (SQLite creates
+/// the file and its WAL beside it); an existing database must be a file.
+fn check_database_path(path: &std::path::Path) -> Result<()> {
+    let setting = "--database (ORDERFLOW_DATABASE)";
+    if path.is_dir() {
+        return Err(anyhow!(
+            "{setting}: {} is a directory; give a file path such as {}/orderflow.db",
+            path.display(),
+            path.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let meta = std::fs::metadata(&dir).map_err(|e| {
+        anyhow!(
+            "{setting}: the directory {} of {} cannot be used: {e}",
+            dir.display(),
+            path.display()
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(anyhow!("{setting}: {} is not a directory", dir.display()));
+    }
+    // Creating and removing a probe file is the only honest test of
+    // writability (permissions, read-only mounts, ACLs alike).
+    let probe = dir.join(format!(".orderflow-write-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(anyhow!(
+            "{setting}: cannot write in {} ({e}); the database and its journal live there, so it must be writable",
+            dir.display()
+        )),
+    }
+}
+
+async fn real_main() -> Result<(), Failure> {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // --help and --version are not errors; clap exits 2 on usage
+            // errors itself, with its own message.
+            e.exit()
+        }
+    };
+    if let Some(Command::Admin {
+        action: AdminAction::CreateKey { name },
+    }) = &args.command
+    {
+        if !args.database.is_file() {
+            return Err(Failure::Usage(anyhow!(
+                "--database (ORDERFLOW_DATABASE): no database at {}; admin commands work on the file of an existing installation",
+                args.database.display()
+            )));
+        }
+        let secret = run::create_admin_key(&args.database, name)?;
+        println!("Created an admin API key. It is shown only this once; store it safely:");
+        println!();
+        println!("    {secret}");
+        println!();
+        return Ok(());
+    }
+    let (config, log_level) = config_from(&args)?;
+    let log = ConfigLogging::StderrTerminal { level: log_level }
+        .to_logger("orderflow")
+        .map_err(|e| anyhow!("setting up logging: {e}"))?;
     if !config.guardrails {
         eprintln!(
             "WARNING: --unsafe-disable-guardrails: rate limiting and idempotency are OFF (demonstration only)"
         );
     }
-    config.cursor_secret = args
-        .cursor_secret
-        .as_deref()
-        .map(run::parse_secret)
-        .transpose()?;
     let running = run::start(config, log.clone()).await?;
     if let Some(key) = &running.bootstrap_admin_key {
         println!("Created the first admin API key. It is shown only this once; store it safely:");
@@ -94,7 +222,8 @@ async fn real_main() -> Result<()> {
     println!("OrderFlow listening on http://{}", running.local_addr());
     shutdown_signal().await;
     slog::info!(log, "shutting down: draining in-flight requests");
-    running.stop().await
+    running.stop().await?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -148,7 +148,29 @@ async fn purge_idempotency_keys(app: Arc<App>) {
     }
 }
 
-/// Opens the database, bootstraps the first admin key, and starts serving.
+/// Creates an admin API key on an existing database and returns its
+/// secret: the way back in for an operator with access to the file when
+/// no admin key is known (the first one was lost, or every one revoked).
+/// Refuses to create a database: a typo in the path must not make a new,
+/// empty one.
+pub fn create_admin_key(database: &std::path::Path, name: &str) -> Result<String> {
+    if !database.is_file() {
+        return Err(anyhow!(
+            "no database at {}: give the --database of the server (an existing file)",
+            database.display()
+        ));
+    }
+    let store = Store::open(database, Arc::new(SystemClock), Arc::new(RandomIds))
+        .with_context(|| format!("opening the database {}", database.display()))?;
+    let (key, secret) = store
+        .create_key(crate::store::Role::Admin, None, name)
+        .map_err(|e| anyhow!("creating the key: {e}"))?;
+    let _ = key;
+    Ok(secret)
+}
+
+/// Takes the port, opens the database, bootstraps the first admin key, and
+/// starts serving.
 pub async fn start(config: Config, log: Logger) -> Result<Running> {
     start_with(config, log, Arc::new(SystemClock), Arc::new(RandomIds)).await
 }
@@ -160,6 +182,9 @@ pub async fn start_with(
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
 ) -> Result<Running> {
+    // The port first: if it is taken, nothing else has happened yet (in
+    // particular no admin key was created that nobody will see).
+    let listener = Front::bind(config.listen).await?;
     let path = config.database.clone();
     let clock_for_app = clock.clone();
     let (store, bootstrap) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -219,7 +244,7 @@ pub async fn start_with(
     let router = api_description()?.into_router();
     let lookup: front::Lookup =
         Arc::new(move |method, path| router.lookup_route(method, path.into(), None).map(|_| ()));
-    let front = match Front::start(config.listen, dropshot.local_addr(), lookup, token, log).await {
+    let front = match Front::start(listener, dropshot.local_addr(), lookup, token, log).await {
         Ok(f) => f,
         Err(e) => {
             let _ = dropshot.close().await;
