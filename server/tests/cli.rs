@@ -60,6 +60,7 @@ fn start(dir: &Path) -> (Child, String) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start; it printed:\n{printed}");
 }
 
