@@ -47,6 +47,7 @@ type Row = (
     Option<Vec<u8>>,
     String,
     String,
+    Option<String>,
 );
 
 /// What [`Store::idempotency_begin`] found.
@@ -113,8 +114,8 @@ impl Store {
         self.write(|tx| {
             let found: Option<Row> = tx
                 .prepare_cached(
-                    "SELECT fingerprint, state, status, headers, body, lease_until, expires_at \
-                     FROM idempotency_keys WHERE principal = ?1 AND key = ?2",
+                    "SELECT fingerprint, state, status, headers, body, lease_until, expires_at, \
+                     boot_id FROM idempotency_keys WHERE principal = ?1 AND key = ?2",
                 )?
                 .query_row(params![key.principal, key.key], |r| {
                     Ok((
@@ -125,6 +126,7 @@ impl Store {
                         r.get(4)?,
                         r.get(5)?,
                         r.get(6)?,
+                        r.get(7)?,
                     ))
                 })
                 .optional()?;
@@ -132,11 +134,12 @@ impl Store {
             let claim = |tx: &Connection| -> Result<Begin> {
                 tx.prepare_cached(
                     "INSERT INTO idempotency_keys \
-                     (principal, key, fingerprint, state, created_at, lease_until, expires_at) \
-                     VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6) \
+                     (principal, key, fingerprint, state, created_at, lease_until, expires_at, \
+                      boot_id) \
+                     VALUES (?1, ?2, ?3, 'in_flight', ?4, ?5, ?6, ?7) \
                      ON CONFLICT (principal, key) DO UPDATE SET fingerprint = ?3, \
                      state = 'in_flight', status = NULL, headers = NULL, body = NULL, \
-                     created_at = ?4, lease_until = ?5, expires_at = ?6",
+                     created_at = ?4, lease_until = ?5, expires_at = ?6, boot_id = ?7",
                 )?
                 .execute(params![
                     key.principal,
@@ -145,10 +148,12 @@ impl Store {
                     now_sql,
                     ts_to_sql(&later(now, lease)),
                     ts_to_sql(&later(now, retention)),
+                    self.boot_id,
                 ])?;
                 Ok(Begin::Claimed)
             };
-            let Some((fingerprint, state, status, headers, body, lease_until, expires_at)) = found
+            let Some((fingerprint, state, status, headers, body, lease_until, expires_at, boot_id)) =
+                found
             else {
                 return claim(tx);
             };
@@ -173,6 +178,14 @@ impl Store {
                     }))
                 }
                 _ if lease_until <= now_sql => claim(tx),
+                // The claim's process is gone (killed, crashed, closed): its
+                // request will never finish, so a retry need not wait for
+                // the lease.
+                _ if boot_id.as_deref() != Some(self.boot_id.as_str())
+                    && super::boots::claim_is_orphaned(tx, boot_id.as_deref())? =>
+                {
+                    claim(tx)
+                }
                 _ => Ok(Begin::InFlight),
             }
         })
@@ -421,6 +434,89 @@ mod tests {
         );
         // The request died: after its lease the key is free again.
         t.clock.advance(chrono::Duration::seconds(61));
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+    }
+
+    #[test]
+    fn a_claim_of_a_live_process_blocks_until_its_lease_even_across_stores() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        // A second opener (another boot of a live process) sees it in flight.
+        let other = t.reopen();
+        assert_eq!(
+            other.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::InFlight
+        );
+    }
+
+    #[test]
+    fn a_claim_left_by_a_killed_process_is_free_at_once() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        // A process claims the key and is killed before it finishes: a real
+        // child process stands in for it, its boot and claim written as
+        // `Store` would have written them.
+        let mut victim = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("spawn");
+        let pid = victim.id();
+        let start = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s[s.rfind(')')? + 1..].to_string();
+                rest.split_whitespace().nth(19).map(str::to_owned)
+            })
+            .expect("the child's start time");
+        {
+            let conn = rusqlite::Connection::open(&t.path).expect("open");
+            conn.execute(
+                "INSERT INTO boots (boot_id, pid, proc_start, started_at) \
+                 VALUES ('boot_victim', ?1, ?2, '2026-11-21T10:00:00.000000Z')",
+                rusqlite::params![i64::from(pid), start],
+            )
+            .expect("boot");
+        }
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        {
+            let conn = rusqlite::Connection::open(&t.path).expect("open");
+            conn.execute("UPDATE idempotency_keys SET boot_id = 'boot_victim'", [])
+                .expect("hand the claim to the victim");
+        }
+        // While the victim lives, its claim holds.
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::InFlight
+        );
+        victim.kill().expect("kill");
+        victim.wait().expect("reap");
+        // Within the lease, but its process is gone: a retry proceeds.
+        assert_eq!(
+            t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+    }
+
+    #[test]
+    fn a_cleanly_closed_store_leaves_no_claim_blocking() {
+        let t = TestStore::new();
+        let k = key("key_a", "k1", "fp1");
+        let first = t.reopen();
+        assert_eq!(
+            first.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
+            Begin::Claimed
+        );
+        drop(first);
         assert_eq!(
             t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap(),
             Begin::Claimed

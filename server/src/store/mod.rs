@@ -29,6 +29,7 @@
 //! PostgreSQL backend can be added later. The trait is not extracted yet;
 //! the public methods of [`Store`] are its intended shape.
 
+mod boots;
 mod clock;
 pub mod cursor;
 mod customers;
@@ -169,12 +170,26 @@ pub struct Store {
     ids: Arc<dyn IdSource>,
     cursor_secret: OnceLock<[u8; 32]>,
     principals: principals::PrincipalCache,
+    /// This process's boot (see `boots`): recorded in the claims it takes.
+    boot_id: String,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Deliberately omits the cursor secret.
         f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Store {
+    /// A clean close: this boot's claims (none should be left once requests
+    /// drained) stop blocking retries. A crash skips this; `boots` then
+    /// finds the process gone.
+    fn drop(&mut self) {
+        let now = ts_to_sql(&self.now());
+        if let Ok(mut lease) = self.writer.checkout() {
+            let _ = boots::close(lease.conn_mut(), &self.boot_id, &now);
+        }
     }
 }
 
@@ -203,6 +218,12 @@ impl Store {
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", true)?;
         schema::migrate(&mut writer)?;
+        let boot_id = format!("boot_{}", uuid::Uuid::new_v4().simple());
+        {
+            let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            boots::register(&tx, &boot_id, &ts_to_sql(&clock.now().trunc_subsecs(6)))?;
+            tx.commit()?;
+        }
 
         // Readers are opened after migrating so they never see a half-made
         // schema, and read-only so that no code path can write through them.
@@ -230,6 +251,7 @@ impl Store {
             ids,
             cursor_secret: OnceLock::new(),
             principals: principals::PrincipalCache::new(PRINCIPAL_CAPACITY, PRINCIPAL_TTL),
+            boot_id,
         })
     }
 

@@ -126,6 +126,22 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
     "#,
+    // 3: Boots. Every process that opens the database is a boot; a claim
+    // records the boot that took it, so a claim whose process is gone
+    // (killed, crashed) is known dead at once instead of blocking retries
+    // for its lease. A process is identified on its host by pid and start
+    // time (SQLite files are local, so every opener shares the host);
+    // `closed_at` is set on a clean close.
+    r#"
+    CREATE TABLE boots (
+        boot_id     TEXT PRIMARY KEY,
+        pid         INTEGER NOT NULL,
+        proc_start  TEXT,
+        started_at  TEXT NOT NULL,
+        closed_at   TEXT
+    ) STRICT;
+    ALTER TABLE idempotency_keys ADD COLUMN boot_id TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
