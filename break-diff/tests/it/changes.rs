@@ -106,6 +106,7 @@ fn a_group_takes_the_highest_level_and_the_shortest_route() {
         message: message.to_owned(),
         fingerprint: "00000000000000ff".to_owned(),
         copy_key: None,
+        alike_key: None,
     };
     let grouped = group(&[
         finding(
