@@ -373,7 +373,9 @@ fn text_places(out: &mut String, inputs: Inputs<'_>, c: &Change) {
         }
         out.push('\n');
         if let Some(sources) = inputs.sources.filter(|_| !p.waived) {
-            out.push_str(&excerpt(sources, &p.base, &p.revision).replace("\n  ", "\n    "));
+            for line in excerpt(sources, &p.base, &p.revision).lines() {
+                let _ = writeln!(out, "  {line}");
+            }
         }
     }
 }
