@@ -36,6 +36,29 @@
 //! Each finding keeps its own fingerprint; a folded change lists them all
 //! ([`Change::fingerprints`]), shows the one of the finding it describes,
 //! and a waiver naming any of them accepts the whole change.
+//!
+//! A second, explicit level folds *the same edit in several places*:
+//! component schemas that are copies of each other (Stripe's
+//! `payment_method_details_ideal` and `payment_method_ideal`) gain the
+//! same enum value, or one body inlines at `company` what another inlines
+//! at `account.company`. A finding's *alike key* ([`Finding::alike_key`])
+//! is the rule, the leaf name (the last property or parameter name on the
+//! way to the change, `bank` in `.../properties/bank/enum`), a structural
+//! hash of the changed node on each side and the message without its
+//! route; [`entries`] folds changes of the same rule and level with equal
+//! alike keys into one entry whose [`Change::places`] lists each place.
+//! The node hashed is the nearest object at or above the pointer (the
+//! schema holding an `enum`, not the list alone), and for a property added
+//! or removed the object that gains or loses it, on both sides: two
+//! objects that differ elsewhere gaining the same property are two edits.
+//! To keep coincidences apart, a change has no alike key when it has no
+//! leaf name, lacks a side, or its node is trivial on both sides: nothing
+//! but `type`, `format`, `nullable`, scalar constraints and annotations
+//! (see [`substantial`]), such as `{}` or `{type: string}`.
+//! Each place keeps its own fingerprints, and waivers match findings as
+//! before, so a waiver names one place: an entry is gone from the report
+//! only when every place is waived, and a partly waived entry lists its
+//! waived places as such ([`Place::waived`]).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -79,6 +102,60 @@ pub struct Change {
     /// several.
     #[serde(skip_serializing_if = "single")]
     pub fingerprints: Vec<String>,
+    /// The alike key of its findings (see the module docs); not part of
+    /// any report.
+    #[serde(skip)]
+    pub alike_key: Option<String>,
+    /// For the same edit in several places (see [`entries`]): every place,
+    /// waived ones included, in the order they first appear; empty for an
+    /// edit in one place. The change's own fields then describe the union:
+    /// `operations` of every place not waived, `findings` their sum, and
+    /// `message`, `base`, `revision` and `fingerprint` those of the place
+    /// it shows (the shortest route).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<Place>,
+}
+
+/// One place of an edit made alike in several places: the change there,
+/// as [`group`] made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// The fingerprint of the change at this place.
+    pub fingerprint: String,
+    /// Every fingerprint of the change at this place (several when it was
+    /// folded from inline copies).
+    pub fingerprints: Vec<String>,
+    /// The operation with the shortest route to this place.
+    pub operation: Option<String>,
+    /// The operations that reach this place, sorted.
+    pub operations: Vec<String>,
+    /// Location in the base document.
+    pub base: Option<Location>,
+    /// Location in the revision.
+    pub revision: Option<Location>,
+    /// The message at this place.
+    pub message: String,
+    /// How many findings this place holds.
+    pub findings: usize,
+    /// Whether a waiver accepted this place's findings: they count
+    /// nowhere, and the place is listed so that the entry is whole.
+    pub waived: bool,
+}
+
+impl Place {
+    fn of(c: &Change, waived: bool) -> Place {
+        Place {
+            fingerprint: c.fingerprint.clone(),
+            fingerprints: c.fingerprints.clone(),
+            operation: c.operation.clone(),
+            operations: c.operations.clone(),
+            base: c.base.clone(),
+            revision: c.revision.clone(),
+            message: c.message.clone(),
+            findings: c.findings,
+            waived,
+        }
+    }
 }
 
 fn single(fingerprints: &[String]) -> bool {
@@ -116,6 +193,8 @@ pub fn group(findings: &[Finding]) -> Vec<Change> {
                 message: f.message.clone(),
                 findings: 0,
                 fingerprints: Vec::new(),
+                alike_key: f.alike_key.clone(),
+                places: Vec::new(),
             });
             operations.push(BTreeSet::new());
             fingerprints.push(BTreeSet::new());
@@ -148,6 +227,93 @@ pub fn group(findings: &[Finding]) -> Vec<Change> {
     changes
 }
 
+/// The report's entries: [`group`] of `findings`, then the changes of one
+/// rule and level with equal alike keys folded into one entry listing its
+/// places (see the module docs), in the order each entry first appears.
+/// `waived` are the findings waivers accepted: a place of theirs with the
+/// alike key of an entry is listed in it as waived, and counts nowhere; an
+/// edit waived in every place makes no entry.
+pub fn entries(findings: &[Finding], waived: &[Finding]) -> Vec<Change> {
+    let changes = group(findings);
+    type Key<'a> = (&'static str, Level, &'a str);
+    fn key(c: &Change) -> Option<Key<'_>> {
+        c.alike_key.as_deref().map(|k| (c.rule, c.level, k))
+    }
+    let mut members: FastMap<Key<'_>, Vec<usize>> = FastMap::default();
+    for (i, c) in changes.iter().enumerate() {
+        if let Some(k) = key(c) {
+            members.entry(k).or_default().push(i);
+        }
+    }
+    let waived_changes = if waived.is_empty() || members.is_empty() {
+        Vec::new()
+    } else {
+        group(waived)
+    };
+    let mut waived_at: FastMap<Key<'_>, Vec<&Change>> = FastMap::default();
+    for c in &waived_changes {
+        let Some(k) = key(c) else { continue };
+        let Some(kept) = members.get(&k) else {
+            continue;
+        };
+        // A waiver narrowed to some operations waives part of a change
+        // that is otherwise kept: that is the same place, not another.
+        let same_place = kept.iter().any(|&j| {
+            changes[j]
+                .fingerprints
+                .iter()
+                .any(|fp| c.fingerprints.contains(fp))
+        });
+        if !same_place {
+            waived_at.entry(k).or_default().push(c);
+        }
+    }
+    let mut out = Vec::with_capacity(changes.len());
+    let mut taken = vec![false; changes.len()];
+    for (i, change) in changes.iter().enumerate() {
+        if taken[i] {
+            continue;
+        }
+        let Some(k) = key(change) else {
+            out.push(change.clone());
+            continue;
+        };
+        let kept = &members[&k];
+        let also_waived = waived_at.get(&k).map(Vec::as_slice).unwrap_or_default();
+        if kept.len() == 1 && also_waived.is_empty() {
+            out.push(change.clone());
+            continue;
+        }
+        for &j in kept {
+            taken[j] = true;
+        }
+        // The place shown is the one with the shortest route, as within a
+        // change; ties go to the first operation in sorted order.
+        let shown = kept
+            .iter()
+            .map(|&j| &changes[j])
+            .min_by(|a, b| (a.message.len(), &a.operation).cmp(&(b.message.len(), &b.operation)))
+            .unwrap_or(change);
+        let mut entry = shown.clone();
+        let mut operations: BTreeSet<&str> = BTreeSet::new();
+        entry.findings = 0;
+        for &j in kept {
+            let c = &changes[j];
+            operations.extend(c.operations.iter().map(String::as_str));
+            entry.findings += c.findings;
+            entry.level = entry.level.max(c.level);
+            entry.places.push(Place::of(c, false));
+        }
+        entry
+            .places
+            .extend(also_waived.iter().map(|c| Place::of(c, true)));
+        entry.operations = operations.into_iter().map(str::to_owned).collect();
+        entry.operation_count = entry.operations.len();
+        out.push(entry);
+    }
+    out
+}
+
 /// The fingerprint of a finding of `rule` at `base` and `rev` (pointers
 /// into each document, when the thing exists there) whose message, once
 /// the site's route `at` is taken out, is `message`.
@@ -158,19 +324,32 @@ pub fn fingerprint(
     message: &str,
     at: &str,
 ) -> String {
-    keys(rule, base, rev, message, at).0
+    keys(rule, base, rev, message, at).fingerprint
 }
 
-/// The fingerprint (see [`fingerprint`]) and the copy key (see the module
-/// docs) of one finding; the copy key is `None` unless every pointer the
-/// finding has is inside an operation, one of them below it.
+/// What [`keys`] computes for one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// See [`fingerprint`].
+    pub fingerprint: String,
+    /// See [`Finding::copy_key`].
+    pub copy: Option<String>,
+    /// See [`Finding::alike_key`].
+    pub alike: Option<String>,
+}
+
+/// The fingerprint (see [`fingerprint`]), the copy key and the alike key
+/// (see the module docs) of one finding; the copy key is `None` unless
+/// every pointer the finding has is inside an operation, one of them below
+/// it, and the alike key is `None` for a change that could coincide by
+/// accident (no leaf name, a side missing, a trivial node).
 pub fn keys(
     rule: &str,
     base: Option<(&Document, &str)>,
     rev: Option<(&Document, &str)>,
     message: &str,
     at: &str,
-) -> (String, Option<String>) {
+) -> Keys {
     let detail = if at.is_empty() {
         message.to_owned()
     } else {
@@ -188,7 +367,164 @@ pub fn keys(
     }
     let fingerprint = hex(&hasher.finalize());
     let copy = copy_key(rule, (base, &base_ptr), (rev, &rev_ptr), &detail);
-    (fingerprint, copy)
+    let alike = alike_key(rule, (base, &base_ptr), (rev, &rev_ptr), &detail);
+    Keys {
+        fingerprint,
+        copy,
+        alike,
+    }
+}
+
+/// Whether `child` is `parent` plus `/properties/NAME`: the pointers of a
+/// property added or removed, reported at the parent on the side that
+/// lacks it.
+fn is_property_of(parent: &str, child: &str) -> bool {
+    child
+        .strip_prefix(parent)
+        .and_then(|tail| tail.strip_prefix("/properties/"))
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
+/// See the module docs. `canonical` is each side's [`canonical`] pointer.
+fn alike_key(
+    rule: &str,
+    base: (Option<(&Document, &str)>, &str),
+    rev: (Option<(&Document, &str)>, &str),
+    detail: &str,
+) -> Option<String> {
+    let ((Some((base_doc, b)), base_canonical), (Some((rev_doc, r)), rev_canonical)) = (base, rev)
+    else {
+        return None;
+    };
+    // A property added or removed: the objects that gain or lose it, on
+    // both sides, and the property's name as the leaf.
+    let (base_node, rev_node, leaf) = if is_property_of(b, r) {
+        let leaf = leaf_name(rev_canonical)?;
+        (
+            base_doc.at(b)?.value,
+            rev_doc.at(&r[..b.len()])?.value,
+            leaf,
+        )
+    } else if is_property_of(r, b) {
+        let leaf = leaf_name(base_canonical)?;
+        (
+            base_doc.at(&b[..r.len()])?.value,
+            rev_doc.at(r)?.value,
+            leaf,
+        )
+    } else {
+        let leaf = leaf_name(rev_canonical).or_else(|| leaf_name(base_canonical))?;
+        (
+            nearest_object(base_doc, b)?,
+            nearest_object(rev_doc, r)?,
+            leaf,
+        )
+    };
+    if !substantial(base_node) && !substantial(rev_node) {
+        return None;
+    }
+    let mut hasher = Sha256::new();
+    for part in [rule, leaf] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    shape_hash(base_node, false, &mut hasher);
+    hasher.update([0u8]);
+    shape_hash(rev_node, false, &mut hasher);
+    hasher.update([0u8]);
+    hasher.update(detail.as_bytes());
+    Some(hex(&hasher.finalize()))
+}
+
+/// The object at `ptr`, or at the nearest pointer above it that holds
+/// one: the schema whose `enum` or `required` list a finding points at.
+fn nearest_object<'d>(doc: &'d Document, ptr: &str) -> Option<&'d Value> {
+    let mut ptr = ptr;
+    // Two steps at most (`.../enum/0` to the schema), never to the root.
+    for _ in 0..3 {
+        if ptr.is_empty() {
+            return None;
+        }
+        if let Some(node) = doc.at(ptr)
+            && node.value.is_object()
+        {
+            return Some(node.value);
+        }
+        ptr = &ptr[..ptr.rfind('/')?];
+    }
+    None
+}
+
+/// The last property or parameter name on the way to a canonical pointer
+/// (`bank` in `/components/schemas/x/properties/bank/enum`, `query:limit`
+/// for a parameter), escaped as in the pointer; `None` when it has none.
+fn leaf_name(canonical: &str) -> Option<&str> {
+    let mut leaf = None;
+    let mut named = false;
+    for segment in canonical.split('/').skip(1) {
+        if named {
+            leaf = Some(segment);
+            named = false;
+        } else if matches!(segment, "properties" | "parameters") {
+            named = true;
+        }
+    }
+    leaf.filter(|l| !l.is_empty())
+}
+
+/// Keywords that only say what kind of value a node is, or bound a
+/// scalar: a node made of them alone (and [`DESCRIPTIVE`] ones) is common
+/// enough that two edits of it elsewhere may coincide by accident.
+const BARE: &[&str] = &[
+    "type",
+    "format",
+    "nullable",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "default",
+    "maxLength",
+    "minLength",
+    "maximum",
+    "minimum",
+    "exclusiveMaximum",
+    "exclusiveMinimum",
+    "multipleOf",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+];
+
+/// Whether `value` has content of its own, enough for an edit of it to be
+/// told apart from an edit of another node that merely looks alike: an
+/// object with a non-empty `enum`, `properties`, `required`, `const`, a
+/// parameter's `in` and `name` over a substantial schema, or a nested
+/// schema (`items`, `allOf`, ...) that is substantial. `{}`, `{type:
+/// string}` and `{type: integer, maximum: 100}` are not.
+pub fn substantial(value: &Value) -> bool {
+    let Value::Object(map) = value else {
+        return false;
+    };
+    map.iter().any(|(key, v)| {
+        let key = key.as_str();
+        if DESCRIPTIVE.contains(&key) || BARE.contains(&key) || key.starts_with("x-") {
+            return false;
+        }
+        match key {
+            "enum" | "required" => v.as_array().is_some_and(|a| !a.is_empty()),
+            "const" => true,
+            "properties" | "patternProperties" => v.as_object().is_some_and(|o| !o.is_empty()),
+            "allOf" | "oneOf" | "anyOf" | "prefixItems" => {
+                v.as_array().is_some_and(|a| a.iter().any(substantial))
+            }
+            // A parameter or media type: its schema decides; `name` and
+            // `in` alone are shared by every parameter of that name.
+            "name" | "in" | "style" | "explode" => false,
+            "content" => v.as_object().is_some_and(|o| o.values().any(substantial)),
+            _ => substantial(v),
+        }
+    })
 }
 
 /// See the module docs. `canonical` is each side's [`canonical`] pointer.
@@ -205,12 +541,7 @@ fn copy_key(
     // that lacks it: the node that changed is the property, so both sides
     // are read there (one finds nothing), and the rest of the parent,
     // which may differ between copies, does not matter.
-    let property = |parent: &str, child: &'_ str| -> bool {
-        child
-            .strip_prefix(parent)
-            .and_then(|tail| tail.strip_prefix("/properties/"))
-            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
-    };
+    let property = is_property_of;
     // Only a named property is read on the side that lacks it: an index
     // (a parameter's) names another thing in the other document.
     let deeper = match (base.0, rev.0) {

@@ -130,6 +130,14 @@ pub struct Finding {
     /// (see [`change`]). Not part of the JSON report.
     #[serde(skip)]
     pub copy_key: Option<String>,
+    /// Equal for the findings of the same edit in several places: the
+    /// same rule, leaf name, changed content on both sides and message
+    /// without its route, wherever the node is; [`change::entries`] folds
+    /// their changes into one entry listing the places (see [`change`]).
+    /// `None` when the node is too plain to tell a coincidence apart. Not
+    /// part of the JSON report.
+    #[serde(skip)]
+    pub alike_key: Option<String>,
 }
 
 /// Knobs of a comparison. Time is injected: the engine never reads the

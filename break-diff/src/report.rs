@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::change::{Change, group};
+use crate::change::{Change, Place, entries};
 use crate::rules::{ALL, Family, Mirror, RuleMeta};
 use crate::{Finding, Level, Location, REPORT_VERSION};
 
@@ -164,16 +164,18 @@ fn summary(changes: &[Change], findings: usize, waived: usize) -> String {
     format!("{head}: {e} error, {w} warning, {i} info{waived}")
 }
 
-/// Renders findings in `format`, one entry per root change (see
-/// [`crate::change`]). `waived` are findings that a waiver accepted:
-/// counted in summaries and listed in JSON, never reported as problems.
+/// Renders findings in `format`, one entry per root change, and one for
+/// the same edit in several places (see [`crate::change::entries`]).
+/// `waived` are findings that a waiver accepted: counted in summaries and
+/// listed in JSON, never reported as problems, and named as waived places
+/// of an entry whose other places are not waived.
 pub fn render(
     format: Format,
     inputs: Inputs<'_>,
     findings: &[Finding],
     waived: &[Finding],
 ) -> String {
-    let changes = group(findings);
+    let changes = entries(findings, waived);
     match format {
         Format::Text => text(inputs, &changes, findings.len(), waived.len()),
         Format::Json => json_report(inputs, &changes, findings, waived),
@@ -220,6 +222,60 @@ fn other_operations(c: &Change) -> Option<String> {
     Some(out)
 }
 
+/// `the same edit in 3 places` (`, 1 of them waived`) for an entry folded
+/// from several places; `None` for a change in one place.
+fn places_headline(c: &Change) -> Option<String> {
+    if c.places.is_empty() {
+        return None;
+    }
+    let waived = c.places.iter().filter(|p| p.waived).count();
+    let mut out = format!("the same edit in {} places", c.places.len());
+    if waived > 0 {
+        let _ = write!(out, " ({waived} waived)");
+    }
+    Some(out)
+}
+
+/// `GET /a` or `GET /a and 3 more operations`, for one place.
+fn place_operations(p: &Place) -> Option<String> {
+    let op = p.operation.as_deref()?;
+    Some(match p.operations.len() {
+        0 | 1 => op.to_owned(),
+        2 => format!("{op} and 1 more operation"),
+        n => format!("{op} and {} more operations", n - 1),
+    })
+}
+
+/// The message with the places headline before it, for one-line formats.
+fn entry_message(c: &Change) -> String {
+    match places_headline(c) {
+        Some(head) => format!("{head}: {}", c.message),
+        None => c.message.clone(),
+    }
+}
+
+/// `revision.yaml:130 /components/...`, where a place is best shown.
+fn place_at(inputs: Inputs<'_>, p: &Place) -> String {
+    let (file, line) = anchor_of(inputs, &p.revision, &p.base);
+    let ptr = p
+        .revision
+        .as_ref()
+        .or(p.base.as_ref())
+        .map(|l| show_ptr(&l.pointer))
+        .unwrap_or("/");
+    let waived = if p.waived { " (waived)" } else { "" };
+    format!("{file}:{line} {ptr}{waived}")
+}
+
+/// The places other than the one the entry shows, one-line each.
+fn other_places(inputs: Inputs<'_>, c: &Change) -> Vec<String> {
+    c.places
+        .iter()
+        .filter(|p| p.waived || p.fingerprint != c.fingerprint)
+        .map(|p| place_at(inputs, p))
+        .collect()
+}
+
 fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) -> String {
     let mut out = String::new();
     for c in changes {
@@ -229,7 +285,10 @@ fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) 
         }
         out.push('\n');
         let _ = writeln!(out, "  {}", c.message);
-        if let Some(b) = &c.base {
+        if !c.places.is_empty() {
+            text_places(&mut out, inputs, c);
+        }
+        if let Some(b) = c.base.as_ref().filter(|_| c.places.is_empty()) {
             let _ = writeln!(
                 out,
                 "  base:     {}:{} {}",
@@ -238,7 +297,7 @@ fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) 
                 show_ptr(&b.pointer)
             );
         }
-        if let Some(r) = &c.revision {
+        if let Some(r) = c.revision.as_ref().filter(|_| c.places.is_empty()) {
             let _ = writeln!(
                 out,
                 "  revision: {}:{} {}",
@@ -263,7 +322,7 @@ fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) 
             let _ = write!(out, " (copies: {})", copies.join(", "));
         }
         out.push('\n');
-        if let Some(sources) = inputs.sources {
+        if let Some(sources) = inputs.sources.filter(|_| c.places.is_empty()) {
             out.push_str(&excerpt(sources, &c.base, &c.revision));
         }
         out.push('\n');
@@ -271,6 +330,54 @@ fn text(inputs: Inputs<'_>, changes: &[Change], findings: usize, waived: usize) 
     out.push_str(&summary(changes, findings, waived));
     out.push('\n');
     out
+}
+
+/// The places of an entry folded from several: each one's locations,
+/// operations and fingerprints, waived ones marked (their findings count
+/// nowhere; the entry is listed whole so that nothing looks fixed).
+fn text_places(out: &mut String, inputs: Inputs<'_>, c: &Change) {
+    let _ = writeln!(out, "  {}:", places_headline(c).unwrap_or_default());
+    for p in &c.places {
+        let mut first = if p.waived { "  - waived\n    " } else { "  - " };
+        if let Some(b) = &p.base {
+            let _ = writeln!(
+                out,
+                "{first}base:     {}:{} {}",
+                inputs.base,
+                b.line,
+                show_ptr(&b.pointer)
+            );
+            first = "    ";
+        }
+        if let Some(r) = &p.revision {
+            let _ = writeln!(
+                out,
+                "{first}revision: {}:{} {}",
+                inputs.revision,
+                r.line,
+                show_ptr(&r.pointer)
+            );
+        }
+        if let Some(ops) = place_operations(p) {
+            let _ = writeln!(out, "    operations: {ops}");
+        }
+        let _ = write!(out, "    fingerprint: {}", p.fingerprint);
+        let copies: Vec<&str> = p
+            .fingerprints
+            .iter()
+            .map(String::as_str)
+            .filter(|fp| *fp != p.fingerprint)
+            .collect();
+        if !copies.is_empty() {
+            let _ = write!(out, " (copies: {})", copies.join(", "));
+        }
+        out.push('\n');
+        if let Some(sources) = inputs.sources.filter(|_| !p.waived) {
+            for line in excerpt(sources, &p.base, &p.revision).lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
 }
 
 fn show_ptr(p: &str) -> &str {
@@ -391,8 +498,48 @@ struct JsonChange<'a> {
     operation: Option<&'a str>,
     operation_count: usize,
     operations: &'a [String],
+    /// Listed only for the same edit in several places (see
+    /// [`Change::places`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    places: Vec<JsonPlace<'a>>,
     revision: Option<JsonLocation<'a>>,
     rule: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    base: Option<JsonLocation<'a>>,
+    findings: usize,
+    fingerprint: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    fingerprints: &'a [String],
+    message: &'a str,
+    operation: Option<&'a str>,
+    operation_count: usize,
+    operations: &'a [String],
+    revision: Option<JsonLocation<'a>>,
+    waived: bool,
+}
+
+impl<'a> From<&'a Place> for JsonPlace<'a> {
+    fn from(p: &'a Place) -> Self {
+        JsonPlace {
+            base: JsonLocation::of(&p.base),
+            findings: p.findings,
+            fingerprint: &p.fingerprint,
+            fingerprints: if p.fingerprints.len() > 1 {
+                &p.fingerprints
+            } else {
+                &[]
+            },
+            message: &p.message,
+            operation: p.operation.as_deref(),
+            operation_count: p.operations.len(),
+            operations: &p.operations,
+            revision: JsonLocation::of(&p.revision),
+            waived: p.waived,
+        }
+    }
 }
 
 impl<'a> From<&'a Change> for JsonChange<'a> {
@@ -411,6 +558,7 @@ impl<'a> From<&'a Change> for JsonChange<'a> {
             operation: c.operation.as_deref(),
             operation_count: c.operation_count,
             operations: &c.operations,
+            places: c.places.iter().map(JsonPlace::from).collect(),
             revision: JsonLocation::of(&c.revision),
             rule: c.rule,
         }
@@ -432,10 +580,22 @@ fn markdown(changes: &[Change], findings: usize, waived: usize) -> String {
     out.push_str("| Level | Rule | Operation | Change | Base | Revision |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- |\n");
     for c in changes {
-        let loc = |l: &Option<crate::Location>| {
-            l.as_ref()
-                .map(|l| format!("line {}", l.line))
-                .unwrap_or_else(|| "-".to_owned())
+        // An entry in several places names every place's line.
+        let loc = |side: fn(&Place) -> &Option<Location>, l: &Option<Location>| {
+            let lines: Vec<String> = if c.places.is_empty() {
+                l.iter().map(|l| l.line.to_string()).collect()
+            } else {
+                c.places
+                    .iter()
+                    .filter(|p| !p.waived)
+                    .filter_map(|p| side(p).as_ref().map(|l| l.line.to_string()))
+                    .collect()
+            };
+            match lines.len() {
+                0 => "-".to_owned(),
+                1 => format!("line {}", lines[0]),
+                _ => format!("lines {}", lines.join(", ")),
+            }
         };
         let ops = operations_headline(c).unwrap_or_else(|| "-".to_owned());
         let _ = writeln!(
@@ -444,10 +604,43 @@ fn markdown(changes: &[Change], findings: usize, waived: usize) -> String {
             c.level,
             c.rule,
             cell(&ops),
-            cell(&c.message),
-            loc(&c.base),
-            loc(&c.revision),
+            cell(&entry_message(c)),
+            loc(|p| &p.base, &c.base),
+            loc(|p| &p.revision, &c.revision),
         );
+    }
+    let several: Vec<&Change> = changes.iter().filter(|c| !c.places.is_empty()).collect();
+    if !several.is_empty() {
+        out.push_str(
+            "\n<details><summary>Places of each edit made in several places</summary>\n\n",
+        );
+        for c in several {
+            let _ = writeln!(out, "- `{}` ({}):", c.rule, c.fingerprint);
+            for p in &c.places {
+                let line = |l: &Option<Location>| {
+                    l.as_ref()
+                        .map(|l| l.line.to_string())
+                        .unwrap_or_else(|| "-".to_owned())
+                };
+                let ptr = p
+                    .revision
+                    .as_ref()
+                    .or(p.base.as_ref())
+                    .map(|l| show_ptr(&l.pointer))
+                    .unwrap_or("/");
+                let _ = writeln!(
+                    out,
+                    "  - `{}` (base line {}, revision line {}; {}; {}){}",
+                    cell(ptr),
+                    line(&p.base),
+                    line(&p.revision),
+                    cell(&place_operations(p).unwrap_or_else(|| "-".to_owned())),
+                    p.fingerprint,
+                    if p.waived { " waived" } else { "" },
+                );
+            }
+        }
+        out.push_str("\n</details>\n");
     }
     // The full lists, folded away: a shared schema can reach hundreds.
     let long: Vec<&Change> = changes.iter().filter(|c| c.operation_count > 1).collect();
@@ -482,7 +675,16 @@ fn gh_prop(s: &str) -> String {
 /// Where a change is best shown: in the revision when it exists there,
 /// else in the base.
 fn anchor<'a>(inputs: Inputs<'a>, c: &Change) -> (&'a str, u32) {
-    match (&c.revision, &c.base) {
+    anchor_of(inputs, &c.revision, &c.base)
+}
+
+/// [`anchor`] of a pair of locations.
+fn anchor_of<'a>(
+    inputs: Inputs<'a>,
+    revision: &Option<Location>,
+    base: &Option<Location>,
+) -> (&'a str, u32) {
+    match (revision, base) {
         (Some(r), _) => (inputs.revision, r.line),
         (None, Some(b)) => (inputs.base, b.line),
         (None, None) => (inputs.revision, 1),
@@ -501,12 +703,20 @@ fn github(inputs: Inputs<'_>, changes: &[Change]) -> String {
         let op = operations_headline(c)
             .map(|o| format!("{o}: "))
             .unwrap_or_default();
+        // One annotation per entry, at the place it shows; the others
+        // are named in it.
+        let others = other_places(inputs, c);
+        let also = if others.is_empty() {
+            String::new()
+        } else {
+            format!("; also at {}", others.join(", "))
+        };
         let _ = writeln!(
             out,
             "::{command} file={},line={line},title={}::{}",
             gh_prop(file),
             gh_prop(c.rule),
-            gh_data(&format!("{op}{}", c.message)),
+            gh_data(&format!("{op}{}{also}", entry_message(c))),
         );
     }
     out
@@ -543,14 +753,40 @@ fn junit(inputs: Inputs<'_>, changes: &[Change]) -> String {
             xml(&operations_headline(c).unwrap_or_else(|| "document".to_owned())),
             xml(file),
         );
+        let message = entry_message(c);
+        // The places, one a line, as the test case's body.
+        let places: String = c
+            .places
+            .iter()
+            .map(|p| format!("{}\n", place_at(inputs, p)))
+            .collect();
         if c.level == Level::Info {
-            let _ = writeln!(out, "      <system-out>{}</system-out>", xml(&c.message));
-        } else {
+            let _ = writeln!(
+                out,
+                "      <system-out>{}</system-out>",
+                xml(&format!(
+                    "{message}{}",
+                    if places.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n{places}")
+                    }
+                ))
+            );
+        } else if places.is_empty() {
             let _ = writeln!(
                 out,
                 "      <failure type=\"{}\" message=\"{}\"/>",
                 c.level,
-                xml(&c.message)
+                xml(&message)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                c.level,
+                xml(&message),
+                xml(&places)
             );
         }
         out.push_str("    </testcase>\n");
@@ -590,7 +826,7 @@ fn sarif(inputs: Inputs<'_>, changes: &[Change]) -> String {
                 .unwrap_or_default();
             // The primary location is the revision's; the base's, when
             // both exist, is where the thing was.
-            let related: Vec<_> = match (&c.revision, &c.base) {
+            let mut related: Vec<_> = match (&c.revision, &c.base) {
                 (Some(_), Some(b)) => {
                     let mut loc = physical(inputs.base, b.line);
                     loc["id"] = json!(1);
@@ -599,14 +835,48 @@ fn sarif(inputs: Inputs<'_>, changes: &[Change]) -> String {
                 }
                 _ => Vec::new(),
             };
+            // The same edit in other places: each where it is best shown.
+            for p in c
+                .places
+                .iter()
+                .filter(|p| p.waived || p.fingerprint != c.fingerprint)
+            {
+                let (file, line) = anchor_of(inputs, &p.revision, &p.base);
+                let ptr = p
+                    .revision
+                    .as_ref()
+                    .or(p.base.as_ref())
+                    .map(|l| show_ptr(&l.pointer))
+                    .unwrap_or("/");
+                let mut loc = physical(file, line);
+                loc["id"] = json!(related.len() + 1);
+                let waived = if p.waived { " (waived)" } else { "" };
+                loc["message"] = json!({ "text": format!("the same edit: {ptr}{waived}") });
+                related.push(loc);
+            }
+            let mut properties = json!({ "operations": c.operations });
+            if !c.places.is_empty() {
+                properties["places"] = c
+                    .places
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "fingerprint": p.fingerprint,
+                            "base": p.base.as_ref().map(|l| &l.pointer),
+                            "revision": p.revision.as_ref().map(|l| &l.pointer),
+                            "waived": p.waived,
+                        })
+                    })
+                    .collect();
+            }
             json!({
                 "ruleId": c.rule,
                 "level": sarif_level(c.level),
-                "message": { "text": format!("{op}{}", c.message) },
+                "message": { "text": format!("{op}{}", entry_message(c)) },
                 "locations": [physical(file, line)],
                 "relatedLocations": related,
                 "partialFingerprints": { "breakDiffChange/v1": c.fingerprint },
-                "properties": { "operations": c.operations },
+                "properties": properties,
             })
         })
         .collect();

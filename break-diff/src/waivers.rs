@@ -8,6 +8,13 @@
 //! expired waiver stops applying rather than failing the run, so the
 //! finding comes back on its own.
 //!
+//! A change folded from inline copies is one thing, and a waiver naming
+//! any copy's fingerprint accepts all of it. The same edit in several
+//! places (see [`crate::change::entries`]) is several things that look
+//! alike: a waiver accepts the places it names and no other, and the
+//! report keeps the entry, listing the waived places, until every place
+//! is waived.
+//!
 //! ```yaml
 //! waivers:
 //!   - rule: response_property_became_optional

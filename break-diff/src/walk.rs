@@ -166,6 +166,7 @@ impl Cx<'_> {
             message,
             fingerprint: String::new(),
             copy_key: None,
+            alike_key: None,
         });
     }
 
@@ -175,13 +176,14 @@ impl Cx<'_> {
     fn seal(&mut self, start: usize, at: &str) {
         let (base_doc, rev_doc) = (self.base_doc, self.rev_doc);
         for f in &mut self.findings[start..] {
-            (f.fingerprint, f.copy_key) = crate::change::keys(
+            let keys = crate::change::keys(
                 f.rule,
                 f.base.as_ref().map(|l| (base_doc, l.pointer.as_str())),
                 f.revision.as_ref().map(|l| (rev_doc, l.pointer.as_str())),
                 &f.message,
                 at,
             );
+            (f.fingerprint, f.copy_key, f.alike_key) = (keys.fingerprint, keys.copy, keys.alike);
         }
     }
 }

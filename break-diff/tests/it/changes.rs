@@ -106,6 +106,7 @@ fn a_group_takes_the_highest_level_and_the_shortest_route() {
         message: message.to_owned(),
         fingerprint: "00000000000000ff".to_owned(),
         copy_key: None,
+        alike_key: None,
     };
     let grouped = group(&[
         finding(
@@ -260,12 +261,13 @@ fn every_format_has_one_entry_per_change() {
     }
 }
 
-/// Pairs under `tests/copies/<case>/` where inline schemas copied per
-/// operation are edited: the same edit of identical copies at the same
-/// place is one change naming every operation; different edits, the same
-/// edit at different places below the operation, and the same edit of two
-/// shared components stay apart. Each report is snapshotted, and each side
-/// compared with itself reports nothing.
+/// Pairs under `tests/copies/<case>/` where copies are edited: the same
+/// edit of identical inline copies at the same place is one change naming
+/// every operation; the same edit of identical nodes elsewhere (at another
+/// place below the operation, in two components: `alike_*`) is one entry
+/// listing its places; different edits, different content gaining the same
+/// thing, and trivial nodes stay apart. Each report is snapshotted, and
+/// each side compared with itself reports nothing.
 #[test]
 fn copy_fixture_pairs() {
     let dir = support::crate_dir().join("tests").join("copies");
@@ -275,7 +277,7 @@ fn copy_fixture_pairs() {
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 4, "copy fixtures missing: {cases:?}");
+    assert!(cases.len() >= 8, "copy fixtures missing: {cases:?}");
     let options = support::options();
     for case in cases {
         let name = case
@@ -339,4 +341,254 @@ fn a_waiver_naming_one_copy_accepts_the_whole_change() {
         assert_eq!(code, ExitCode::Clean, "{fp}: {out}{err}");
         assert!(out.contains("(2 more waived)"), "{out}");
     }
+}
+
+/// A pair from `tests/copies/<case>/`: (base path, revision path, base
+/// text, revision text).
+fn copy_case(case: &str) -> (String, String, String, String) {
+    let dir = support::crate_dir().join("tests/copies").join(case);
+    let (base, rev) = (dir.join("base.yaml"), dir.join("revision.yaml"));
+    (
+        base.to_string_lossy().into_owned(),
+        rev.to_string_lossy().into_owned(),
+        std::fs::read_to_string(&base).expect("base.yaml"),
+        std::fs::read_to_string(&rev).expect("revision.yaml"),
+    )
+}
+
+/// (rule, number of places) of each entry of a copies pair.
+fn entry_places(case: &str) -> Vec<(&'static str, usize)> {
+    let (_, _, base, rev) = copy_case(case);
+    let findings = support::diff(&base, &rev, &support::options());
+    break_diff::change::entries(&findings, &[])
+        .iter()
+        .map(|c| (c.rule, c.places.len()))
+        .collect()
+}
+
+#[test]
+fn the_same_edit_folds_only_where_the_content_is_the_same() {
+    for (case, expected) in [
+        // Two copies of one component gain the same value and the same
+        // property: one entry each, with two places.
+        (
+            "alike_components_identical_edit",
+            vec![
+                ("response_enum_value_added", 2),
+                ("response_property_added", 2),
+            ],
+        ),
+        // The same copies edited differently: four entries.
+        (
+            "alike_components_different_edits",
+            vec![
+                ("response_enum_value_added", 0),
+                ("response_property_added", 0),
+                ("response_enum_value_added", 0),
+                ("response_property_added", 0),
+            ],
+        ),
+        // Different enums gaining the same value, different objects
+        // gaining the same property: four entries.
+        (
+            "alike_different_content_same_value",
+            vec![
+                ("response_enum_value_added", 0),
+                ("response_property_added", 0),
+                ("response_enum_value_added", 0),
+                ("response_property_added", 0),
+            ],
+        ),
+        // `{type: string}` and `{}` edited alike could be anything.
+        (
+            "alike_trivial_nodes",
+            vec![
+                ("response_type_narrowed", 0),
+                ("response_type_widened", 0),
+                ("response_type_narrowed", 0),
+                ("response_type_widened", 0),
+            ],
+        ),
+    ] {
+        assert_eq!(entry_places(case), expected, "{case}");
+    }
+}
+
+#[test]
+fn trivial_nodes_are_told_apart() {
+    use serde_json::json;
+    for (node, expected) in [
+        (json!({}), false),
+        (json!({"type": "string"}), false),
+        (
+            json!({"type": "integer", "nullable": true, "maximum": 100}),
+            false,
+        ),
+        (
+            json!({"type": "string", "description": "a note", "x-doc": 1}),
+            false,
+        ),
+        (json!({"type": "array", "items": {"type": "string"}}), false),
+        (
+            json!({"name": "limit", "in": "query", "schema": {"type": "integer"}}),
+            false,
+        ),
+        (json!({"type": "string", "enum": ["a"]}), true),
+        (json!({"type": "object", "properties": {"a": {}}}), true),
+        (json!({"type": "array", "items": {"enum": ["a"]}}), true),
+        (
+            json!({"anyOf": [{"type": "string"}, {"required": ["a"]}]}),
+            true,
+        ),
+        (
+            json!({"name": "kind", "in": "query", "schema": {"enum": ["a"]}}),
+            true,
+        ),
+        (json!(["a", "b"]), false),
+    ] {
+        assert_eq!(break_diff::change::substantial(&node), expected, "{node}");
+    }
+}
+
+#[test]
+fn the_same_edit_in_several_places_is_one_entry_in_every_format() {
+    let (_, _, base, rev) = copy_case("alike_components_identical_edit");
+    let findings = support::diff(&base, &rev, &support::options());
+    assert_eq!(findings.len(), 4, "{findings:#?}");
+    // Each place keeps its own fingerprint; the entry shows one of them.
+    for c in break_diff::change::entries(&findings, &[]) {
+        let fps: Vec<&str> = c.places.iter().map(|p| p.fingerprint.as_str()).collect();
+        assert_eq!(fps.len(), 2);
+        assert_ne!(fps[0], fps[1]);
+        assert!(fps.contains(&c.fingerprint.as_str()));
+        assert_eq!(c.findings, 2);
+        assert_eq!(c.operation_count, 2);
+    }
+    let inputs = Inputs {
+        base: "base.yaml",
+        revision: "revision.yaml",
+        sources: None,
+    };
+    for (format, name) in [
+        (Format::Text, "alike_text"),
+        (Format::Json, "alike_json"),
+        (Format::Markdown, "alike_markdown"),
+        (Format::Github, "alike_github"),
+        (Format::Junit, "alike_junit"),
+        (Format::Sarif, "alike_sarif"),
+    ] {
+        let mut text = report::render(format, inputs, &findings, &[]);
+        if format == Format::Sarif {
+            let mut v: serde_json::Value = serde_json::from_str(&text).expect("sarif");
+            v["runs"][0]["tool"]["driver"]["rules"] = serde_json::json!("…");
+            text = serde_json::to_string_pretty(&v).expect("json");
+        }
+        if format == Format::Json {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+            // Flat findings stay one per operation and place.
+            assert_eq!(v["findings"].as_array().map(Vec::len), Some(4));
+            assert_eq!(v["changes"].as_array().map(Vec::len), Some(2));
+        }
+        insta::with_settings!({ snapshot_path => "../snapshots/copies", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name, text);
+        });
+    }
+}
+
+#[test]
+fn a_waiver_names_one_place_and_an_entry_goes_when_every_place_is_waived() {
+    let (base, rev, _, _) = copy_case("alike_components_identical_edit");
+    let (code, out, err) = cli(&["--format", "json", &base, &rev]);
+    assert_eq!(code, ExitCode::Clean, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let entry = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["rule"] == "response_enum_value_added")
+        .expect("the enum entry")
+        .clone();
+    let places: Vec<String> = entry["places"]
+        .as_array()
+        .expect("places")
+        .iter()
+        .map(|p| p["fingerprint"].as_str().expect("fingerprint").to_owned())
+        .collect();
+    assert_eq!(places.len(), 2, "{entry}");
+    let run = |name: &str, waivers: &str| {
+        let file = temp_file(name, &format!("waivers:\n{waivers}"));
+        let (code, out, err) = cli(&[
+            "--fail-on",
+            "warning",
+            "--format",
+            "json",
+            "--waivers",
+            &file,
+            &base,
+            &rev,
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+        (code, json, err)
+    };
+    // One place waived, by its fingerprint or by rule and pointer: the
+    // entry stays, fails the run, and names the waived place.
+    for (name, waiver) in [
+        ("alike-fp.yaml", format!("  - fingerprint: {}\n    reason: agreed\n", places[0])),
+        (
+            "alike-ptr.yaml",
+            "  - rule: response_enum_value_added\n    pointer: /components/schemas/ChargeIdeal\n    reason: agreed\n".to_owned(),
+        ),
+    ] {
+        let (code, json, err) = run(name, &waiver);
+        assert_eq!(code, ExitCode::Findings, "{name}: {err}");
+        assert!(err.is_empty(), "{name}: the waiver was used: {err}");
+        assert_eq!(json["waived"].as_array().map(Vec::len), Some(1), "{name}");
+        let entry = json["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .find(|c| c["rule"] == "response_enum_value_added")
+            .expect("still reported");
+        assert_eq!(entry["findings"], 1, "{name}: {entry}");
+        assert_eq!(entry["operation_count"], 1, "{name}: {entry}");
+        let waived: Vec<bool> = entry["places"]
+            .as_array()
+            .expect("places")
+            .iter()
+            .map(|p| p["waived"].as_bool().expect("waived"))
+            .collect();
+        assert_eq!(waived, [false, true], "{name}: {entry}");
+        assert_ne!(entry["fingerprint"], json["waived"][0]["fingerprint"]);
+    }
+    let file = temp_file(
+        "alike-one.yaml",
+        &format!(
+            "waivers:\n  - fingerprint: {}\n    reason: agreed\n",
+            places[0]
+        ),
+    );
+    let (_, text, _) = cli(&["--waivers", &file, &base, &rev]);
+    assert!(
+        text.contains("the same edit in 2 places (1 waived):"),
+        "{text}"
+    );
+    assert!(text.contains("  - waived\n    base:"), "{text}");
+    // Every place waived: the entry is gone, and nothing fails.
+    let (code, json, err) = run(
+        "alike-all.yaml",
+        &places
+            .iter()
+            .map(|fp| format!("  - fingerprint: {fp}\n    reason: agreed\n"))
+            .collect::<String>(),
+    );
+    assert_eq!(code, ExitCode::Clean, "{err}");
+    assert!(
+        json["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .all(|c| c["rule"] != "response_enum_value_added"),
+        "{json}"
+    );
+    assert_eq!(json["waived"].as_array().map(Vec::len), Some(2));
 }
