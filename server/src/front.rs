@@ -408,8 +408,29 @@ async fn handle(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let mut rsp = match (shared.lookup)(&method, uri.path()) {
-        Err(e) => problem_response(routing_problem(&method, uri.path(), &e), &id),
         Ok(()) => forward(&shared, remote, &id, req).await,
+        // HEAD is GET without the body (RFC 9110 §9.3.2): the same
+        // pipeline (authentication, rate limits) answers it.
+        Err(_) if method == Method::HEAD && (shared.lookup)(&Method::GET, uri.path()).is_ok() => {
+            let (mut parts, body) = req.into_parts();
+            parts.method = Method::GET;
+            let got = forward(&shared, remote, &id, Request::from_parts(parts, body)).await;
+            let (parts, _) = got.into_parts();
+            Response::from_parts(parts, Body::empty())
+        }
+        Err(e) if method == Method::OPTIONS && e.status_code.as_u16() == 405 => {
+            options_response(&allowed_methods(&shared.lookup, uri.path()))
+        }
+        Err(e) => {
+            let mut p = routing_problem(&method, uri.path(), &e);
+            if e.status_code.as_u16() == 405 {
+                let allow = allowed_methods(&shared.lookup, uri.path()).join(", ");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    p.headers.insert(http::header::ALLOW, v);
+                }
+            }
+            problem_response(p, &id)
+        }
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         rsp.headers_mut().insert(X_REQUEST_ID, v);
@@ -420,6 +441,38 @@ async fn handle(
         "response_code" => rsp.status().as_u16(),
         "latency_us" => started.elapsed().as_micros() as u64);
     Ok(rsp)
+}
+
+/// The methods a path answers: its operations' methods, HEAD wherever GET
+/// is, and OPTIONS (answered by the front itself).
+pub fn allowed_methods(lookup: &Lookup, path: &str) -> Vec<&'static str> {
+    let mut allowed = Vec::new();
+    for (method, name) in [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+    ] {
+        if lookup(&method, path).is_ok() {
+            allowed.push(name);
+            if method == Method::GET {
+                allowed.push("HEAD");
+            }
+        }
+    }
+    allowed.push("OPTIONS");
+    allowed
+}
+
+/// `OPTIONS` on a path that exists: 204 with `Allow`.
+fn options_response(allowed: &[&str]) -> Response<Body> {
+    let mut rsp = Response::new(Body::empty());
+    *rsp.status_mut() = StatusCode::NO_CONTENT;
+    if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+        rsp.headers_mut().insert(http::header::ALLOW, v);
+    }
+    rsp
 }
 
 async fn forward(

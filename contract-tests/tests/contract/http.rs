@@ -491,10 +491,14 @@ async fn requests_no_operation_matches_get_problems() {
     let client = server.http(Some(&server.admin_key));
     // (method, path, methods the Allow header must list)
     let allow_cases: &[(&str, &str, &[&str])] = &[
-        ("DELETE", "/v1/customers", &["GET", "POST"]),
-        ("PUT", "/v1/orders/ord_x", &["GET"]),
-        // HEAD is not routed (as before the front): a 405, without a body.
-        ("HEAD", "/v1/orders", &["GET", "POST"]),
+        (
+            "DELETE",
+            "/v1/customers",
+            &["GET", "HEAD", "POST", "OPTIONS"],
+        ),
+        ("PUT", "/v1/orders/ord_x", &["GET", "HEAD", "OPTIONS"]),
+        // No GET at this path, so no HEAD either.
+        ("HEAD", "/v1/orders/ord_x/transitions", &["POST", "OPTIONS"]),
     ];
     for (method, path, methods) in allow_cases {
         let rsp = client
@@ -527,6 +531,84 @@ async fn requests_no_operation_matches_get_problems() {
             assert_eq!(body["instance"], json!(path), "{method} {path}");
         }
     }
+    server.running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn head_is_get_without_a_body_and_options_lists_allow() {
+    let server = TestServer::start().await;
+    let admin = server.http(Some(&server.admin_key));
+    let anonymous = server.http(None);
+    for (client, path) in [
+        (&anonymous, "/healthz"),
+        (&anonymous, "/readyz"),
+        (&admin, "/v1/customers"),
+    ] {
+        let get = client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("GET");
+        let get_status = get.status().as_u16();
+        let get_type = get.headers().get("content-type").cloned();
+        let get_len = get.bytes().await.expect("body").len();
+        let head = client
+            .head(format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("HEAD");
+        assert_eq!(head.status().as_u16(), get_status, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type").cloned(),
+            get_type,
+            "HEAD {path}"
+        );
+        assert!(head.headers().contains_key("x-request-id"), "HEAD {path}");
+        assert!(get_len > 0, "GET {path} has a body");
+        assert!(
+            head.bytes().await.expect("body").is_empty(),
+            "HEAD {path} has none"
+        );
+    }
+    // HEAD runs the GET pipeline: no credentials, no answer.
+    let refused = anonymous
+        .head(format!("{}/v1/customers", server.base))
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // (path, exactly the methods Allow lists)
+    let options: &[(&str, &[&str])] = &[
+        ("/v1/customers", &["GET", "HEAD", "POST", "OPTIONS"]),
+        ("/v1/orders/ord_x/transitions", &["POST", "OPTIONS"]),
+        ("/healthz", &["GET", "HEAD", "OPTIONS"]),
+    ];
+    for (path, methods) in options {
+        let rsp = anonymous
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("OPTIONS");
+        assert_eq!(rsp.status().as_u16(), 204, "OPTIONS {path}");
+        let allow = rsp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        assert_eq!(&listed, methods, "OPTIONS {path}: Allow {allow:?}");
+    }
+    let unknown = anonymous
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/nowhere", server.base),
+        )
+        .send()
+        .await
+        .expect("OPTIONS");
+    assert_eq!(unknown.status().as_u16(), 404);
     server.running.stop().await.expect("clean shutdown");
 }
 
