@@ -136,6 +136,10 @@ impl App {
                 error!(self.log, "storage failure"; "request_id" => &call.request_id, "operation" => call.op.operation_id, "cause" => cause);
                 ApiError::internal()
             }
+            StoreError::Unavailable(cause) => {
+                error!(self.log, "database unavailable"; "request_id" => &call.request_id, "operation" => call.op.operation_id, "cause" => cause);
+                unavailable()
+            }
         }
     }
 
@@ -266,6 +270,20 @@ fn order(o: store::Order) -> t::Order {
     }
 }
 
+/// The database cannot serve: 503, safe to retry after a few seconds. The
+/// cause (which names files) stays in the log.
+fn unavailable() -> ApiError {
+    let mut e = ApiError::new(
+        "unavailable",
+        "the database is unavailable; nothing was written, and the request can be retried",
+    );
+    e.headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("5"),
+    );
+    e
+}
+
 #[async_trait]
 impl OrderFlowHandlers for App {
     async fn get_health(&self, _call: &Call) -> Result<t::HealthStatus, ApiError> {
@@ -280,14 +298,7 @@ impl OrderFlowHandlers for App {
                 status: "ok".into(),
             }),
             Err(e) if e.status() == 503 => Err(e),
-            Err(_) => {
-                let mut e = ApiError::new("unavailable", "the database did not answer");
-                e.headers.insert(
-                    http::header::RETRY_AFTER,
-                    http::HeaderValue::from_static("5"),
-                );
-                Err(e)
-            }
+            Err(_) => Err(unavailable()),
         }
     }
 

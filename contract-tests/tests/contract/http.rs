@@ -535,6 +535,48 @@ async fn requests_no_operation_matches_get_problems() {
 }
 
 #[tokio::test]
+async fn a_database_file_removed_under_the_server_makes_it_unready_and_refuse_writes() {
+    let server = TestServer::start().await;
+    let admin = server.http(Some(&server.admin_key));
+    let ready = admin
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    std::fs::remove_file(server.database()).expect("remove the database file");
+    let ready = admin
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+    let write = admin
+        .post(format!("{}/v1/customers", server.base))
+        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
+        .send()
+        .await
+        .expect("write");
+    assert_eq!(
+        write.status().as_u16(),
+        503,
+        "never a 500, never a silent write"
+    );
+    assert!(write.headers().contains_key("retry-after"));
+    let body: Value = write.json().await.expect("a problem");
+    assert_eq!(body["code"], json!("unavailable"));
+    assert!(
+        !body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("orderflow.db"),
+        "no file path reaches a client: {body}"
+    );
+    server.running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn head_is_get_without_a_body_and_options_lists_allow() {
     let server = TestServer::start().await;
     let admin = server.http(Some(&server.admin_key));

@@ -99,6 +99,12 @@ pub enum StoreError {
     /// SQLite's error; it must never be sent to a client.
     #[error("storage failure: {0}")]
     Internal(String),
+    /// The database cannot be used right now (its file was removed,
+    /// replaced or truncated, it became read-only, the disk is full): a
+    /// 503 with `Retry-After`, since an operator can fix it and a retry
+    /// may then succeed. The message is for logs.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 fn issue_count(issues: &[FieldIssue]) -> String {
@@ -118,7 +124,39 @@ fn describe_issues(issues: &[FieldIssue]) -> String {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Internal(format!("sqlite: {e}"))
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            // The environment, not the request or the code: an operator can
+            // fix these, and a retry may then succeed.
+            Some(
+                C::ReadOnly
+                | C::DiskFull
+                | C::SystemIoFailure
+                | C::CannotOpen
+                | C::NotADatabase
+                | C::DatabaseCorrupt,
+            ) => StoreError::Unavailable(format!("sqlite: {e}")),
+            _ => StoreError::Internal(format!("sqlite: {e}")),
+        }
+    }
+}
+
+/// Which file a store opened: device and inode, to tell when the path
+/// names another file (replaced) or none (removed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
     }
 }
 
@@ -172,6 +210,9 @@ pub struct Store {
     principals: principals::PrincipalCache,
     /// This process's boot (see `boots`): recorded in the claims it takes.
     boot_id: String,
+    /// The path opened and the file it named then (see [`Store::check_file`]).
+    path: std::path::PathBuf,
+    identity: FileIdentity,
 }
 
 impl std::fmt::Debug for Store {
@@ -217,7 +258,18 @@ impl Store {
         }
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", true)?;
-        schema::migrate(&mut writer)?;
+        schema::migrate(&mut writer).map_err(|e| match e {
+            StoreError::Unavailable(cause) if cause.contains("readonly") => {
+                StoreError::Unavailable(format!(
+                    "{} is read-only (file permissions, a read-only mount or directory): \
+                     the server writes to it and to its journal beside it ({cause})",
+                    path.display()
+                ))
+            }
+            other => other,
+        })?;
+        let identity = FileIdentity::of(path)
+            .map_err(|e| StoreError::Internal(format!("cannot read {}: {e}", path.display())))?;
         let boot_id = format!("boot_{}", uuid::Uuid::new_v4().simple());
         {
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -252,18 +304,65 @@ impl Store {
             cursor_secret: OnceLock::new(),
             principals: principals::PrincipalCache::new(PRINCIPAL_CAPACITY, PRINCIPAL_TTL),
             boot_id,
+            path: path.to_path_buf(),
+            identity,
         })
     }
 
-    /// Readiness: answers `Ok` when a pooled connection can run a query.
+    /// Is the file at the path still the database this store opened?
+    /// Removed, replaced (another inode), truncated or overwritten, it is
+    /// not: writing on would go to an unlinked file or corrupt one, so
+    /// every write and the readiness probe check this first (one `stat`,
+    /// plus a 16-byte read).
+    pub fn check_file(&self) -> Result<()> {
+        let shown = self.path.display();
+        let now = match FileIdentity::of(&self.path) {
+            Ok(id) => id,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Unavailable(format!(
+                    "the database file {shown} was removed while the server ran"
+                )));
+            }
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!("cannot read {shown}: {e}")));
+            }
+        };
+        if now != self.identity {
+            return Err(StoreError::Unavailable(format!(
+                "{shown} was replaced by another file while the server ran"
+            )));
+        }
+        let mut header = [0u8; 16];
+        let read = std::fs::File::open(&self.path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+        if read.is_err() || &header != b"SQLite format 3\0" {
+            return Err(StoreError::Unavailable(format!(
+                "{shown} was truncated or overwritten: it no longer starts with a SQLite header"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Readiness: the file is still the one opened, a pooled connection can
+    /// run a query, and a write can commit (so a read-only file or a full
+    /// disk shows here before a client's write finds it).
     pub fn ping(&self) -> Result<()> {
+        self.check_file()?;
         let conn = self.reader()?;
         let one: i64 = conn.query_row("SELECT 1", [], |r| r.get(0))?;
-        if one == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Internal("SELECT 1 did not return 1".to_owned()))
+        if one != 1 {
+            return Err(StoreError::Internal("SELECT 1 did not return 1".to_owned()));
         }
+        drop(conn);
+        let stamp = ts_to_sql(&self.now());
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO settings (key, value) VALUES ('readiness_probe', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([stamp.as_bytes()])?;
+            Ok(())
+        })
     }
 
     /// The key that signs pagination cursors. Created on first use and
@@ -309,6 +408,7 @@ impl Store {
     /// failure undoes only its own writes, and nothing is committed until
     /// the unit is.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_file()?;
         if unit_active() {
             return UNIT.with(|cell| {
                 let mut slot = cell.try_borrow_mut().map_err(|_| nested())?;
@@ -690,6 +790,81 @@ fn into_page<T>(mut rows: Vec<(i64, T)>, limit: u32, vm_steps: u64) -> Page<T> {
 mod tests {
     use super::testutil::*;
     use super::*;
+
+    fn assert_unavailable<T: std::fmt::Debug>(r: Result<T>, says: &str) {
+        match r {
+            Err(StoreError::Unavailable(cause)) => {
+                assert!(cause.contains(says), "{cause:?} should say {says:?}")
+            }
+            other => panic!("expected Unavailable ({says}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_removed_database_file_is_unavailable_and_takes_no_write() {
+        let t = TestStore::new();
+        t.customer("Ada", "ada@example.com");
+        t.store.ping().expect("ready while the file is there");
+        std::fs::remove_file(&t.path).expect("remove");
+        assert_unavailable(t.store.ping(), "was removed");
+        assert_unavailable(
+            t.store.create_customer("Bob", "bob@example.com"),
+            "was removed",
+        );
+        // Put the file back (same inode is gone for good): still refused,
+        // since writes would go elsewhere than the connections' file.
+        std::fs::write(&t.path, b"SQLite format 3\0").expect("recreate");
+        assert_unavailable(t.store.ping(), "replaced");
+    }
+
+    #[test]
+    fn a_replaced_database_file_is_unavailable() {
+        let t = TestStore::new();
+        let other = t.path.with_file_name("other.db");
+        drop(open_at(&other));
+        std::fs::rename(&other, &t.path).expect("replace");
+        assert_unavailable(t.store.ping(), "replaced");
+        assert_unavailable(
+            t.store.create_customer("Bob", "bob@example.com"),
+            "replaced",
+        );
+    }
+
+    #[test]
+    fn a_truncated_database_file_is_unavailable() {
+        let t = TestStore::new();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&t.path)
+            .and_then(|f| f.set_len(0))
+            .expect("truncate");
+        assert_unavailable(t.store.ping(), "truncated");
+        assert_unavailable(
+            t.store.create_customer("Bob", "bob@example.com"),
+            "truncated",
+        );
+    }
+
+    #[test]
+    fn environment_failures_of_sqlite_are_unavailable_not_internal() {
+        for code in [
+            rusqlite::ffi::SQLITE_READONLY,
+            rusqlite::ffi::SQLITE_FULL,
+            rusqlite::ffi::SQLITE_IOERR,
+            rusqlite::ffi::SQLITE_NOTADB,
+        ] {
+            let e = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+            assert!(
+                matches!(StoreError::from(e), StoreError::Unavailable(_)),
+                "{code}"
+            );
+        }
+        let e = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            None,
+        );
+        assert!(matches!(StoreError::from(e), StoreError::Internal(_)));
+    }
 
     #[test]
     fn store_is_send_and_sync() {
