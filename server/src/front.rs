@@ -297,6 +297,9 @@ struct Shared {
 pub struct Front {
     local_addr: SocketAddr,
     close: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Set when the drain time is over: every connection still open is
+    /// dropped (its socket closed), whatever it was doing.
+    kill: tokio::sync::watch::Sender<bool>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -337,6 +340,7 @@ impl Front {
             log: log.clone(),
         });
         let (close, mut closed) = tokio::sync::oneshot::channel::<()>();
+        let (kill, killed) = tokio::sync::watch::channel(false);
         let join = tokio::spawn(async move {
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new());
@@ -361,7 +365,14 @@ impl Front {
                         let conn = builder
                             .serve_connection_with_upgrades(TokioIo::new(socket), service)
                             .into_owned();
-                        tokio::spawn(graceful.watch(conn));
+                        let watched = graceful.watch(conn);
+                        let mut killed = killed.clone();
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = watched => {}
+                                _ = killed.wait_for(|k| *k) => {}
+                            }
+                        });
                     }
                     _ = &mut closed => break,
                 }
@@ -371,6 +382,7 @@ impl Front {
         Ok(Front {
             local_addr,
             close: Some(close),
+            kill,
             join,
         })
     }
@@ -379,14 +391,27 @@ impl Front {
         self.local_addr
     }
 
-    /// Stops accepting and waits for every response in flight.
-    pub async fn stop(mut self) -> Result<()> {
+    /// Stops accepting and waits for the responses in flight, for at most
+    /// `drain`; then closes every connection still open (a stalled upload,
+    /// a client that stopped reading) and returns. `Ok(true)` when every
+    /// connection finished within the drain time.
+    pub async fn stop(mut self, drain: Duration) -> Result<bool> {
         if let Some(close) = self.close.take() {
             let _ = close.send(());
         }
-        (&mut self.join)
-            .await
-            .map_err(|e| anyhow!("the front stopped: {e}"))
+        let drained = tokio::time::timeout(drain, &mut self.join).await;
+        match drained {
+            Ok(joined) => joined
+                .map(|()| true)
+                .map_err(|e| anyhow!("the front stopped: {e}")),
+            Err(_) => {
+                let _ = self.kill.send(true);
+                (&mut self.join)
+                    .await
+                    .map(|()| false)
+                    .map_err(|e| anyhow!("the front stopped: {e}"))
+            }
+        }
     }
 }
 

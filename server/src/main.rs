@@ -41,6 +41,11 @@ struct Args {
     /// demonstration's "before" run: never in production.
     #[arg(long)]
     unsafe_disable_guardrails: bool,
+    /// On SIGTERM or Ctrl-C: how long requests in flight may take to
+    /// finish before the connections still open are closed, in seconds
+    /// ("10" or "10s").
+    #[arg(long, env = "ORDERFLOW_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_seconds)]
+    drain_timeout: std::time::Duration,
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -79,6 +84,15 @@ impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Runtime(e)
     }
+}
+
+/// Whole seconds, with or without an `s`: "10", "10s".
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let digits = s.trim().strip_suffix('s').unwrap_or(s.trim());
+    digits
+        .parse::<u64>()
+        .map(std::time::Duration::from_secs)
+        .map_err(|_| format!("expected whole seconds such as 10 or 10s, got {s:?}"))
 }
 
 fn level(s: &str) -> Result<ConfigLoggingLevel> {
@@ -221,8 +235,14 @@ async fn real_main() -> Result<(), Failure> {
     }
     println!("OrderFlow listening on http://{}", running.local_addr());
     shutdown_signal().await;
-    slog::info!(log, "shutting down: draining in-flight requests");
-    running.stop().await?;
+    slog::info!(log, "shutting down: draining in-flight requests";
+        "drain_timeout_s" => args.drain_timeout.as_secs());
+    if !running.stop_within(args.drain_timeout).await? {
+        slog::warn!(
+            log,
+            "the drain time ran out: connections still open were closed"
+        );
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use dropshot::{
@@ -25,6 +26,9 @@ use orderflow_edge::Ports;
 /// Request bodies above this are refused with 413. An order of 100 lines
 /// is about 8 KiB; 64 KiB leaves room without inviting abuse.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// How long a shutdown waits for requests in flight (`--drain-timeout`).
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 
 /// Parses a cursor secret: exactly 64 hex digits (32 bytes).
 pub fn parse_secret(hex_text: &str) -> Result<[u8; 32]> {
@@ -93,18 +97,32 @@ impl Running {
         self.dropshot.local_addr()
     }
 
-    /// Stops accepting, drains in-flight requests, and returns. The front
-    /// goes first, so nothing new reaches dropshot; dropshot's close then
-    /// also waits for detached handlers whose client went away.
+    /// [`Running::stop_within`] the default drain time.
     pub async fn stop(self) -> Result<()> {
+        self.stop_within(DEFAULT_DRAIN).await.map(|_| ())
+    }
+
+    /// Stops accepting, lets in-flight requests finish for at most
+    /// `drain`, then closes whatever is still open, and returns. The front
+    /// goes first, so nothing new reaches dropshot; dropshot's close then
+    /// waits for detached handlers (bounded by `drain` too: a handler cannot
+    /// hold the process). `Ok(true)` when everything finished in time.
+    pub async fn stop_within(self, drain: Duration) -> Result<bool> {
         self.purger.abort();
-        let front = self.front.stop().await;
-        let dropshot = self
-            .dropshot
-            .close()
-            .await
-            .map_err(|e| anyhow!("shutting down: {e}"));
-        front.and(dropshot)
+        let started = std::time::Instant::now();
+        let front = self.front.stop(drain).await;
+        let left = drain
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(100));
+        let dropshot = match tokio::time::timeout(left, self.dropshot.close()).await {
+            Ok(closed) => closed
+                .map(|()| true)
+                .map_err(|e| anyhow!("shutting down: {e}")),
+            // Handlers still running are abandoned with the process: their
+            // transactions roll back (SQLite), their claims die with the boot.
+            Err(_) => Ok(false),
+        };
+        Ok(front? && dropshot?)
     }
 }
 

@@ -183,3 +183,61 @@ fn bad_settings_are_usage_errors_that_name_the_setting() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
 }
+
+#[test]
+fn sigterm_drains_within_the_timeout_even_with_a_stalled_upload() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = server()
+        .args(["--listen", "127.0.0.1:0", "--database", &db_arg(dir.path())])
+        .args(["--log-level", "warn", "--drain-timeout", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .expect("a line");
+        if let Some(url) = line.strip_prefix("OrderFlow listening on http://") {
+            break url.to_string();
+        }
+    };
+    // A client starts an upload and stalls half-way.
+    let mut stalled = std::net::TcpStream::connect(&addr).expect("connect");
+    stalled
+        .write_all(
+            b"POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer of_sk_x\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\": ",
+        )
+        .expect("half a request");
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the stalled upload held the process past its drain time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "a drained shutdown is a clean exit");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "it waited for the drain time first ({took:?})"
+    );
+    drop(stalled);
+}
