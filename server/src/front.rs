@@ -281,14 +281,171 @@ fn adopt<C: ServerContext>(
     ));
 }
 
-/// Routes a request without running it: the router's error for a routing
-/// failure.
-pub type Lookup = Arc<dyn Fn(&Method, &str) -> Result<(), HttpError> + Send + Sync>;
+/// Routes a request without running it: the operation id of the endpoint
+/// it reaches, or the router's error for a routing failure.
+pub type Lookup = Arc<dyn Fn(&Method, &str) -> Result<String, HttpError> + Send + Sync>;
+
+/// Cross-origin requests from browsers (the Fetch standard's CORS
+/// protocol): an allowlist of origins, and per operation the request
+/// headers the spec declares, so a preflight answers exactly what the
+/// operation accepts.
+#[derive(Debug, Default, Clone)]
+pub struct Cors {
+    /// Serialised origins (`https://shop.example`, no path). Never `*`:
+    /// requests carry credentials (`Authorization`).
+    pub origins: std::collections::HashSet<String>,
+    /// Lower-case request header names by operation id.
+    pub headers: std::collections::HashMap<String, Vec<String>>,
+}
+
+/// Response headers a browser script may read (RateLimit and Retry-After
+/// tell it when to retry, Location where a created resource is).
+const EXPOSED: &str =
+    "RateLimit, RateLimit-Policy, Retry-After, Location, X-Request-Id, Idempotent-Replayed";
+
+impl Cors {
+    /// Checks one `--cors-origin`: a scheme and host (and port), nothing
+    /// else, and never `*`.
+    pub fn parse_origin(raw: &str) -> Result<String> {
+        if raw.trim() == "*" {
+            return Err(anyhow!(
+                "'*' is not allowed: API keys are credentials, and a wildcard would let any site use a visitor's key; list each origin, e.g. https://shop.example"
+            ));
+        }
+        let uri: http::Uri = raw.trim().parse().map_err(|e| {
+            anyhow!("{raw:?} is not an origin ({e}); expected e.g. https://shop.example")
+        })?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(anyhow!(
+                "{raw:?} is not an origin; expected a scheme and host, e.g. https://shop.example"
+            ));
+        };
+        if !matches!(scheme, "http" | "https") {
+            return Err(anyhow!("{raw:?}: an origin's scheme is http or https"));
+        }
+        if uri
+            .path_and_query()
+            .is_some_and(|pq| pq.as_str() != "/" && !pq.as_str().is_empty())
+            || raw.trim().ends_with('/')
+        {
+            return Err(anyhow!(
+                "{raw:?}: an origin has no path (not even '/'); expected e.g. https://shop.example"
+            ));
+        }
+        Ok(format!(
+            "{scheme}://{}",
+            authority.as_str().to_ascii_lowercase()
+        ))
+    }
+
+    /// The declared request headers of every operation, from the
+    /// generated descriptors, plus what the pipeline itself reads.
+    pub fn headers_of(
+        ops: &[&orderflow_edge::Operation],
+    ) -> std::collections::HashMap<String, Vec<String>> {
+        ops.iter()
+            .map(|op| {
+                let mut names: Vec<String> = vec!["x-request-id".into()];
+                if op.authenticated {
+                    names.push("authorization".into());
+                }
+                if op.rules.body.is_some() {
+                    names.push("content-type".into());
+                }
+                if let Some(rules) = &op.rules.headers
+                    && let Some(props) = rules.tree().get("properties").and_then(|p| p.as_object())
+                {
+                    names.extend(props.keys().map(|k| k.to_ascii_lowercase()));
+                }
+                names.sort();
+                names.dedup();
+                (op.operation_id.to_string(), names)
+            })
+            .collect()
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins.contains(origin)
+    }
+}
+
+/// The preflight answer for `path` (RFC 9110 OPTIONS plus the CORS
+/// headers when `origin` is allowed and asks for something the operation
+/// accepts); browsers fail the request when the CORS headers are absent.
+fn preflight(
+    shared: &Shared,
+    path: &str,
+    origin: Option<&str>,
+    headers: &http::HeaderMap,
+) -> Response<Body> {
+    let allowed = allowed_methods(&shared.lookup, path);
+    let mut rsp = options_response(&allowed);
+    rsp.headers_mut()
+        .append(http::header::VARY, HeaderValue::from_static("Origin"));
+    let Some(origin) = origin.filter(|o| shared.cors.allows(o)) else {
+        return rsp;
+    };
+    let Some(requested) = headers
+        .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|m| m.parse::<Method>().ok())
+    else {
+        return rsp;
+    };
+    let lookup_method = if requested == Method::HEAD {
+        Method::GET
+    } else {
+        requested.clone()
+    };
+    let Ok(operation) = (shared.lookup)(&lookup_method, path) else {
+        return rsp;
+    };
+    let accepted = shared
+        .cors
+        .headers
+        .get(&operation)
+        .cloned()
+        .unwrap_or_default();
+    let asked: Vec<String> = headers
+        .get_all(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if asked.iter().any(|h| !accepted.contains(h)) {
+        // A header the operation does not declare: no CORS headers, so
+        // the browser does not send the request.
+        return rsp;
+    }
+    let h = rsp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    let methods: Vec<&str> = allowed
+        .iter()
+        .copied()
+        .filter(|m| *m != "OPTIONS")
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&accepted.join(", ")) {
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    rsp
+}
 
 struct Shared {
     upstream: SocketAddr,
     token: Arc<str>,
     lookup: Lookup,
+    cors: Cors,
     client: Client<HttpConnector, Incoming>,
     log: Logger,
 }
@@ -320,6 +477,7 @@ impl Front {
         listener: TcpListener,
         upstream: SocketAddr,
         lookup: Lookup,
+        cors: Cors,
         token: Arc<str>,
         log: Logger,
     ) -> Result<Front> {
@@ -336,6 +494,7 @@ impl Front {
             upstream,
             token,
             lookup,
+            cors,
             client,
             log: log.clone(),
         });
@@ -432,8 +591,13 @@ async fn handle(
     let id = choose_request_id(req.headers());
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut rsp = match (shared.lookup)(&method, uri.path()) {
-        Ok(()) => forward(&shared, remote, &id, req).await,
+        Ok(_) => forward(&shared, remote, &id, req).await,
         // HEAD is GET without the body (RFC 9110 §9.3.2): the same
         // pipeline (authentication, rate limits) answers it.
         Err(_) if method == Method::HEAD && (shared.lookup)(&Method::GET, uri.path()).is_ok() => {
@@ -444,7 +608,7 @@ async fn handle(
             Response::from_parts(parts, Body::empty())
         }
         Err(e) if method == Method::OPTIONS && e.status_code.as_u16() == 405 => {
-            options_response(&allowed_methods(&shared.lookup, uri.path()))
+            preflight(&shared, uri.path(), origin.as_deref(), req.headers())
         }
         Err(e) => {
             let mut p = routing_problem(&method, uri.path(), &e);
@@ -459,6 +623,20 @@ async fn handle(
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         rsp.headers_mut().insert(X_REQUEST_ID, v);
+    }
+    // An allowed origin's actual request (the preflight set its own).
+    if !shared.cors.origins.is_empty() && method != Method::OPTIONS {
+        let h = rsp.headers_mut();
+        h.append(http::header::VARY, HeaderValue::from_static("Origin"));
+        if let Some(origin) = origin.as_deref().filter(|o| shared.cors.allows(o))
+            && let Ok(v) = HeaderValue::from_str(origin)
+        {
+            h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            h.insert(
+                http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSED),
+            );
+        }
     }
     slog::info!(shared.log, "request completed";
         "req_id" => &id, "remote_addr" => remote.to_string(),

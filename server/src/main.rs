@@ -46,6 +46,15 @@ struct Args {
     /// ("10" or "10s").
     #[arg(long, env = "ORDERFLOW_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_seconds)]
     drain_timeout: std::time::Duration,
+    /// A browser origin allowed to call the API (CORS), e.g.
+    /// https://shop.example; repeat the flag for several (the environment
+    /// variable takes a comma-separated list). None by default; never '*'.
+    #[arg(
+        long = "cors-origin",
+        env = "ORDERFLOW_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -148,6 +157,11 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
         .transpose()
         .map_err(|e| Failure::Usage(e.context("--cursor-secret (ORDERFLOW_CURSOR_SECRET)")))?;
     check_database_path(&args.database).map_err(Failure::Usage)?;
+    for raw in &args.cors_origins {
+        let origin = orderflow_server::front::Cors::parse_origin(raw)
+            .map_err(|e| Failure::Usage(e.context("--cors-origin (ORDERFLOW_CORS_ORIGINS)")))?;
+        config.cors_origins.push(origin);
+    }
     Ok((config, log_level))
 }
 

@@ -57,6 +57,9 @@ pub struct Config {
     /// Rate limiting and idempotency. Off only for the retry-storm
     /// demonstration's "before" run (`--unsafe-disable-guardrails`).
     pub guardrails: bool,
+    /// Browser origins allowed to call the API (CORS), already checked by
+    /// [`front::Cors::parse_origin`]. Empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
             max_db_in_flight: 64,
             cursor_secret: None,
             guardrails: true,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -260,9 +264,17 @@ pub async fn start_with(
         .start()
         .map_err(|e| anyhow!("starting the internal HTTP server: {e}"))?;
     let router = api_description()?.into_router();
-    let lookup: front::Lookup =
-        Arc::new(move |method, path| router.lookup_route(method, path.into(), None).map(|_| ()));
-    let front = match Front::start(listener, dropshot.local_addr(), lookup, token, log).await {
+    let lookup: front::Lookup = Arc::new(move |method, path| {
+        router
+            .lookup_route(method, path.into(), None)
+            .map(|found| found.endpoint.operation_id.clone())
+    });
+    let cors = front::Cors {
+        origins: config.cors_origins.iter().cloned().collect(),
+        headers: front::Cors::headers_of(orderflow_server_api::ops::ALL),
+    };
+    let front = match Front::start(listener, dropshot.local_addr(), lookup, cors, token, log).await
+    {
         Ok(f) => f,
         Err(e) => {
             let _ = dropshot.close().await;

@@ -160,6 +160,10 @@ fn bad_settings_are_usage_errors_that_name_the_setting() {
         (&["--body-limit", "0"], "--body-limit"),
         (&["--body-limit", "lots"], "--body-limit"),
         (&["--listen", "localhost"], "--listen"),
+        (&["--cors-origin", "*"], "--cors-origin"),
+        (&["--cors-origin", "https://shop.example/"], "no path"),
+        (&["--cors-origin", "shop.example"], "--cors-origin"),
+        (&["--drain-timeout", "soon"], "--drain-timeout"),
     ];
     for (args, names) in cases {
         let out = run(server().args(["--database", &db]).args(*args));

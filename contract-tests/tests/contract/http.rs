@@ -577,6 +577,106 @@ async fn a_database_file_removed_under_the_server_makes_it_unready_and_refuse_wr
 }
 
 #[tokio::test]
+async fn cors_answers_allowed_origins_from_the_spec_and_nobody_else() {
+    let server = TestServer::start_configured(|c| {
+        c.cors_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    let anonymous = server.http(None);
+    let admin = server.http(Some(&server.admin_key));
+    let preflight = |origin: &'static str, method: &'static str, headers: &'static str| {
+        anonymous
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/orders", server.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+    };
+    let header = |rsp: &reqwest::Response, name: &str| {
+        rsp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+
+    // Allowed origin, a method and headers createOrder declares.
+    let ok = preflight(
+        "https://shop.example",
+        "POST",
+        "Authorization, Content-Type, Idempotency-Key",
+    )
+    .await
+    .expect("preflight");
+    assert_eq!(ok.status().as_u16(), 204);
+    assert_eq!(
+        header(&ok, "access-control-allow-origin"),
+        "https://shop.example"
+    );
+    let methods = header(&ok, "access-control-allow-methods");
+    assert!(
+        methods.contains("post") && methods.contains("get"),
+        "{methods}"
+    );
+    let allowed = header(&ok, "access-control-allow-headers");
+    for h in ["authorization", "content-type", "idempotency-key"] {
+        assert!(allowed.contains(h), "{allowed} lacks {h}");
+    }
+    assert!(header(&ok, "vary").contains("origin"));
+
+    // Another origin, or a header the operation does not declare: no CORS
+    // headers, so the browser does not send the request.
+    for rsp in [
+        preflight("https://evil.example", "POST", "authorization")
+            .await
+            .expect("preflight"),
+        preflight("https://shop.example", "POST", "x-made-up")
+            .await
+            .expect("preflight"),
+        preflight("https://shop.example", "DELETE", "authorization")
+            .await
+            .expect("preflight"),
+    ] {
+        assert_eq!(rsp.status().as_u16(), 204);
+        assert_eq!(
+            header(&rsp, "access-control-allow-origin"),
+            "",
+            "{:?}",
+            rsp.headers()
+        );
+    }
+
+    // Actual requests: the allowed origin may read the retry headers.
+    let read = admin
+        .get(format!("{}/v1/orders", server.base))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(read.status().as_u16(), 200);
+    assert_eq!(
+        header(&read, "access-control-allow-origin"),
+        "https://shop.example"
+    );
+    let exposed = header(&read, "access-control-expose-headers");
+    for h in ["ratelimit", "retry-after", "location", "x-request-id"] {
+        assert!(exposed.contains(h), "{exposed} lacks {h}");
+    }
+    let refused = admin
+        .get(format!("{}/v1/orders", server.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(header(&refused, "access-control-allow-origin"), "");
+    assert!(header(&refused, "vary").contains("origin"));
+    server.running.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn head_is_get_without_a_body_and_options_lists_allow() {
     let server = TestServer::start().await;
     let admin = server.http(Some(&server.admin_key));
