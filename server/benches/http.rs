@@ -8,7 +8,9 @@
 //! over loopback in one process: the load generator shares the machine's
 //! cores with the server, for every target alike, so the figures compare
 //! targets with each other rather than promise absolute capacity.
-//! `BENCH_SECONDS` (default 5) and `BENCH_CONCURRENCY` (default 16) tune it.
+//! `BENCH_SECONDS` (default 5) and `BENCH_CONCURRENCY` (default 16) tune it;
+//! `BENCH_ONLY=<part of a target's name>` runs only matching targets (to
+//! profile one path with `perf record`) and leaves the report alone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,12 @@ use dropshot::{
     endpoint,
 };
 use orderflow_server::run::{self, Config};
+
+/// The allocator of the `orderflow-server` binary, so the server measured
+/// here allocates as the shipped one does. (The ceiling shares it: every
+/// row runs in this one process.)
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// API keys the load rotates over: each has the spec's `reads` quota, so
 /// enough of them keep every request within quota at the rates seen here.
@@ -262,8 +270,14 @@ async fn main() {
             Some(keys.clone()),
         ),
     ];
+    // `BENCH_ONLY=text` runs only the targets whose name contains it (for
+    // profiling one path); the report is then not rewritten.
+    let only = std::env::var("BENCH_ONLY").ok();
     let mut figures = Vec::new();
     for (name, url, keys) in targets {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
         let f = load(name, &client, url, keys, concurrency, duration).await;
         println!(
             "{:<55} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us",
@@ -308,6 +322,12 @@ async fn main() {
         ));
     }
     report.push('\n');
+    if only.is_some() {
+        println!("BENCH_ONLY set: docs/benchmarks.md left as it was");
+        let _ = server.stop().await;
+        let _ = trivial.close().await;
+        return;
+    }
     match write_section(&report) {
         Ok(()) => println!("wrote docs/benchmarks.md"),
         Err(e) => eprintln!("could not write docs/benchmarks.md: {e}"),

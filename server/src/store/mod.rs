@@ -449,13 +449,21 @@ impl Store {
                 f(lease.conn_mut())
             });
         }
-        let mut conn = self.reader()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let value = f(&tx)?;
-        // Nothing was written; finishing the transaction just releases the
-        // snapshot.
-        tx.finish()?;
-        Ok(value)
+        let conn = self.reader()?;
+        // A transaction gives `f` one snapshot across its statements. BEGIN
+        // and COMMIT go through the statement cache like every other
+        // statement (rusqlite's `transaction()` parses them on every call,
+        // which showed in profiles of the read path).
+        if !conn.is_autocommit() {
+            // Left open by a read that panicked: end it first.
+            conn.prepare_cached("ROLLBACK")?.execute([])?;
+        }
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        let value = f(&conn);
+        // Nothing was written: committing only releases the snapshot, on
+        // success and failure alike.
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        value
     }
 
     fn reader(&self) -> Result<PooledConnection<'_>> {
