@@ -216,7 +216,7 @@ pub fn wrap_endpoints<C: ServerContext>(
                     // themselves, so an error here is dropshot failing to
                     // render a response: a 500 that carries nothing internal.
                     Err(_) => {
-                        slog::error!(log, "endpoint failed outside the edge"; "req_id" => &id);
+                        slog::error!(log, "endpoint failed outside the edge"; "request_id" => &id);
                         let mut e = ApiError::internal();
                         e.problem.instance = Some(path);
                         Ok(problem_response(e, &id))
@@ -274,7 +274,7 @@ fn adopt<C: ServerContext>(
     let peer = peer.unwrap_or_else(|| rqctx.request.remote_addr());
     rqctx.request = RequestInfo::new(&*request, peer);
     rqctx.log = log.new(slog::o!(
-        "req_id" => rqctx.request_id.clone(),
+        "request_id" => rqctx.request_id.clone(),
         "remote_addr" => peer.to_string(),
         "method" => request.method().to_string(),
         "uri" => request.uri().to_string(),
@@ -446,6 +446,7 @@ struct Shared {
     token: Arc<str>,
     lookup: Lookup,
     cors: Cors,
+    metrics: Arc<crate::metrics::Metrics>,
     client: Client<HttpConnector, Incoming>,
     log: Logger,
 }
@@ -478,6 +479,7 @@ impl Front {
         upstream: SocketAddr,
         lookup: Lookup,
         cors: Cors,
+        metrics: Arc<crate::metrics::Metrics>,
         token: Arc<str>,
         log: Logger,
     ) -> Result<Front> {
@@ -495,6 +497,7 @@ impl Front {
             token,
             lookup,
             cors,
+            metrics,
             client,
             log: log.clone(),
         });
@@ -591,11 +594,30 @@ async fn handle(
     let id = choose_request_id(req.headers());
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let _active = shared.metrics.request_started(method.as_str());
+    if uri.path() == "/metrics" && (method == Method::GET || method == Method::HEAD) {
+        let mut rsp = Response::new(Body::from(shared.metrics.encode()));
+        rsp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            rsp.headers_mut().insert(X_REQUEST_ID, v);
+        }
+        if method == Method::HEAD {
+            let (parts, _) = rsp.into_parts();
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
+        return Ok(rsp);
+    }
     let origin = req
         .headers()
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // Forwarded requests reach an operation, whose observer logs them (one
+    // line per request); the front logs only what it answers itself.
+    let mut forwarded = true;
     let mut rsp = match (shared.lookup)(&method, uri.path()) {
         Ok(_) => forward(&shared, remote, &id, req).await,
         // HEAD is GET without the body (RFC 9110 §9.3.2): the same
@@ -608,9 +630,11 @@ async fn handle(
             Response::from_parts(parts, Body::empty())
         }
         Err(e) if method == Method::OPTIONS && e.status_code.as_u16() == 405 => {
+            forwarded = false;
             preflight(&shared, uri.path(), origin.as_deref(), req.headers())
         }
         Err(e) => {
+            forwarded = false;
             let mut p = routing_problem(&method, uri.path(), &e);
             if e.status_code.as_u16() == 405 {
                 let allow = allowed_methods(&shared.lookup, uri.path()).join(", ");
@@ -638,11 +662,23 @@ async fn handle(
             );
         }
     }
-    slog::info!(shared.log, "request completed";
-        "req_id" => &id, "remote_addr" => remote.to_string(),
-        "method" => method.as_str(), "uri" => uri.to_string(),
-        "response_code" => rsp.status().as_u16(),
-        "latency_us" => started.elapsed().as_micros() as u64);
+    if !forwarded {
+        let status = rsp.status().as_u16();
+        let code = match status {
+            404 => "not_found",
+            405 => "method_not_allowed",
+            400 => "malformed_request",
+            _ => "-",
+        };
+        // The same fields as the observer's line (`ports::RequestLog`); no
+        // route, since none matched.
+        slog::info!(shared.log, "request answered by the front";
+            "request_id" => &id, "method" => crate::metrics::method_label(method.as_str()),
+            "route" => "-", "status" => status, "code" => code,
+            "latency_ms" => started.elapsed().as_secs_f64() * 1000.0,
+            "principal" => "-", "rate_limit" => "-", "idempotency" => "-",
+            "remote_addr" => remote.to_string());
+    }
     Ok(rsp)
 }
 
@@ -733,7 +769,7 @@ async fn forward(
             // dropshot is in this process: failing to reach it means a
             // handler panicked or the server is shutting down.
             slog::error!(shared.log, "forwarding to dropshot failed";
-                "req_id" => id, "cause" => format!("{e:#}"));
+                "request_id" => id, "cause" => format!("{e:#}"));
             let mut e = ApiError::internal();
             e.problem.instance = Some(path);
             problem_response(e, id)

@@ -35,6 +35,8 @@ pub struct AppOptions {
     pub max_db_in_flight: usize,
     /// The cursor key from configuration; `None` for the persisted one.
     pub cursor_secret: Option<[u8; 32]>,
+    /// Where the database queue reports (permits in use, waits, refusals).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The server's shared state.
@@ -46,6 +48,7 @@ pub struct App {
     /// callers wait up to `queue_wait` and then get a 503.
     permits: Semaphore,
     queue_wait: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -60,6 +63,7 @@ impl App {
             cursor_secret,
             permits: Semaphore::new(options.max_db_in_flight.max(1)),
             queue_wait: Duration::from_secs(2),
+            metrics: options.metrics,
         })
     }
 
@@ -93,9 +97,14 @@ impl App {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
+        let asked = std::time::Instant::now();
         let permit = match tokio::time::timeout(self.queue_wait, self.permits.acquire()).await {
-            Ok(Ok(p)) => p,
+            Ok(Ok(p)) => {
+                self.metrics.db_permit_taken(asked.elapsed());
+                p
+            }
             _ => {
+                self.metrics.db_refused();
                 let mut e =
                     ApiError::new("unavailable", "the database queue is full; retry shortly");
                 e.headers.insert(
@@ -108,6 +117,7 @@ impl App {
         let store = self.store.clone();
         let joined = tokio::task::spawn_blocking(move || f(&store)).await;
         drop(permit);
+        self.metrics.db_permit_returned();
         match joined {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(self.store_error(call, e)),

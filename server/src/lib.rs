@@ -14,6 +14,8 @@
 pub mod domain;
 pub mod front;
 pub mod handlers;
+pub mod logging;
+pub mod metrics;
 pub mod ports;
 pub mod ratelimit;
 pub mod run;

@@ -61,6 +61,11 @@ struct Args {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+    /// Log format: text (for a terminal) or json (one JSON object per line,
+    /// for a log pipeline). One logger serves the whole process, dropshot's
+    /// own lines included.
+    #[arg(long, env = "ORDERFLOW_LOG_FORMAT", default_value = "text")]
+    log_format: String,
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -108,6 +113,18 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
         .parse::<u64>()
         .map(std::time::Duration::from_secs)
         .map_err(|_| format!("expected whole seconds such as 10 or 10s, got {s:?}"))
+}
+
+/// The slog level of an already checked `--log-level`.
+fn slog_level(s: &str) -> slog::Level {
+    match s {
+        "trace" => slog::Level::Trace,
+        "debug" => slog::Level::Debug,
+        "warn" => slog::Level::Warning,
+        "error" => slog::Level::Error,
+        "critical" => slog::Level::Critical,
+        _ => slog::Level::Info,
+    }
 }
 
 fn level(s: &str) -> Result<ConfigLoggingLevel> {
@@ -238,9 +255,17 @@ async fn real_main() -> Result<(), Failure> {
         return Ok(());
     }
     let (config, log_level) = config_from(&args)?;
-    let log = ConfigLogging::StderrTerminal { level: log_level }
-        .to_logger("orderflow")
-        .map_err(|e| anyhow!("setting up logging: {e}"))?;
+    let log = match args.log_format.as_str() {
+        "text" => ConfigLogging::StderrTerminal { level: log_level }
+            .to_logger("orderflow")
+            .map_err(|e| anyhow!("setting up logging: {e}"))?,
+        "json" => orderflow_server::logging::json(std::io::stderr(), slog_level(&args.log_level)),
+        other => {
+            return Err(Failure::Usage(anyhow!(
+                "--log-format (ORDERFLOW_LOG_FORMAT): unknown format {other:?}; use text or json"
+            )));
+        }
+    };
     if !config.guardrails {
         eprintln!(
             "WARNING: --unsafe-disable-guardrails: rate limiting and idempotency are OFF (demonstration only)"

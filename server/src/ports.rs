@@ -15,7 +15,7 @@ use orderflow_edge::{
     ApiError, Authenticator, Call, Claim, IdempotencyBegin, IdempotencyStore, Observer, Outcome,
     Principal, RateLimitPolicy, RateLimiter, RateState, StoredReply,
 };
-use slog::{Logger, debug, error, info};
+use slog::{Logger, error, info};
 
 use crate::handlers::{App, IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION};
 use crate::ratelimit::{Decision, Limiter};
@@ -225,29 +225,41 @@ pub struct RequestLog {
 }
 
 impl Observer for RequestLog {
+    /// One line per request that reached an operation, at `info` (errors
+    /// at `error`), with the same fields everywhere: request id, method,
+    /// route template, status, latency in ms, principal (the key's id, never
+    /// the key), rate-limit and idempotency outcomes, problem code. No
+    /// header value, body or query string is logged, so API keys,
+    /// Idempotency-Keys and cursors never reach the log.
     fn observe(&self, call: &Call, outcome: &Outcome<'_>) {
         let principal = call
             .principal
             .as_ref()
             .map(|p| p.key_id.as_str())
             .unwrap_or("-");
-        let latency_us = outcome.elapsed.as_micros() as u64;
+        let latency_ms = outcome.elapsed.as_secs_f64() * 1000.0;
         let idempotency = outcome.idempotency.map(|o| o.as_str()).unwrap_or("-");
         let status = outcome.status;
+        let code = outcome.problem.map(|p| p.code()).unwrap_or("-");
+        let rate_limit = match call.op.rate_limit {
+            None => "-",
+            Some(_) if status == 429 => "limited",
+            Some(_) => "allowed",
+        };
+        let method = call.op.method;
+        let route = call.op.route;
         match outcome.problem {
             Some(p) if status >= 500 => error!(self.log, "request failed";
-                "request_id" => &call.request_id, "operation" => call.op.operation_id,
-                "route" => call.op.route, "status" => status, "code" => p.code(),
-                "cause" => p.cause.as_deref().unwrap_or("-"),
-                "principal" => principal, "idempotency" => idempotency, "latency_us" => latency_us),
-            Some(p) => info!(self.log, "request refused";
-                "request_id" => &call.request_id, "operation" => call.op.operation_id,
-                "route" => call.op.route, "status" => status, "code" => p.code(),
-                "principal" => principal, "idempotency" => idempotency, "latency_us" => latency_us),
-            None => debug!(self.log, "request served";
-                "request_id" => &call.request_id, "operation" => call.op.operation_id,
-                "route" => call.op.route, "status" => status,
-                "principal" => principal, "idempotency" => idempotency, "latency_us" => latency_us),
+                "request_id" => &call.request_id, "method" => method, "route" => route,
+                "status" => status, "code" => code, "latency_ms" => latency_ms,
+                "principal" => principal, "rate_limit" => rate_limit,
+                "idempotency" => idempotency, "operation" => call.op.operation_id,
+                "cause" => p.cause.as_deref().unwrap_or("-")),
+            _ => info!(self.log, "request";
+                "request_id" => &call.request_id, "method" => method, "route" => route,
+                "status" => status, "code" => code, "latency_ms" => latency_ms,
+                "principal" => principal, "rate_limit" => rate_limit,
+                "idempotency" => idempotency, "operation" => call.op.operation_id),
         }
     }
 }

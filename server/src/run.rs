@@ -18,6 +18,7 @@ use slog::Logger;
 
 use crate::front::{self, Front};
 use crate::handlers::{App, AppOptions};
+use crate::metrics::{Metrics, Observers};
 use crate::ports::{ApiKeys, Quotas, Records, RequestLog};
 use crate::ratelimit::Limiter;
 use crate::store::{Clock, IdSource, RandomIds, Store, SystemClock};
@@ -219,6 +220,7 @@ pub async fn start_with(
     })
     .await
     .context("database start-up task")??;
+    let metrics = Arc::new(Metrics::new());
     let app = Arc::new(
         App::new(
             Arc::new(store),
@@ -226,6 +228,7 @@ pub async fn start_with(
             AppOptions {
                 max_db_in_flight: config.max_db_in_flight,
                 cursor_secret: config.cursor_secret,
+                metrics: metrics.clone(),
             },
         )
         .context("reading the cursor secret")?,
@@ -242,7 +245,10 @@ pub async fn start_with(
                 app: app.clone(),
                 enforce: config.guardrails,
             }),
-            observer: Arc::new(RequestLog { log: log.clone() }),
+            observer: Arc::new(Observers(vec![
+                Arc::new(RequestLog { log: log.clone() }),
+                metrics.clone(),
+            ])),
         },
     };
     // dropshot listens on loopback only, reached through the front. Its own
@@ -273,7 +279,16 @@ pub async fn start_with(
         origins: config.cors_origins.iter().cloned().collect(),
         headers: front::Cors::headers_of(orderflow_server_api::ops::ALL),
     };
-    let front = match Front::start(listener, dropshot.local_addr(), lookup, cors, token, log).await
+    let front = match Front::start(
+        listener,
+        dropshot.local_addr(),
+        lookup,
+        cors,
+        metrics.clone(),
+        token,
+        log,
+    )
+    .await
     {
         Ok(f) => f,
         Err(e) => {

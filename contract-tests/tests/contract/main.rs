@@ -11,6 +11,7 @@
 
 mod drift;
 mod http;
+mod observe;
 mod retry;
 mod sdk;
 mod support;

@@ -40,11 +40,22 @@ impl TestServer {
         clock: Option<Arc<ManualClock>>,
         admin_key: Option<String>,
     ) -> TestServer {
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        Self::start_logged(dir, clock, admin_key, log).await
+    }
+
+    /// [`TestServer::start_in`] logging to `log` (to capture what the
+    /// server writes).
+    pub async fn start_logged(
+        dir: tempfile::TempDir,
+        clock: Option<Arc<ManualClock>>,
+        admin_key: Option<String>,
+        log: slog::Logger,
+    ) -> TestServer {
         let config = Config::new(
             "127.0.0.1:0".parse().expect("a loopback address"),
             dir.path().join("orderflow.db"),
         );
-        let log = slog::Logger::root(slog::Discard, slog::o!());
         let running = match clock {
             Some(c) => run::start_with(config, log, c, Arc::new(RandomIds)).await,
             None => run::start(config, log).await,

@@ -1,0 +1,318 @@
+//! Metrics at `/metrics`, in the Prometheus text format (OpenMetrics), with
+//! `prometheus-client`, named per the OpenTelemetry HTTP semantic
+//! conventions as exported to Prometheus.
+//!
+//! Every label value comes from a bounded set: methods are the ones the
+//! spec's operations use (anything else a client sends is `_OTHER`, as the
+//! conventions say), routes are the spec's path templates (never the raw
+//! path), statuses are what the server answers, and policy names and
+//! problem codes are the spec's and the catalogue's. So a client cannot
+//! grow the series count.
+//!
+//! `/metrics` is answered by the front, outside the public spec: it is for
+//! the operator's scraper, not API clients, so it has no operation, no
+//! authentication and no rate limit (bind the listener where only the
+//! scraper and the load balancer reach it, or filter the path there).
+
+use std::sync::Arc;
+
+use orderflow_edge::{Call, IdempotencyOutcome, Observer, Outcome};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The OpenTelemetry HTTP server duration buckets, in seconds.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Waiting for a database permit: from a microsecond to the 2-second bound.
+const WAIT_BUCKETS: [f64; 10] = [
+    0.000_01, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 2.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    http_request_method: &'static str,
+    http_route: &'static str,
+    http_response_status_code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    http_request_method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyLabels {
+    policy: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+fn wait_histogram() -> Histogram {
+    Histogram::new(WAIT_BUCKETS)
+}
+
+/// The server's metrics. Cheap to share: every family is an `Arc` inside.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    duration: HistogramFamily<RequestLabels>,
+    active: Family<MethodLabels, Gauge>,
+    rate_limited: Family<PolicyLabels, Counter>,
+    idempotency: Family<OutcomeLabels, Counter>,
+    problems: Family<CodeLabels, Counter>,
+    db_in_use: Gauge,
+    db_wait: Histogram,
+    db_refused: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A method as a label value: the ones HTTP defines, else `_OTHER`.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "_OTHER",
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let duration: HistogramFamily<RequestLabels> =
+            Family::new_with_constructor(duration_histogram);
+        registry.register_with_unit(
+            "http_server_request_duration",
+            "Duration of HTTP server requests that reached an operation",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        let active = Family::<MethodLabels, Gauge>::default();
+        registry.register(
+            "http_server_active_requests",
+            "HTTP server requests in flight (every request the front accepted)",
+            active.clone(),
+        );
+        let rate_limited = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "orderflow_rate_limited_requests",
+            "Requests refused with 429 by rate-limit policy",
+            rate_limited.clone(),
+        );
+        let idempotency = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "orderflow_idempotency_requests",
+            "Requests with an Idempotency-Key by outcome (new, replayed, in_flight, mismatch)",
+            idempotency.clone(),
+        );
+        let problems = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "orderflow_problems",
+            "Problem responses by problem code",
+            problems.clone(),
+        );
+        let db_in_use = Gauge::default();
+        registry.register(
+            "orderflow_db_permits_in_use",
+            "Database calls holding a permit (running on the blocking pool)",
+            db_in_use.clone(),
+        );
+        let db_wait = wait_histogram();
+        registry.register_with_unit(
+            "orderflow_db_permit_wait",
+            "Time a database call waited for a permit",
+            Unit::Seconds,
+            db_wait.clone(),
+        );
+        let db_refused = Counter::default();
+        registry.register(
+            "orderflow_db_queue_refused",
+            "Database calls refused with 503 after waiting the queue's bound",
+            db_refused.clone(),
+        );
+        Metrics {
+            registry,
+            duration,
+            active,
+            rate_limited,
+            idempotency,
+            problems,
+            db_in_use,
+            db_wait,
+            db_refused,
+        }
+    }
+
+    /// The text exposition, as `/metrics` serves it.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// A request entered the front; the guard counts it out when dropped.
+    pub fn request_started(self: &Arc<Self>, method: &str) -> ActiveGuard {
+        let labels = MethodLabels {
+            http_request_method: method_label(method),
+        };
+        self.active.get_or_create(&labels).inc();
+        ActiveGuard {
+            metrics: self.clone(),
+            labels,
+        }
+    }
+
+    /// A database call got its permit after `waited`.
+    pub fn db_permit_taken(&self, waited: std::time::Duration) {
+        self.db_wait.observe(waited.as_secs_f64());
+        self.db_in_use.inc();
+    }
+
+    pub fn db_permit_returned(&self) {
+        self.db_in_use.dec();
+    }
+
+    pub fn db_refused(&self) {
+        self.db_refused.inc();
+    }
+}
+
+/// Counts one active request until dropped (also when the client goes
+/// away mid-request).
+#[derive(Debug)]
+pub struct ActiveGuard {
+    metrics: Arc<Metrics>,
+    labels: MethodLabels,
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.metrics.active.get_or_create(&self.labels).dec();
+    }
+}
+
+impl Observer for Metrics {
+    fn observe(&self, call: &Call, outcome: &Outcome<'_>) {
+        self.duration
+            .get_or_create(&RequestLabels {
+                http_request_method: method_label(call.op.method),
+                http_route: call.op.route,
+                http_response_status_code: outcome.status,
+            })
+            .observe(outcome.elapsed.as_secs_f64());
+        if let Some(problem) = outcome.problem {
+            self.problems
+                .get_or_create(&CodeLabels {
+                    code: code_label(problem.code()),
+                })
+                .inc();
+            if outcome.status == 429
+                && let Some(policy) = call.op.rate_limit
+            {
+                self.rate_limited
+                    .get_or_create(&PolicyLabels {
+                        policy: policy.name,
+                    })
+                    .inc();
+            }
+        }
+        if let Some(o) = outcome.idempotency {
+            self.idempotency
+                .get_or_create(&OutcomeLabels {
+                    outcome: idempotency_label(o),
+                })
+                .inc();
+        }
+    }
+}
+
+/// A problem code as a label value: the catalogue's (a fixed set), else
+/// `_other`, so no code path can mint new series.
+fn code_label(code: &str) -> &'static str {
+    orderflow_edge::problem::codes()
+        .find(|(c, _, _)| *c == code)
+        .map(|(c, _, _)| c)
+        .unwrap_or("_other")
+}
+
+fn idempotency_label(o: IdempotencyOutcome) -> &'static str {
+    o.as_str()
+}
+
+/// Several observers as one (the log and the metrics).
+pub struct Observers(pub Vec<Arc<dyn Observer>>);
+
+impl Observer for Observers {
+    fn observe(&self, call: &Call, outcome: &Outcome<'_>) {
+        for o in &self.0 {
+            o.observe(call, outcome);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_are_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("BREW"), "_OTHER");
+        assert_eq!(method_label("get"), "_OTHER");
+    }
+
+    #[test]
+    fn active_requests_go_up_and_down() {
+        let m = Arc::new(Metrics::new());
+        let a = m.request_started("GET");
+        let b = m.request_started("FOO");
+        let text = m.encode();
+        assert!(
+            text.contains(r#"http_server_active_requests{http_request_method="GET"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_server_active_requests{http_request_method="_OTHER"} 1"#),
+            "{text}"
+        );
+        drop(a);
+        drop(b);
+        let text = m.encode();
+        assert!(
+            text.contains(r#"http_server_active_requests{http_request_method="GET"} 0"#),
+            "{text}"
+        );
+    }
+}
