@@ -141,6 +141,10 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Readiness wants at least this much free space under the database: a
+/// page write plus its WAL frame and checkpoint room, with margin.
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
 /// Which file a store opened: device and inode, to tell when the path
 /// names another file (replaced) or none (removed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -344,8 +348,9 @@ impl Store {
     }
 
     /// Readiness: the file is still the one opened, a pooled connection can
-    /// run a query, and a write can commit (so a read-only file or a full
-    /// disk shows here before a client's write finds it).
+    /// run a query, and a write could commit (writable file, room on the
+    /// disk), so a read-only file or a full disk shows here before a
+    /// client's write finds it.
     pub fn ping(&self) -> Result<()> {
         self.check_file()?;
         let conn = self.reader()?;
@@ -354,15 +359,34 @@ impl Store {
             return Err(StoreError::Internal("SELECT 1 did not return 1".to_owned()));
         }
         drop(conn);
-        let stamp = ts_to_sql(&self.now());
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO settings (key, value) VALUES ('readiness_probe', ?1) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute([stamp.as_bytes()])?;
-            Ok(())
-        })
+        self.check_writable()
+    }
+
+    /// Could a write commit? The file must open for writing (a read-only
+    /// mount or file says no) and its file system must have room. Checked
+    /// without taking SQLite's write lock, so a probe never waits behind a
+    /// long write, nor makes writers wait behind it.
+    fn check_writable(&self) -> Result<()> {
+        let shown = self.path.display();
+        if let Err(e) = std::fs::OpenOptions::new().append(true).open(&self.path) {
+            return Err(StoreError::Unavailable(format!(
+                "{shown} cannot be opened for writing: {e}"
+            )));
+        }
+        match rustix::fs::statvfs(&self.path) {
+            Ok(fs) => {
+                let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+                if free < MIN_FREE_BYTES {
+                    return Err(StoreError::Unavailable(format!(
+                        "the file system holding {shown} is full ({free} bytes left)"
+                    )));
+                }
+                Ok(())
+            }
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "cannot read the free space under {shown}: {e}"
+            ))),
+        }
     }
 
     /// The key that signs pagination cursors. Created on first use and
