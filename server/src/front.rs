@@ -596,11 +596,32 @@ async fn handle(
     let uri = req.uri().clone();
     let _active = shared.metrics.request_started(method.as_str());
     if uri.path() == "/metrics" && (method == Method::GET || method == Method::HEAD) {
-        let mut rsp = Response::new(Body::from(shared.metrics.encode()));
+        // OpenMetrics for a scraper that asks for it (Prometheus does),
+        // the classic text format otherwise.
+        let openmetrics = req
+            .headers()
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("application/openmetrics-text"));
+        let (body, content_type) = if openmetrics {
+            (
+                shared.metrics.encode(),
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )
+        } else {
+            (
+                shared.metrics.encode_prometheus(),
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+        };
+        let mut rsp = Response::new(Body::from(body));
         rsp.headers_mut().insert(
             http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            HeaderValue::from_static(content_type),
         );
+        rsp.headers_mut()
+            .append(http::header::VARY, HeaderValue::from_static("Accept"));
         if let Ok(v) = HeaderValue::from_str(&id) {
             rsp.headers_mut().insert(X_REQUEST_ID, v);
         }

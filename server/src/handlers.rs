@@ -63,7 +63,12 @@ impl App {
             cursor_secret,
             permits: Semaphore::new(options.max_db_in_flight.max(1)),
             queue_wait: Duration::from_secs(2),
-            metrics: options.metrics,
+            metrics: {
+                options
+                    .metrics
+                    .set_db_capacity(options.max_db_in_flight.max(1));
+                options.metrics
+            },
         })
     }
 

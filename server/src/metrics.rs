@@ -81,6 +81,7 @@ pub struct Metrics {
     idempotency: Family<OutcomeLabels, Counter>,
     problems: Family<CodeLabels, Counter>,
     db_in_use: Gauge,
+    db_capacity: Gauge,
     db_wait: Histogram,
     db_refused: Counter,
 }
@@ -148,6 +149,12 @@ impl Metrics {
             "Database calls holding a permit (running on the blocking pool)",
             db_in_use.clone(),
         );
+        let db_capacity = Gauge::default();
+        registry.register(
+            "orderflow_db_permits",
+            "Database calls allowed in flight at once (--max-db-in-flight): the queue's capacity",
+            db_capacity.clone(),
+        );
         let db_wait = wait_histogram();
         registry.register_with_unit(
             "orderflow_db_permit_wait",
@@ -169,17 +176,25 @@ impl Metrics {
             idempotency,
             problems,
             db_in_use,
+            db_capacity,
             db_wait,
             db_refused,
         }
     }
 
-    /// The text exposition, as `/metrics` serves it.
+    /// The OpenMetrics text exposition (what `prometheus-client` writes).
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The classic Prometheus text format (0.0.4), for scrapers and tools
+    /// that do not ask for OpenMetrics (`promtool check metrics` among
+    /// them). See [`to_prometheus_text`].
+    pub fn encode_prometheus(&self) -> String {
+        to_prometheus_text(&self.encode())
     }
 
     /// A request entered the front; the guard counts it out when dropped.
@@ -200,6 +215,12 @@ impl Metrics {
         self.db_in_use.inc();
     }
 
+    /// The database queue's capacity, set once at start.
+    pub fn set_db_capacity(&self, permits: usize) {
+        self.db_capacity
+            .set(i64::try_from(permits).unwrap_or(i64::MAX));
+    }
+
     pub fn db_permit_returned(&self) {
         self.db_in_use.dec();
     }
@@ -207,6 +228,37 @@ impl Metrics {
     pub fn db_refused(&self) {
         self.db_refused.inc();
     }
+}
+
+/// OpenMetrics text -> Prometheus text 0.0.4. The two differ, for what
+/// this registry writes, in three ways: OpenMetrics names a counter family
+/// without `_total` in `# HELP`/`# TYPE` (its samples keep it), has
+/// `# UNIT` lines, and ends with `# EOF`. Samples are identical.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Counts one active request until dropped (also when the client goes
@@ -285,6 +337,44 @@ impl Observer for Observers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prometheus_text_names_counters_with_total_and_drops_openmetrics_lines() {
+        let m = Metrics::new();
+        m.db_refused();
+        let om = m.encode();
+        assert!(
+            om.contains("# TYPE orderflow_db_queue_refused counter"),
+            "{om}"
+        );
+        assert!(om.trim_end().ends_with("# EOF"), "{om}");
+        let text = m.encode_prometheus();
+        assert!(
+            text.contains("# TYPE orderflow_db_queue_refused_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP orderflow_db_queue_refused_total "),
+            "{text}"
+        );
+        assert!(
+            text.contains("orderflow_db_queue_refused_total 1"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        // Gauges and histograms keep their names.
+        assert!(
+            text.contains("# TYPE orderflow_db_permits_in_use gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE orderflow_db_permit_wait_seconds histogram"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn unknown_methods_are_one_label() {

@@ -265,6 +265,25 @@ async fn metrics_use_route_templates_and_count_what_the_alerts_need() {
         text.contains("orderflow_db_permit_wait_seconds_bucket"),
         "{text}"
     );
+    // The alert rules and the Grafana dashboard query only what is here.
+    let ops = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops");
+    for file in ["prometheus/orderflow-alerts.yml", "grafana/orderflow.json"] {
+        let source = std::fs::read_to_string(ops.join(file)).expect("an ops file");
+        let names = referenced_metrics(&source);
+        assert!(names.len() >= 4, "{file} queries metrics: {names:?}");
+        for name in names {
+            // A sample's name, or a family's (a histogram named in prose).
+            let exported = text.lines().any(|l| {
+                l.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with(['{', ' ']))
+                    || l.starts_with(&format!("# TYPE {name} "))
+            });
+            assert!(
+                exported,
+                "{file} queries {name}, which /metrics does not export:\n{text}"
+            );
+        }
+    }
     // Only the scrape itself is in flight.
     assert_eq!(
         sample(
@@ -275,4 +294,26 @@ async fn metrics_use_route_templates_and_count_what_the_alerts_need() {
         "{text}"
     );
     server.running.stop().await.expect("clean shutdown");
+}
+
+/// The metric names a PromQL-bearing file mentions.
+fn referenced_metrics(source: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let bytes = source.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &source[i..];
+        let starts = (rest.starts_with("orderflow_") || rest.starts_with("http_server_"))
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if starts {
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            names.insert(rest[..len].to_string());
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    names
 }
