@@ -181,7 +181,7 @@ async fn main() {
         "127.0.0.1:0".parse().expect("addr"),
         dir.path().join("bench.db"),
     );
-    let server = run::start(config, log).await.expect("server");
+    let server = run::start(config, log.clone()).await.expect("server");
     let store = server.app.store.clone();
     let key_store = server.app.store.clone();
     let keys: Arc<Vec<String>> = Arc::new(
@@ -230,6 +230,15 @@ async fn main() {
     .await
     .expect("seed");
 
+    // A second server on the same database without the edge's observers
+    // (metrics, log line): the difference is what observation costs.
+    let mut unobserved = Config::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        dir.path().join("bench.db"),
+    );
+    unobserved.observe = false;
+    let unobserved = run::start(unobserved, log).await.expect("second server");
+
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -257,6 +266,11 @@ async fn main() {
         (
             "GET /v1/orders/{id}",
             format!("{base}/v1/orders/{order_id}"),
+            Some(keys.clone()),
+        ),
+        (
+            "GET /v1/orders/{id}, no observers (metrics, log line)",
+            format!("http://{}/v1/orders/{order_id}", unobserved.local_addr()),
             Some(keys.clone()),
         ),
         (
@@ -305,6 +319,9 @@ async fn main() {
         load
     ));
     report.push_str(
+        "Rows: the ceiling is a trivial dropshot endpoint in the same process (no front, no edge, no database); \"past the front\" rows send the same request straight to dropshot's loopback port, so their difference to the row above is the front's hop (routing problems, request ids, HEAD/OPTIONS, CORS); \"no observers\" is a second server on the same database with the edge's observers (metrics and the log line) switched off, so its difference is what observation costs. \"of ceiling\" is req/s over the ceiling's req/s in this run. Every server in this process uses mimalloc, like the `orderflow-server` binary.\n\n",
+    );
+    report.push_str(
         "| target | requests | errors | req/s | of ceiling | p50 | p99 |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     let ceiling = figures.first().map(|f| f.rps).unwrap_or(0.0);
@@ -325,6 +342,7 @@ async fn main() {
     if only.is_some() {
         println!("BENCH_ONLY set: docs/benchmarks.md left as it was");
         let _ = server.stop().await;
+        let _ = unobserved.stop().await;
         let _ = trivial.close().await;
         return;
     }
@@ -333,5 +351,6 @@ async fn main() {
         Err(e) => eprintln!("could not write docs/benchmarks.md: {e}"),
     }
     let _ = server.stop().await;
+    let _ = unobserved.stop().await;
     let _ = trivial.close().await;
 }

@@ -58,6 +58,10 @@ pub struct Config {
     /// Rate limiting and idempotency. Off only for the retry-storm
     /// demonstration's "before" run (`--unsafe-disable-guardrails`).
     pub guardrails: bool,
+    /// The edge's observers (metrics and the per-request log line). Off
+    /// only to measure what they cost (the HTTP benchmark runs a second
+    /// server without them).
+    pub observe: bool,
     /// Browser origins allowed to call the API (CORS), already checked by
     /// [`front::Cors::parse_origin`]. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
@@ -72,6 +76,7 @@ impl Config {
             max_db_in_flight: 64,
             cursor_secret: None,
             guardrails: true,
+            observe: true,
             cors_origins: Vec::new(),
         }
     }
@@ -245,10 +250,14 @@ pub async fn start_with(
                 app: app.clone(),
                 enforce: config.guardrails,
             }),
-            observer: Arc::new(Observers(vec![
-                Arc::new(RequestLog { log: log.clone() }),
-                metrics.clone(),
-            ])),
+            observer: if config.observe {
+                Arc::new(Observers(vec![
+                    Arc::new(RequestLog { log: log.clone() }),
+                    metrics.clone(),
+                ]))
+            } else {
+                Arc::new(orderflow_edge::ports::Silent)
+            },
         },
     };
     // dropshot listens on loopback only, reached through the front. Its own
