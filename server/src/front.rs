@@ -595,6 +595,36 @@ async fn handle(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let _active = shared.metrics.request_started(method.as_str());
+    if uri.path() == "/dashboard/history" && method == Method::GET {
+        let since = uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("since=")))
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .unwrap_or(-1.0);
+        let mut rsp = Response::new(Body::from(shared.metrics.history_json(since)));
+        rsp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        rsp.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            rsp.headers_mut().insert(X_REQUEST_ID, v);
+        }
+        return Ok(rsp);
+    }
+    if method == Method::GET || method == Method::HEAD {
+        if let Some(rsp) = dashboard_asset(uri.path(), &id) {
+            if method == Method::HEAD {
+                let (parts, _) = rsp.into_parts();
+                return Ok(Response::from_parts(parts, Body::empty()));
+            }
+            return Ok(rsp);
+        }
+    }
     if uri.path() == "/metrics" && (method == Method::GET || method == Method::HEAD) {
         // OpenMetrics for a scraper that asks for it (Prometheus does),
         // the classic text format otherwise.
@@ -701,6 +731,54 @@ async fn handle(
             "remote_addr" => remote.to_string());
     }
     Ok(rsp)
+}
+
+/// The built-in live dashboard (`/dashboard`): a page, its script and its
+/// styles, compiled in, with nothing loaded from elsewhere; the script
+/// reads `/metrics`. Like `/metrics` it is for operators, not part of the
+/// public spec.
+fn dashboard_asset(path: &str, id: &str) -> Option<Response<Body>> {
+    let (body, content_type): (&'static str, &'static str) = match path {
+        "/dashboard" => (
+            include_str!("dashboard/dashboard.html"),
+            "text/html; charset=utf-8",
+        ),
+        "/dashboard.js" => (
+            include_str!("dashboard/dashboard.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "/dashboard.css" => (
+            include_str!("dashboard/dashboard.css"),
+            "text/css; charset=utf-8",
+        ),
+        _ => return None,
+    };
+    let mut rsp = Response::new(Body::from(body));
+    let h = rsp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    // Only this server's own files and its /metrics; inline styles for the
+    // legend swatches only.
+    h.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert(X_REQUEST_ID, v);
+    }
+    Some(rsp)
 }
 
 /// The methods a path answers: its operations' methods, HEAD wherever GET

@@ -24,6 +24,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+/// Dashboard history: three minutes at one sample a second.
+pub const HISTORY_SAMPLES: usize = 180;
+
 /// The OpenTelemetry HTTP server duration buckets, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -84,6 +87,10 @@ pub struct Metrics {
     db_capacity: Gauge,
     db_wait: Histogram,
     db_refused: Counter,
+    /// Recent expositions for the built-in dashboard, sampled once a
+    /// second by [`Metrics::sample`]: (seconds since start, text).
+    history: std::sync::Mutex<std::collections::VecDeque<(f64, String)>>,
+    started: std::time::Instant,
 }
 
 impl Default for Metrics {
@@ -179,7 +186,33 @@ impl Metrics {
             db_capacity,
             db_wait,
             db_refused,
+            history: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// Keeps the current exposition in the dashboard's history (the last
+    /// [`HISTORY_SAMPLES`]). Called once a second by the server.
+    pub fn sample(&self) {
+        let text = self.encode_prometheus();
+        let t = self.started.elapsed().as_secs_f64();
+        let mut h = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        h.push_back((t, text));
+        while h.len() > HISTORY_SAMPLES {
+            h.pop_front();
+        }
+    }
+
+    /// The samples newer than `since` (seconds since start), as JSON:
+    /// `[{"t": 12.0, "metrics": "<Prometheus text>"}, ...]`.
+    pub fn history_json(&self, since: f64) -> String {
+        let h = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let items: Vec<serde_json::Value> = h
+            .iter()
+            .filter(|(t, _)| *t > since)
+            .map(|(t, text)| serde_json::json!({"t": t, "metrics": text}))
+            .collect();
+        serde_json::Value::Array(items).to_string()
     }
 
     /// The OpenMetrics text exposition (what `prometheus-client` writes).

@@ -91,6 +91,8 @@ pub struct Running {
     /// The admin key created on first run (empty database), shown once.
     pub bootstrap_admin_key: Option<String>,
     purger: tokio::task::JoinHandle<()>,
+    /// Samples the metrics once a second for the dashboard's history.
+    sampler: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -119,6 +121,7 @@ impl Running {
     /// hold the process). `Ok(true)` when everything finished in time.
     pub async fn stop_within(self, drain: Duration) -> Result<bool> {
         self.purger.abort();
+        self.sampler.abort();
         let started = std::time::Instant::now();
         let front = self.front.stop(drain).await;
         let left = drain
@@ -305,6 +308,15 @@ pub async fn start_with(
             return Err(e.context(format!("starting the HTTP server on {}", config.listen)));
         }
     };
+    let sampler_metrics = metrics.clone();
+    let sampler = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            sampler_metrics.sample();
+        }
+    });
     let purger = tokio::spawn(purge_idempotency_keys(app.clone()));
     Ok(Running {
         front,
@@ -312,6 +324,7 @@ pub async fn start_with(
         app,
         bootstrap_admin_key: bootstrap,
         purger,
+        sampler,
     })
 }
 
