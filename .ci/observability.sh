@@ -4,24 +4,31 @@
 #     their unit tests);
 #   - promtool check metrics on what the running server exports at
 #     /metrics after some traffic;
-#   - the Grafana dashboard is valid JSON.
+#   - the Grafana dashboard is valid JSON;
+#   - the built-in dashboard (/dashboard) renders in headless Chromium and
+#     its panels fill with live data.
 #
-# Installs the Debian package `prometheus` (for promtool) when missing.
+# Installs the Debian packages `prometheus` (for promtool) and `chromium`
+# when missing.
 # Exit status: 0 when every check passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "promtool"
-if ! command -v promtool >/dev/null 2>&1; then
+step "promtool and chromium"
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 promtool --version | head -n1
+chromium --version
 
 step "alert rules (promtool check rules, promtool test rules)"
 promtool check rules ops/prometheus/orderflow-alerts.yml
@@ -78,3 +85,35 @@ promtool check metrics <"$WORK/metrics.txt"
 grep -q 'http_server_request_duration_seconds_bucket{.*http_route="/v1/customers"' "$WORK/metrics.txt"
 grep -q 'orderflow_idempotency_requests_total{outcome="replayed"} 1' "$WORK/metrics.txt"
 echo "metrics: $(grep -vc '^#' "$WORK/metrics.txt") samples, promtool found no problem"
+
+step "the built-in dashboard in headless Chromium"
+# Three seconds of traffic (reads, keyed writes with replays, writes past
+# the quota, a 404), so the server's once-a-second samples hold rates.
+end=$((SECONDS + 3))
+n=0
+while [ "$SECONDS" -lt "$end" ]; do
+    n=$((n + 1))
+    curl -sS -o /dev/null -H "$AUTH" "$BASE/v1/orders"
+    curl -sS -o /dev/null -H "$AUTH" -H 'Content-Type: application/json' \
+        -H "Idempotency-Key: ci-dash-$((n % 3))" -X POST "$BASE/v1/customers" \
+        -d "{\"name\": \"CI\", \"email\": \"ci$((n % 3))@example.com\"}"
+    curl -sS -o /dev/null "$BASE/v1/nowhere"
+done
+for _ in $(seq 1 70); do
+    curl -sS -o /dev/null -H "$AUTH" -H 'Content-Type: application/json' -X POST "$BASE/v1/customers" \
+        -d '{"name": "Burst", "email": "burst@example.com"}'
+done
+sleep 2
+chromium --headless=new --no-sandbox --disable-gpu --virtual-time-budget=3000 \
+    --dump-dom "$BASE/dashboard" 2>/dev/null >"$WORK/dashboard.html"
+python3 - "$WORK/dashboard.html" <<'PY'
+import re, sys
+dom = open(sys.argv[1]).read()
+samples = re.search(r'data-scrapes="(\d+)"', dom)
+assert samples and int(samples.group(1)) >= 3, f"the page holds too few samples: {samples and samples.group(1)}"
+panels = dict(re.findall(r'data-panel="([a-z-]+)" data-points="(\d+)"', dom))
+want = ["retry-storm", "requests", "errors", "rate-limits", "latency", "database"]
+empty = [p for p in want if int(panels.get(p, 0)) == 0]
+assert not empty, f"panels without data: {empty} (all: {panels})"
+print(f"dashboard: {samples.group(1)} samples; points per panel: {panels}")
+PY

@@ -11,6 +11,7 @@
 //! asserts timings: the engine counts, the caller decides what must hold.
 
 pub mod database;
+pub mod observed;
 pub mod process;
 pub mod report;
 pub mod storm;

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use orderflow_load::database;
+use orderflow_load::observed::{self, ServerFigures};
 use orderflow_load::process::ServerProcess;
 use orderflow_load::report::{self, Provenance};
 use orderflow_load::storm::{Op, Outcome, StormConfig, StormReport, run_storm};
@@ -171,6 +172,7 @@ async fn storms(
         ..StormConfig::default()
     };
     let mut runs = Vec::new();
+    let mut observed_after: Option<Observed> = None;
     for (label, guardrails) in [("before", false), ("after", true)] {
         let _ = writeln!(
             stderr,
@@ -182,6 +184,12 @@ async fn storms(
             .await
             .with_context(|| format!("the {label} run"))?;
         let result = run_storm(&config, &server.base_url, &server.admin_key).await;
+        // With the guardrails on, the server counts the storm too: read its
+        // /metrics as a cross-check, and photograph its dashboard, whose
+        // history still holds the storm.
+        if guardrails {
+            observed_after = Some(observe(&server.base_url, &args.out, stderr).await);
+        }
         // Recount from the file while the server still runs: its WAL is
         // then intact and readable.
         let recount = database::count(&server.database);
@@ -197,8 +205,20 @@ async fn storms(
         runs.push(report);
     }
     let (before, after) = (&runs[0], &runs[1]);
-    write_evidence(&args.out, command, before, after)?;
+    let observed = observed_after.unwrap_or_default();
+    write_evidence(&args.out, command, before, after, &observed)?;
     let _ = writeln!(stdout, "evidence: {}", args.out.display());
+    let disagreements = match &observed.figures {
+        Some(f) => {
+            let _ = writeln!(
+                stdout,
+                "after: the server's /metrics: {} new, {} replayed, {} in flight, {} mismatched, {} rate-limited, {} 5xx",
+                f.new, f.replayed, f.in_flight, f.mismatch, f.rate_limited, f.server_errors
+            );
+            f.disagreements(after)
+        }
+        None => vec!["the server's /metrics could not be read".to_string()],
+    };
     if before.duplicated_keys() == 0 {
         let _ = writeln!(
             stderr,
@@ -206,7 +226,8 @@ async fn storms(
              show what the guardrails prevent; try more --clients or --keys"
         );
     }
-    let violations = after.violations();
+    let mut violations = after.violations();
+    violations.extend(disagreements);
     if violations.is_empty() {
         let _ = writeln!(stdout, "after: pass");
         Ok(Exit::Pass)
@@ -215,6 +236,54 @@ async fn storms(
             let _ = writeln!(stdout, "after: FAIL: {v}");
         }
         Ok(Exit::Violated)
+    }
+}
+
+/// What the after-run's server said about the storm.
+struct Observed {
+    figures: Option<ServerFigures>,
+    /// The dashboard screenshot's file name (beside the report), or why
+    /// there is none.
+    screenshot: Result<String, String>,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Observed {
+            figures: None,
+            screenshot: Err("the after-run did not get that far".to_string()),
+        }
+    }
+}
+
+async fn observe(base: &str, out: &Path, stderr: &mut dyn Write) -> Observed {
+    let figures = match ServerFigures::scrape(base).await {
+        Ok(f) => Some(f),
+        Err(e) => {
+            let _ = writeln!(stderr, "retry-storm: reading /metrics: {e:#}");
+            None
+        }
+    };
+    let dir = out.parent().unwrap_or(Path::new("."));
+    let stem = out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("retry-storm");
+    let name = format!("{stem}-dashboard.png");
+    let _ = std::fs::create_dir_all(dir);
+    let screenshot = match observed::screenshot(base, &dir.join(&name)) {
+        Ok(true) => Ok(name),
+        Ok(false) => {
+            Err("no Chromium installed (apt-get install chromium), so no screenshot".to_string())
+        }
+        Err(e) => Err(format!("the screenshot failed: {e:#}")),
+    };
+    if let Err(why) = &screenshot {
+        let _ = writeln!(stderr, "retry-storm: dashboard: {why}");
+    }
+    Observed {
+        figures,
+        screenshot,
     }
 }
 
@@ -253,6 +322,7 @@ fn write_evidence(
     command: &str,
     before: &StormReport,
     after: &StormReport,
+    observed: &Observed,
 ) -> Result<()> {
     let dir = out.parent().unwrap_or(Path::new("."));
     let stem = out
@@ -266,7 +336,7 @@ fn write_evidence(
         "{}, {cores} cores shared by the server and the clients",
         httpdate::fmt_http_date(SystemTime::now())
     );
-    let page = report::markdown(
+    let mut page = report::markdown(
         &Provenance {
             command,
             when: &when,
@@ -276,6 +346,21 @@ fn write_evidence(
         before,
         after,
     );
+    page.push_str("\n## The storm as the server saw it\n\n");
+    page.push_str(
+        "Read from the after-run server's own `/metrics` right after the storm, beside what the clients counted: the two must agree exactly (the run fails otherwise).\n\n",
+    );
+    match &observed.figures {
+        Some(f) => page.push_str(&f.markdown(after)),
+        None => page.push_str("The server's `/metrics` could not be read.\n"),
+    }
+    page.push('\n');
+    match &observed.screenshot {
+        Ok(png) => page.push_str(&format!(
+            "Its built-in dashboard (`/dashboard`), photographed by headless Chromium as the storm ended; the charts are the server's history of the last minutes, so the storm is on them:\n\n![the dashboard after the storm]({png})\n"
+        )),
+        Err(why) => page.push_str(&format!("No dashboard screenshot: {why}.\n")),
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     // One time axis for both charts, so that they compare at a glance.
     let span = before.elapsed.max(after.elapsed);

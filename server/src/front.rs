@@ -616,14 +616,14 @@ async fn handle(
         }
         return Ok(rsp);
     }
-    if method == Method::GET || method == Method::HEAD {
-        if let Some(rsp) = dashboard_asset(uri.path(), &id) {
-            if method == Method::HEAD {
-                let (parts, _) = rsp.into_parts();
-                return Ok(Response::from_parts(parts, Body::empty()));
-            }
-            return Ok(rsp);
+    if (method == Method::GET || method == Method::HEAD)
+        && let Some(rsp) = dashboard_asset(uri.path(), &id)
+    {
+        if method == Method::HEAD {
+            let (parts, _) = rsp.into_parts();
+            return Ok(Response::from_parts(parts, Body::empty()));
         }
+        return Ok(rsp);
     }
     if uri.path() == "/metrics" && (method == Method::GET || method == Method::HEAD) {
         // OpenMetrics for a scraper that asks for it (Prometheus does),

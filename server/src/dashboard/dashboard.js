@@ -41,7 +41,9 @@ function rates(name, by, filter) {
     for (const s of b.samples.values()) {
       if (s.name !== name || (filter && !filter(s.labels))) continue;
       const before = a.samples.get(s.name + JSON.stringify(s.labels));
-      const inc = before ? Math.max(0, s.value - before.value) : 0;
+      // A series absent from the previous sample was created since: all of
+      // its count is new.
+      const inc = before ? Math.max(0, s.value - before.value) : s.value;
       const key = by ? by(s.labels) : "all";
       sums.set(key, (sums.get(key) || 0) + inc / dt);
     }
@@ -78,7 +80,9 @@ function quantiles(q) {
     for (const s of b.samples.values()) {
       if (s.name !== "http_server_request_duration_seconds_bucket") continue;
       const before = a.samples.get(s.name + JSON.stringify(s.labels));
-      const inc = before ? Math.max(0, s.value - before.value) : 0;
+      // A series absent from the previous sample was created since: all of
+      // its count is new.
+      const inc = before ? Math.max(0, s.value - before.value) : s.value;
       const route = s.labels.http_route;
       const le = s.labels.le === "+Inf" ? Infinity : parseFloat(s.labels.le);
       if (!perRoute.has(route)) perRoute.set(route, new Map());
