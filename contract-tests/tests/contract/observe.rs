@@ -317,3 +317,87 @@ fn referenced_metrics(source: &str) -> std::collections::BTreeSet<String> {
     }
     names
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_whole_and_its_history_holds_samples() {
+    let server = TestServer::start().await;
+    let anonymous = server.http(None);
+    for (path, kind) in [
+        ("/dashboard", "text/html"),
+        ("/dashboard.js", "text/javascript"),
+        ("/dashboard.css", "text/css"),
+    ] {
+        let rsp = anonymous
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(rsp.status().as_u16(), 200, "{path}");
+        let header = |name: &str| {
+            rsp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(header("content-type").starts_with(kind), "{path}");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+            "{csp}"
+        );
+        let body = rsp.text().await.expect("body");
+        // Self-contained: nothing is loaded from another origin.
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} loads from elsewhere"
+        );
+    }
+    // The server samples its metrics once a second; wait for two samples.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let history = loop {
+        let h: Value = anonymous
+            .get(format!("{}/dashboard/history?since=-1", server.base))
+            .send()
+            .await
+            .expect("history")
+            .json()
+            .await
+            .expect("JSON");
+        if h.as_array().is_some_and(|a| a.len() >= 2) {
+            break h;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no samples: {h}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let items = history.as_array().expect("array");
+    let (t0, t1) = (
+        items[0]["t"].as_f64().expect("t"),
+        items[1]["t"].as_f64().expect("t"),
+    );
+    assert!(t1 > t0, "samples are in time order");
+    assert!(
+        items[1]["metrics"]
+            .as_str()
+            .expect("text")
+            .contains("orderflow_db_permits ")
+    );
+    // `since` returns only what is newer.
+    let newer: Value = anonymous
+        .get(format!("{}/dashboard/history?since={t0}", server.base))
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        newer
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|i| i["t"].as_f64() > Some(t0)),
+        "{newer}"
+    );
+    server.running.stop().await.expect("clean shutdown");
+}
