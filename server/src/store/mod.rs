@@ -141,6 +141,11 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Prepared statements kept per connection. rusqlite's default (16) is
+/// fewer than the store's 35 distinct statements, so a connection that ran
+/// many kinds evicted some and parsed them again.
+const STATEMENT_CACHE: usize = 128;
+
 /// Readiness wants at least this much free space under the database: a
 /// page write plus its WAL frame and checkpoint room, with margin.
 const MIN_FREE_BYTES: u64 = 1 << 20;
@@ -250,6 +255,7 @@ impl Store {
         )
         .map_err(|e| open_error(path, e))?;
         writer.busy_timeout(BUSY_TIMEOUT)?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // WAL lets the read pool run beside the writer; NORMAL synchronous
         // is durable across application crashes and loses at most the last
         // transactions on power loss, the usual trade-off with WAL.
@@ -291,6 +297,7 @@ impl Store {
             )
             .map_err(|e| open_error(path, e))?;
             reader.busy_timeout(BUSY_TIMEOUT)?;
+            reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             readers.push(reader);
         }
 
