@@ -38,37 +38,8 @@ step "Grafana dashboard is valid JSON"
 python3 -c 'import json,sys; d=json.load(open("ops/grafana/orderflow.json")); assert d["panels"], "no panels"; print(len(d["panels"]), "panels")'
 
 step "the server's /metrics (promtool check metrics)"
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build -p orderflow-server --locked
-SERVER="$TARGET_DIR/debug/orderflow-server"
-WORK="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-"$SERVER" --listen 127.0.0.1:0 --database "$WORK/orderflow.db" --log-level warn \
-    >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-deadline=$((SECONDS + 60))
-BASE=""
-until [ -n "$BASE" ] && curl -fsS --max-time 2 "$BASE/healthz" >/dev/null 2>&1; do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        cat "$WORK/server.err" >&2
-        exit 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-        echo "the server did not answer /healthz within 60 s" >&2
-        exit 1
-    fi
-    BASE="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/server.out" | head -n1 || true)"
-    sleep 0.1
-done
-KEY="$(grep -o 'of_sk_[0-9a-f]\{32\}' "$WORK/server.out" | head -n1)"
+# shellcheck source=.ci/server.sh
+. .ci/server.sh
 AUTH="Authorization: Bearer $KEY"
 # Traffic that fills every family: reads, a write with a key and its
 # replay, a problem, a routing failure.

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use orderflow_edge::{Call, IdempotencyOutcome, Observer, Outcome};
+use orderflow_edge::{Call, Observer, Outcome};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -336,7 +336,7 @@ impl Observer for Metrics {
         if let Some(o) = outcome.idempotency {
             self.idempotency
                 .get_or_create(&OutcomeLabels {
-                    outcome: idempotency_label(o),
+                    outcome: o.as_str(),
                 })
                 .inc();
         }
@@ -350,10 +350,6 @@ fn code_label(code: &str) -> &'static str {
         .find(|(c, _, _)| *c == code)
         .map(|(c, _, _)| c)
         .unwrap_or("_other")
-}
-
-fn idempotency_label(o: IdempotencyOutcome) -> &'static str {
-    o.as_str()
 }
 
 /// Several observers as one (the log and the metrics).

@@ -37,12 +37,13 @@ fn db_arg(dir: &Path) -> String {
     dir.join("orderflow.db").display().to_string()
 }
 
-/// Starts the server and waits for its "listening" line; returns the child
-/// and everything it printed up to then.
-fn start(dir: &Path) -> (Child, String) {
+/// Starts the server and waits for its "listening" line; returns the child,
+/// everything it printed up to then, and its address.
+fn start_with(dir: &Path, extra: &[&str]) -> (Child, String, String) {
     let mut child = server()
         .args(["--listen", "127.0.0.1:0", "--database", &db_arg(dir)])
         .args(["--log-level", "warn"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -55,13 +56,19 @@ fn start(dir: &Path) -> (Child, String) {
         let Some(Ok(line)) = lines.next() else { break };
         printed.push_str(&line);
         printed.push('\n');
-        if line.contains("listening on") {
-            return (child, printed);
+        if let Some(addr) = line.strip_prefix("OrderFlow listening on http://") {
+            let addr = addr.to_string();
+            return (child, printed, addr);
         }
     }
     let _ = child.kill();
     let _ = child.wait();
     panic!("the server did not start; it printed:\n{printed}");
+}
+
+fn start(dir: &Path) -> (Child, String) {
+    let (child, printed, _) = start_with(dir, &[]);
+    (child, printed)
 }
 
 fn admin_keys(db: &Path) -> usize {
@@ -192,24 +199,7 @@ fn bad_settings_are_usage_errors_that_name_the_setting() {
 fn sigterm_drains_within_the_timeout_even_with_a_stalled_upload() {
     use std::io::Write;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = server()
-        .args(["--listen", "127.0.0.1:0", "--database", &db_arg(dir.path())])
-        .args(["--log-level", "warn", "--drain-timeout", "1s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("a line");
-        if let Some(url) = line.strip_prefix("OrderFlow listening on http://") {
-            break url.to_string();
-        }
-    };
+    let (mut child, _, addr) = start_with(dir.path(), &["--drain-timeout", "1s"]);
     // A client starts an upload and stalls half-way.
     let mut stalled = std::net::TcpStream::connect(&addr).expect("connect");
     stalled
