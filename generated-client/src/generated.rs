@@ -159,6 +159,76 @@ pub mod types {
             value.parse()
         }
     }
+    ///The API key a request was made with (never its secret).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Caller {
+        ///The customer a customer key acts for; null for an admin key.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub customer_id: ::std::option::Option<::std::string::String>,
+        ///The key's id (`key_` prefix).
+        pub key_id: ::std::string::String,
+        pub role: CallerRole,
+    }
+    impl Caller {
+        pub fn builder() -> builder::Caller {
+            Default::default()
+        }
+    }
+    ///`CallerRole`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum CallerRole {
+        #[serde(rename = "admin")]
+        Admin,
+        #[serde(rename = "customer")]
+        Customer,
+    }
+    impl ::std::fmt::Display for CallerRole {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Admin => f.write_str("admin"),
+                Self::Customer => f.write_str("customer"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CallerRole {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "admin" => Ok(Self::Admin),
+                "customer" => Ok(Self::Customer),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CallerRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CallerRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`CreateCustomerIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1538,6 +1608,83 @@ pub mod types {
                     name: Ok(value.name),
                     role: Ok(value.role),
                     secret: Ok(value.secret),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Caller {
+            customer_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            key_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            role: ::std::result::Result<super::CallerRole, ::std::string::String>,
+        }
+        impl ::std::default::Default for Caller {
+            fn default() -> Self {
+                Self {
+                    customer_id: Err("no value supplied for customer_id".to_string()),
+                    key_id: Err("no value supplied for key_id".to_string()),
+                    role: Err("no value supplied for role".to_string()),
+                }
+            }
+        }
+        impl Caller {
+            pub fn customer_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for customer_id: {e}")
+                    });
+                self
+            }
+            pub fn key_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key_id: {e}")
+                    });
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CallerRole>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for role: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Caller> for super::Caller {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Caller,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer_id: value.customer_id?,
+                    key_id: value.key_id?,
+                    role: value.role?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Caller> for Caller {
+            fn from(value: super::Caller) -> Self {
+                Self {
+                    customer_id: Ok(value.customer_id),
+                    key_id: Ok(value.key_id),
+                    role: Ok(value.role),
                 }
             }
         }
@@ -3223,7 +3370,7 @@ Conventions that hold for every operation:
   repeating the side effect. Keys are retained for 24 hours.
 
 
-Version: 1.0.0*/
+Version: 1.1.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -3259,7 +3406,7 @@ impl Client {
 }
 impl ClientInfo<()> for Client {
     fn api_version() -> &'static str {
-        "1.0.0"
+        "1.1.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -3423,6 +3570,24 @@ let response = client.revoke_api_key()
 ```*/
     pub fn revoke_api_key(&self) -> builder::RevokeApiKey<'_> {
         builder::RevokeApiKey::new(self)
+    }
+    /**Who is calling
+
+Describes the API key the request was made with: its id, its role,
+and for a customer key the customer it acts for. Any authenticated
+key; it reads no other record, so it is the cheapest way to check
+that a key works.
+
+
+Sends a `GET` request to `/v1/me`
+
+```ignore
+let response = client.get_caller()
+    .send()
+    .await;
+```*/
+    pub fn get_caller(&self) -> builder::GetCaller<'_> {
+        builder::GetCaller::new(self)
     }
     /**List products
 
@@ -4515,6 +4680,68 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_caller`]
+
+[`Client::get_caller`]: super::Client::get_caller*/
+    #[derive(Debug, Clone)]
+    pub struct GetCaller<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetCaller<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/me`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Caller>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/me", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_caller",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -99,6 +99,78 @@ pub mod types {
             value.parse()
         }
     }
+    ///The API key a request was made with (never its secret).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct Caller {
+        ///The customer a customer key acts for; null for an admin key.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub customer_id: ::std::option::Option<::std::string::String>,
+        ///The key's id (`key_` prefix).
+        pub key_id: ::std::string::String,
+        pub role: CallerRole,
+    }
+    ///`CallerRole`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum CallerRole {
+        #[serde(rename = "admin")]
+        Admin,
+        #[serde(rename = "customer")]
+        Customer,
+    }
+    impl ::std::fmt::Display for CallerRole {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Admin => f.write_str("admin"),
+                Self::Customer => f.write_str("customer"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CallerRole {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "admin" => Ok(Self::Admin),
+                "customer" => Ok(Self::Customer),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CallerRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CallerRole {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///The path parameters of `createApiKey`.
     #[derive(
         ::serde::Deserialize,
@@ -693,7 +765,7 @@ valid, so any other string, however well-formed, is a 400
 }
 /// The spec's rules (structure and constraints) per component schema, enforced by `orderflow_edge::schema`.
 pub static COMPONENT_RULES: edge::Rules = edge::Rules::new(
-    "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyIssued\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"},\"secret\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"role\",\"customer_id\",\"secret\",\"created_at\"],\"type\":\"object\"},\"Customer\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"email\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\",\"email\"],\"type\":\"object\"},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"type\":\"object\"},\"FieldError\":{\"properties\":{\"detail\":{\"type\":\"string\"},\"pointer\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"],\"type\":\"object\"},\"HealthStatus\":{\"properties\":{\"status\":{\"type\":\"string\"}},\"required\":[\"status\"],\"type\":\"object\"},\"Money\":{\"properties\":{\"amount_minor\":{\"format\":\"int64\",\"maximum\":100000000000,\"minimum\":0,\"type\":\"integer\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount_minor\",\"currency\"],\"type\":\"object\"},\"Order\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"OrderCreate\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1,\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"OrderItem\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderItemCreate\":{\"properties\":{\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"maximum\":10000,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"product_id\",\"quantity\"],\"type\":\"object\"},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderStatus\":{\"enum\":[\"pending\",\"processing\",\"shipped\",\"delivered\",\"cancelled\"],\"type\":\"string\"},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"to\"],\"type\":\"object\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"},\"type\":\"array\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"status\":{\"format\":\"uint16\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},\"violated-policies\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\",\"code\",\"request_id\"],\"type\":\"object\"},\"Product\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"ProductCreate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductUpdate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}},\"type\":\"object\"}}",
+    "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyIssued\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"},\"secret\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"role\",\"customer_id\",\"secret\",\"created_at\"],\"type\":\"object\"},\"Caller\":{\"properties\":{\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"key_id\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"}},\"required\":[\"key_id\",\"role\",\"customer_id\"],\"type\":\"object\"},\"Customer\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"email\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\",\"email\"],\"type\":\"object\"},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"type\":\"object\"},\"FieldError\":{\"properties\":{\"detail\":{\"type\":\"string\"},\"pointer\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"],\"type\":\"object\"},\"HealthStatus\":{\"properties\":{\"status\":{\"type\":\"string\"}},\"required\":[\"status\"],\"type\":\"object\"},\"Money\":{\"properties\":{\"amount_minor\":{\"format\":\"int64\",\"maximum\":100000000000,\"minimum\":0,\"type\":\"integer\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount_minor\",\"currency\"],\"type\":\"object\"},\"Order\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"OrderCreate\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1,\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"OrderItem\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderItemCreate\":{\"properties\":{\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"maximum\":10000,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"product_id\",\"quantity\"],\"type\":\"object\"},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderStatus\":{\"enum\":[\"pending\",\"processing\",\"shipped\",\"delivered\",\"cancelled\"],\"type\":\"string\"},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"to\"],\"type\":\"object\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"},\"type\":\"array\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"status\":{\"format\":\"uint16\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},\"violated-policies\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\",\"code\",\"request_id\"],\"type\":\"object\"},\"Product\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"ProductCreate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductUpdate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}},\"type\":\"object\"}}",
 );
 /// What the spec says about each operation.
 pub mod ops {
@@ -870,6 +942,23 @@ pub mod ops {
                     "{\"properties\":{\"key_id\":{\"type\":\"string\"}},\"required\":[\"key_id\"],\"type\":\"object\"}",
                 ),
             ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v1/me`: Who is calling
+    pub static GET_CALLER: Operation = Operation {
+        operation_id: "getCaller",
+        method: "GET",
+        route: "/v1/me",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
             query: None,
             headers: None,
             body: None,
@@ -1074,6 +1163,7 @@ pub mod ops {
         &UPDATE_CUSTOMER,
         &CREATE_API_KEY,
         &REVOKE_API_KEY,
+        &GET_CALLER,
         &LIST_PRODUCTS,
         &CREATE_PRODUCT,
         &GET_PRODUCT,
@@ -1183,6 +1273,19 @@ pub mod headers {
     ///Response headers of `revokeApiKey`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
     pub struct RevokeApiKeyResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `getCaller`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct GetCallerResponseHeaders {
         ///The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
@@ -1380,6 +1483,8 @@ pub trait OrderFlowHandlers: Send + Sync + 'static {
         call: &Call,
         path: types::RevokeApiKeyPath,
     ) -> Result<(), ApiError>;
+    ///`GET /v1/me`: Who is calling
+    async fn get_caller(&self, call: &Call) -> Result<types::Caller, ApiError>;
     ///`GET /v1/products`: List products
     async fn list_products(
         &self,
@@ -1580,6 +1685,22 @@ pub trait OrderFlowApi {
             HttpResponseHeaders<
                 HttpResponseDeleted,
                 headers::RevokeApiKeyResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Who is calling
+    #[endpoint{method = GET,
+    path = "/v1/me",
+    operation_id = "getCaller",
+    tags = ["api-keys"]}]
+    async fn get_caller(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Caller>,
+                headers::GetCallerResponseHeaders,
             >,
         >,
         Problem,
@@ -2120,6 +2241,49 @@ impl OrderFlowApi for OrderFlowEdge {
                     (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
                     move |call, (path,)| Box::pin(async move {
                         handlers.revoke_api_key(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn get_caller(
+        rqctx: RequestContext<EdgeContext>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Caller>,
+                headers::GetCallerResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::Caller,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::Caller>,
+            headers::GetCallerResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::GetCallerResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::GET_CALLER,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (),
+                    move |call, ()| Box::pin(async move {
+                        handlers.get_caller(&call).await
                     }),
                     render,
                 )

@@ -317,6 +317,19 @@ impl OrderFlowHandlers for App {
         }
     }
 
+    async fn get_caller(&self, call: &Call) -> Result<t::Caller, ApiError> {
+        let p = call.principal()?;
+        Ok(t::Caller {
+            key_id: p.key_id.clone(),
+            role: if p.admin {
+                t::CallerRole::Admin
+            } else {
+                t::CallerRole::Customer
+            },
+            customer_id: p.customer_id.clone(),
+        })
+    }
+
     async fn list_customers(
         &self,
         call: &Call,

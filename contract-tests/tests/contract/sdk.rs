@@ -327,6 +327,22 @@ async fn every_operation_round_trips_through_the_sdk() {
         .await;
     assert_eq!(problem(illegal).code, "illegal_transition");
 
+    // Who is calling: the admin key, then a customer key.
+    let me = admin.get_caller().send().await.expect("me").into_inner();
+    assert_eq!(me.role, types::CallerRole::Admin);
+    assert_eq!(me.customer_id, None);
+    assert!(me.key_id.starts_with("key_"), "{me:?}");
+    let me = grace_sdk
+        .get_caller()
+        .send()
+        .await
+        .expect("me")
+        .into_inner();
+    assert_eq!(me.key_id, grace_key.id);
+    assert_eq!(me.role, types::CallerRole::Customer);
+    assert_eq!(me.customer_id.as_deref(), Some(grace.id.as_str()));
+    exercised.insert("getCaller");
+
     // Revoke Grace's key: it stops working at once.
     let revoked = admin
         .revoke_api_key()

@@ -300,6 +300,7 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
         .expect("list customers")
         .into_inner();
     assert!(page.next_cursor.is_some(), "a Link and a cursor on page 1");
+    admin.get_caller().send().await.expect("who is calling");
     let mug = admin
         .create_product()
         .body(
@@ -543,6 +544,7 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
         "/v1/orders".into(),
         ord.clone(),
         format!("{ord}/items"),
+        "/v1/me".into(),
     ] {
         h.raw(raw("GET", path, None).expect(401)).await;
     }
@@ -762,6 +764,7 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
         "/v1/orders".into(),
         ord.clone(),
         format!("{ord}/items"),
+        "/v1/me".into(),
     ] {
         h.raw(raw("GET", path, a).expect(429)).await;
     }
