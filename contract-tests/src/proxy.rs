@@ -9,7 +9,12 @@
 //! [`Proxy::exercised`]).
 //!
 //! It buffers whole bodies (test traffic is small), speaks HTTP/1.1 only,
-//! never follows redirects and never changes a response: it observes.
+//! and never follows redirects. By default it never changes a request or a
+//! response: it observes. With a [`Rewrite`] it translates between what the
+//! client speaks and what the upstream is asked (one API version's
+//! scenario replayed against another): the validator always checks the
+//! upstream's real response to the real, rewritten request; only the copy
+//! handed back to the client is translated.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -39,6 +44,20 @@ pub struct Exchange {
 /// Runs before each request is forwarded (tests move a manual clock here).
 pub type Hook = Arc<dyn Fn() + Send + Sync>;
 
+/// Translates requests on the way up and responses on the way back (see
+/// the module docs). `request` gets the path with its query and the body;
+/// `response` gets the headers and the body the upstream sent.
+#[derive(Clone)]
+pub struct Rewrite {
+    pub request: Arc<RewriteRequest>,
+    pub response: Arc<RewriteResponse>,
+}
+
+/// (path with query, body) -> the same, as the upstream gets them.
+pub type RewriteRequest = dyn Fn(&str, Bytes) -> (String, Bytes) + Send + Sync;
+/// The upstream's headers (edited in place) and body -> the client's body.
+pub type RewriteResponse = dyn Fn(&mut http::HeaderMap, Bytes) -> Bytes + Send + Sync;
+
 /// A running proxy. Dropping it stops accepting connections.
 pub struct Proxy {
     /// `http://127.0.0.1:<port>`: point clients here.
@@ -53,6 +72,7 @@ struct Shared {
     validator: Arc<SpecValidator>,
     record: Arc<Mutex<Vec<Exchange>>>,
     before: Option<Hook>,
+    rewrite: Option<Rewrite>,
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) and the ones the HTTP stacks set.
@@ -75,6 +95,16 @@ impl Proxy {
         validator: Arc<SpecValidator>,
         before: Option<Hook>,
     ) -> std::io::Result<Proxy> {
+        Proxy::start_rewriting(upstream, validator, before, None).await
+    }
+
+    /// [`Proxy::start`] with a [`Rewrite`] between client and upstream.
+    pub async fn start_rewriting(
+        upstream: &str,
+        validator: Arc<SpecValidator>,
+        before: Option<Hook>,
+        rewrite: Option<Rewrite>,
+    ) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let base = format!("http://{}", listener.local_addr()?);
         let record = Arc::new(Mutex::new(Vec::new()));
@@ -88,6 +118,7 @@ impl Proxy {
             validator,
             record: record.clone(),
             before,
+            rewrite,
         });
         let accept = tokio::spawn(async move {
             loop {
@@ -161,16 +192,22 @@ async fn forward(
         hook();
     }
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
+    let mut body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return plain(502, format!("proxy: reading the request body: {e}")),
     };
-    let path = parts.uri.path().to_string();
-    let path_and_query = parts
+    let mut path_and_query = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| path.clone());
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    if let Some(rw) = &shared.rewrite {
+        (path_and_query, body) = (rw.request)(&path_and_query, body);
+    }
+    let path = path_and_query
+        .split_once('?')
+        .map_or(path_and_query.as_str(), |(p, _)| p)
+        .to_string();
     let url = format!("{}{path_and_query}", shared.upstream);
     let mut out = shared.client.request(parts.method.clone(), &url);
     for (name, value) in &parts.headers {
@@ -186,7 +223,7 @@ async fn forward(
         Err(e) => return plain(502, format!("proxy: forwarding to {url}: {e}")),
     };
     let status = upstream.status();
-    let headers = upstream.headers().clone();
+    let mut headers = upstream.headers().clone();
     let bytes = match upstream.bytes().await {
         Ok(b) => b,
         Err(e) => return plain(502, format!("proxy: reading the response from {url}: {e}")),
@@ -210,6 +247,10 @@ async fn forward(
             violations: outcome.violations,
         });
     }
+    let bytes = match &shared.rewrite {
+        Some(rw) => (rw.response)(&mut headers, bytes),
+        None => bytes,
+    };
     let mut rsp = hyper::Response::new(Full::new(bytes));
     *rsp.status_mut() = status;
     for (name, value) in &headers {

@@ -294,6 +294,71 @@ pub mod types {
                 })
         }
     }
+    ///`CreateCustomerV2IdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateCustomerV2IdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateCustomerV2IdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateCustomerV2IdempotencyKey> for ::std::string::String {
+        fn from(value: CreateCustomerV2IdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateCustomerV2IdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateCustomerV2IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CreateCustomerV2IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateCustomerV2IdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`CreateOrderIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -347,6 +412,70 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for CreateOrderIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CreateOrderV2IdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateOrderV2IdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateOrderV2IdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateOrderV2IdempotencyKey> for ::std::string::String {
+        fn from(value: CreateOrderV2IdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateOrderV2IdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(\"[A-Za-z0-9._:-]{1,255}\"|[A-Za-z0-9._:-]{1,255})$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateOrderV2IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateOrderV2IdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateOrderV2IdempotencyKey {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -753,6 +882,60 @@ pub mod types {
                 })
         }
     }
+    ///`ListCustomersV2Cursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListCustomersV2Cursor(::std::string::String);
+    impl ::std::ops::Deref for ListCustomersV2Cursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListCustomersV2Cursor> for ::std::string::String {
+        fn from(value: ListCustomersV2Cursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListCustomersV2Cursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListCustomersV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListCustomersV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListCustomersV2Cursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListOrderItemsCursor`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -796,6 +979,60 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ListOrderItemsCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListOrderItemsV2Cursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrderItemsV2Cursor(::std::string::String);
+    impl ::std::ops::Deref for ListOrderItemsV2Cursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrderItemsV2Cursor> for ::std::string::String {
+        fn from(value: ListOrderItemsV2Cursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrderItemsV2Cursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrderItemsV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrderItemsV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrderItemsV2Cursor {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -861,6 +1098,60 @@ pub mod types {
                 })
         }
     }
+    ///`ListOrdersV2Cursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrdersV2Cursor(::std::string::String);
+    impl ::std::ops::Deref for ListOrdersV2Cursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrdersV2Cursor> for ::std::string::String {
+        fn from(value: ListOrdersV2Cursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrdersV2Cursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrdersV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrdersV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrdersV2Cursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListProductsCursor`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -904,6 +1195,60 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ListProductsCursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListProductsV2Cursor`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListProductsV2Cursor(::std::string::String);
+    impl ::std::ops::Deref for ListProductsV2Cursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListProductsV2Cursor> for ::std::string::String {
+        fn from(value: ListProductsV2Cursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListProductsV2Cursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListProductsV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListProductsV2Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListProductsV2Cursor {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -973,6 +1318,144 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for MoneyCurrency {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**An amount as a decimal string in the currency's major unit, with as
+many fraction digits as ISO 4217 gives the currency: `"12.50"` EUR,
+`"1250"` JPY, `"1.250"` KWD. Requests may omit trailing fraction
+digits (`"12.5"` EUR); more digits than the currency has are a 422.
+Never a JSON number, so no client parses it as a float.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MoneyV2 {
+        ///The amount in the currency's major unit, as a decimal string.
+        pub amount: MoneyV2Amount,
+        ///An ISO 4217 alphabetic currency code.
+        pub currency: MoneyV2Currency,
+    }
+    impl MoneyV2 {
+        pub fn builder() -> builder::MoneyV2 {
+            Default::default()
+        }
+    }
+    ///The amount in the currency's major unit, as a decimal string.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MoneyV2Amount(::std::string::String);
+    impl ::std::ops::Deref for MoneyV2Amount {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MoneyV2Amount> for ::std::string::String {
+        fn from(value: MoneyV2Amount) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MoneyV2Amount {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 17usize {
+                return Err("longer than 17 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new("^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,4})?$").unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^(0|[1-9][0-9]{0,11})(\\.[0-9]{1,4})?$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MoneyV2Amount {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MoneyV2Amount {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MoneyV2Amount {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///An ISO 4217 alphabetic currency code.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MoneyV2Currency(::std::string::String);
+    impl ::std::ops::Deref for MoneyV2Currency {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MoneyV2Currency> for ::std::string::String {
+        fn from(value: MoneyV2Currency) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MoneyV2Currency {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Z]{3}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Z]{3}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MoneyV2Currency {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MoneyV2Currency {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MoneyV2Currency {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1056,6 +1539,38 @@ pub mod types {
             Default::default()
         }
     }
+    ///`OrderItemPageV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct OrderItemPageV2 {
+        pub data: ::std::vec::Vec<OrderItemV2>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl OrderItemPageV2 {
+        pub fn builder() -> builder::OrderItemPageV2 {
+            Default::default()
+        }
+    }
+    ///`OrderItemV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct OrderItemV2 {
+        ///The 1-based position of the line in its order.
+        pub line: u32,
+        pub line_total: MoneyV2,
+        ///The product's name when the order was placed.
+        pub name: ::std::string::String,
+        pub product_id: ::std::string::String,
+        pub quantity: u32,
+        ///The product's SKU when the order was placed.
+        pub sku: ::std::string::String,
+        pub unit_price: MoneyV2,
+    }
+    impl OrderItemV2 {
+        pub fn builder() -> builder::OrderItemV2 {
+            Default::default()
+        }
+    }
     ///`OrderPage`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrderPage {
@@ -1066,6 +1581,19 @@ pub mod types {
     }
     impl OrderPage {
         pub fn builder() -> builder::OrderPage {
+            Default::default()
+        }
+    }
+    ///`OrderPageV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct OrderPageV2 {
+        pub data: ::std::vec::Vec<OrderV2>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl OrderPageV2 {
+        pub fn builder() -> builder::OrderPageV2 {
             Default::default()
         }
     }
@@ -1143,6 +1671,22 @@ pub mod types {
     }
     impl OrderTransition {
         pub fn builder() -> builder::OrderTransition {
+            Default::default()
+        }
+    }
+    ///`OrderV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct OrderV2 {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub customer_id: ::std::string::String,
+        pub id: ::std::string::String,
+        pub items: ::std::vec::Vec<OrderItemV2>,
+        pub status: OrderStatus,
+        pub total: MoneyV2,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl OrderV2 {
+        pub fn builder() -> builder::OrderV2 {
             Default::default()
         }
     }
@@ -1346,6 +1890,154 @@ pub mod types {
                 })
         }
     }
+    ///`ProductCreateV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ProductCreateV2 {
+        ///Defaults to true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        ///Holds at least one visible character (white space and invisible format characters alone are refused) and no control characters.
+        pub name: ProductCreateV2Name,
+        pub price: MoneyV2,
+        pub sku: ProductCreateV2Sku,
+    }
+    impl ProductCreateV2 {
+        pub fn builder() -> builder::ProductCreateV2 {
+            Default::default()
+        }
+    }
+    ///Holds at least one visible character (white space and invisible format characters alone are refused) and no control characters.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProductCreateV2Name(::std::string::String);
+    impl ::std::ops::Deref for ProductCreateV2Name {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProductCreateV2Name> for ::std::string::String {
+        fn from(value: ProductCreateV2Name) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProductCreateV2Name {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 200usize {
+                return Err("longer than 200 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180B-\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u206F\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180B-\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u206F\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8][^\\u0000-\\u001F\\u007F-\\u009F]*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProductCreateV2Name {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProductCreateV2Name {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProductCreateV2Name {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ProductCreateV2Sku`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProductCreateV2Sku(::std::string::String);
+    impl ::std::ops::Deref for ProductCreateV2Sku {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProductCreateV2Sku> for ::std::string::String {
+        fn from(value: ProductCreateV2Sku) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProductCreateV2Sku {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9._-]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9._-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProductCreateV2Sku {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProductCreateV2Sku {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProductCreateV2Sku {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ProductPage`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ProductPage {
@@ -1356,6 +2048,19 @@ pub mod types {
     }
     impl ProductPage {
         pub fn builder() -> builder::ProductPage {
+            Default::default()
+        }
+    }
+    ///`ProductPageV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ProductPageV2 {
+        pub data: ::std::vec::Vec<ProductV2>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl ProductPageV2 {
+        pub fn builder() -> builder::ProductPageV2 {
             Default::default()
         }
     }
@@ -1443,6 +2148,109 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///`ProductUpdateV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ProductUpdateV2 {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        ///Holds at least one visible character (white space and invisible format characters alone are refused) and no control characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<ProductUpdateV2Name>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub price: ::std::option::Option<MoneyV2>,
+    }
+    impl ProductUpdateV2 {
+        pub fn builder() -> builder::ProductUpdateV2 {
+            Default::default()
+        }
+    }
+    ///Holds at least one visible character (white space and invisible format characters alone are refused) and no control characters.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProductUpdateV2Name(::std::string::String);
+    impl ::std::ops::Deref for ProductUpdateV2Name {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProductUpdateV2Name> for ::std::string::String {
+        fn from(value: ProductUpdateV2Name) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProductUpdateV2Name {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 200usize {
+                return Err("longer than 200 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^$|^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180B-\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u206F\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^$|^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180B-\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u206F\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8][^\\u0000-\\u001F\\u007F-\\u009F]*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProductUpdateV2Name {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProductUpdateV2Name {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProductUpdateV2Name {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ProductV2`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ProductV2 {
+        ///Inactive products stay readable but cannot be ordered.
+        pub active: bool,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::std::string::String,
+        pub name: ::std::string::String,
+        pub price: MoneyV2,
+        pub sku: ::std::string::String,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl ProductV2 {
+        pub fn builder() -> builder::ProductV2 {
+            Default::default()
         }
     }
     /// Types for composing complex structures.
@@ -2149,6 +2957,67 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MoneyV2 {
+            amount: ::std::result::Result<super::MoneyV2Amount, ::std::string::String>,
+            currency: ::std::result::Result<
+                super::MoneyV2Currency,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MoneyV2 {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                }
+            }
+        }
+        impl MoneyV2 {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2Amount>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amount: {e}")
+                    });
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2Currency>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for currency: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MoneyV2> for super::MoneyV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MoneyV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    currency: value.currency?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MoneyV2> for MoneyV2 {
+            fn from(value: super::MoneyV2) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    currency: Ok(value.currency),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Order {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -2630,6 +3499,211 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct OrderItemPageV2 {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::OrderItemV2>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OrderItemPageV2 {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    next_cursor: Err("no value supplied for next_cursor".to_string()),
+                }
+            }
+        }
+        impl OrderItemPageV2 {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::OrderItemV2>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderItemPageV2> for super::OrderItemPageV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderItemPageV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderItemPageV2> for OrderItemPageV2 {
+            fn from(value: super::OrderItemPageV2) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderItemV2 {
+            line: ::std::result::Result<u32, ::std::string::String>,
+            line_total: ::std::result::Result<super::MoneyV2, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            product_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            quantity: ::std::result::Result<u32, ::std::string::String>,
+            sku: ::std::result::Result<::std::string::String, ::std::string::String>,
+            unit_price: ::std::result::Result<super::MoneyV2, ::std::string::String>,
+        }
+        impl ::std::default::Default for OrderItemV2 {
+            fn default() -> Self {
+                Self {
+                    line: Err("no value supplied for line".to_string()),
+                    line_total: Err("no value supplied for line_total".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    product_id: Err("no value supplied for product_id".to_string()),
+                    quantity: Err("no value supplied for quantity".to_string()),
+                    sku: Err("no value supplied for sku".to_string()),
+                    unit_price: Err("no value supplied for unit_price".to_string()),
+                }
+            }
+        }
+        impl OrderItemV2 {
+            pub fn line<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for line: {e}")
+                    });
+                self
+            }
+            pub fn line_total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line_total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for line_total: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for product_id: {e}")
+                    });
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for quantity: {e}")
+                    });
+                self
+            }
+            pub fn sku<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sku = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sku: {e}")
+                    });
+                self
+            }
+            pub fn unit_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_price = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for unit_price: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderItemV2> for super::OrderItemV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderItemV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    line: value.line?,
+                    line_total: value.line_total?,
+                    name: value.name?,
+                    product_id: value.product_id?,
+                    quantity: value.quantity?,
+                    sku: value.sku?,
+                    unit_price: value.unit_price?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderItemV2> for OrderItemV2 {
+            fn from(value: super::OrderItemV2) -> Self {
+                Self {
+                    line: Ok(value.line),
+                    line_total: Ok(value.line_total),
+                    name: Ok(value.name),
+                    product_id: Ok(value.product_id),
+                    quantity: Ok(value.quantity),
+                    sku: Ok(value.sku),
+                    unit_price: Ok(value.unit_price),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct OrderPage {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::Order>,
@@ -2694,6 +3768,70 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct OrderPageV2 {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::OrderV2>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OrderPageV2 {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    next_cursor: Err("no value supplied for next_cursor".to_string()),
+                }
+            }
+        }
+        impl OrderPageV2 {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::OrderV2>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderPageV2> for super::OrderPageV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderPageV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderPageV2> for OrderPageV2 {
+            fn from(value: super::OrderPageV2) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct OrderTransition {
             to: ::std::result::Result<super::OrderStatus, ::std::string::String>,
         }
@@ -2727,6 +3865,154 @@ pub mod types {
         impl ::std::convert::From<super::OrderTransition> for OrderTransition {
             fn from(value: super::OrderTransition) -> Self {
                 Self { to: Ok(value.to) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderV2 {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            customer_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::OrderItemV2>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::OrderStatus, ::std::string::String>,
+            total: ::std::result::Result<super::MoneyV2, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OrderV2 {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    customer_id: Err("no value supplied for customer_id".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    items: Err("no value supplied for items".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    total: Err("no value supplied for total".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl OrderV2 {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn customer_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for customer_id: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::OrderItemV2>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::OrderStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderV2> for super::OrderV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    customer_id: value.customer_id?,
+                    id: value.id?,
+                    items: value.items?,
+                    status: value.status?,
+                    total: value.total?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderV2> for OrderV2 {
+            fn from(value: super::OrderV2) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    customer_id: Ok(value.customer_id),
+                    id: Ok(value.id),
+                    items: Ok(value.items),
+                    status: Ok(value.status),
+                    total: Ok(value.total),
+                    updated_at: Ok(value.updated_at),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -3149,6 +4435,102 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ProductCreateV2 {
+            active: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                super::ProductCreateV2Name,
+                ::std::string::String,
+            >,
+            price: ::std::result::Result<super::MoneyV2, ::std::string::String>,
+            sku: ::std::result::Result<super::ProductCreateV2Sku, ::std::string::String>,
+        }
+        impl ::std::default::Default for ProductCreateV2 {
+            fn default() -> Self {
+                Self {
+                    active: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    price: Err("no value supplied for price".to_string()),
+                    sku: Err("no value supplied for sku".to_string()),
+                }
+            }
+        }
+        impl ProductCreateV2 {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for active: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ProductCreateV2Name>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for price: {e}")
+                    });
+                self
+            }
+            pub fn sku<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ProductCreateV2Sku>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sku = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sku: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProductCreateV2> for super::ProductCreateV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProductCreateV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    name: value.name?,
+                    price: value.price?,
+                    sku: value.sku?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProductCreateV2> for ProductCreateV2 {
+            fn from(value: super::ProductCreateV2) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    name: Ok(value.name),
+                    price: Ok(value.price),
+                    sku: Ok(value.sku),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ProductPage {
             data: ::std::result::Result<
                 ::std::vec::Vec<super::Product>,
@@ -3206,6 +4588,70 @@ pub mod types {
         }
         impl ::std::convert::From<super::ProductPage> for ProductPage {
             fn from(value: super::ProductPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ProductPageV2 {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::ProductV2>,
+                ::std::string::String,
+            >,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ProductPageV2 {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    next_cursor: Err("no value supplied for next_cursor".to_string()),
+                }
+            }
+        }
+        impl ProductPageV2 {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ProductV2>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProductPageV2> for super::ProductPageV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProductPageV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProductPageV2> for ProductPageV2 {
+            fn from(value: super::ProductPageV2) -> Self {
                 Self {
                     data: Ok(value.data),
                     next_cursor: Ok(value.next_cursor),
@@ -3297,6 +4743,233 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct ProductUpdateV2 {
+            active: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<super::ProductUpdateV2Name>,
+                ::std::string::String,
+            >,
+            price: ::std::result::Result<
+                ::std::option::Option<super::MoneyV2>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ProductUpdateV2 {
+            fn default() -> Self {
+                Self {
+                    active: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    price: Ok(Default::default()),
+                }
+            }
+        }
+        impl ProductUpdateV2 {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for active: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ProductUpdateV2Name>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::MoneyV2>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for price: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProductUpdateV2> for super::ProductUpdateV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProductUpdateV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    name: value.name?,
+                    price: value.price?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProductUpdateV2> for ProductUpdateV2 {
+            fn from(value: super::ProductUpdateV2) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    name: Ok(value.name),
+                    price: Ok(value.price),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ProductV2 {
+            active: ::std::result::Result<bool, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            price: ::std::result::Result<super::MoneyV2, ::std::string::String>,
+            sku: ::std::result::Result<::std::string::String, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ProductV2 {
+            fn default() -> Self {
+                Self {
+                    active: Err("no value supplied for active".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    price: Err("no value supplied for price".to_string()),
+                    sku: Err("no value supplied for sku".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl ProductV2 {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for active: {e}")
+                    });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MoneyV2>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for price: {e}")
+                    });
+                self
+            }
+            pub fn sku<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sku = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sku: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProductV2> for super::ProductV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProductV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    name: value.name?,
+                    price: value.price?,
+                    sku: value.sku?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProductV2> for ProductV2 {
+            fn from(value: super::ProductV2) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    price: Ok(value.price),
+                    sku: Ok(value.sku),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -3352,8 +5025,12 @@ Conventions that hold for every operation:
   `not_found` for an unknown path, 405 `method_not_allowed` with
   `Allow` for a wrong method, 400 `malformed_request` for a path that is
   not valid percent-encoded UTF-8.
-- Money is an integer amount in minor units (cents) with an ISO 4217
-  currency code; never a float.
+- Two versions serve the same data: `/v1` (deprecated, see each
+  operation's `x-sunset`) and `/v2`. An id from one version is valid in
+  the other. The one difference is money: in v1 an integer amount in
+  minor units (`amount_minor`, cents), in v2 a decimal string in the
+  major unit (`amount`, `"12.50"`) with as many fraction digits as
+  ISO 4217 gives the currency. Never a float in either.
 - Lists are keyset-paginated: pass `next_cursor` back as `cursor` to get
   the next page; a `null` `next_cursor` is the only end-of-list signal.
   Cursors are opaque, signed, and bound to the filters they were issued
@@ -3795,6 +5472,354 @@ let response = client.transition_order()
 ```*/
     pub fn transition_order(&self) -> builder::TransitionOrder<'_> {
         builder::TransitionOrder::new(self)
+    }
+    /**List customers
+
+Lists customers, newest first. Admin only.
+
+Sends a `GET` request to `/v2/customers`
+
+Arguments:
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
+- `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+```ignore
+let response = client.list_customers_v2()
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_customers_v2(&self) -> builder::ListCustomersV2<'_> {
+        builder::ListCustomersV2::new(self)
+    }
+    /**Create a customer
+
+Creates a customer. Admin only. Email addresses are unique
+(case-insensitive).
+
+An `Idempotency-Key` is optional: with one, retrying the same request
+never creates a second customer and answers the first response again.
+
+
+Sends a `POST` request to `/v2/customers`
+
+Arguments:
+- `idempotency_key`: Optional; with one, the request is idempotent exactly as with a
+required `Idempotency-Key` (same syntax, scope and retention).
+
+- `body`
+```ignore
+let response = client.create_customer_v2()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_customer_v2(&self) -> builder::CreateCustomerV2<'_> {
+        builder::CreateCustomerV2::new(self)
+    }
+    /**Get a customer
+
+Returns one customer. A customer key may read only its own record; any other id is a 404.
+
+Sends a `GET` request to `/v2/customers/{customer_id}`
+
+Arguments:
+- `customer_id`: The customer's id (`cus_` prefix).
+```ignore
+let response = client.get_customer_v2()
+    .customer_id(customer_id)
+    .send()
+    .await;
+```*/
+    pub fn get_customer_v2(&self) -> builder::GetCustomerV2<'_> {
+        builder::GetCustomerV2::new(self)
+    }
+    /**Update a customer
+
+Changes the given fields of a customer; absent fields keep their value. Admin only.
+
+Sends a `PATCH` request to `/v2/customers/{customer_id}`
+
+Arguments:
+- `customer_id`: The customer's id (`cus_` prefix).
+- `body`
+```ignore
+let response = client.update_customer_v2()
+    .customer_id(customer_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_customer_v2(&self) -> builder::UpdateCustomerV2<'_> {
+        builder::UpdateCustomerV2::new(self)
+    }
+    /**Issue an API key for a customer
+
+Issues a customer-role API key. Admin only. The secret is returned in
+this response and never again: the server stores only its hash.
+
+
+Sends a `POST` request to `/v2/customers/{customer_id}/api-keys`
+
+Arguments:
+- `customer_id`: The customer's id (`cus_` prefix).
+- `body`
+```ignore
+let response = client.create_api_key_v2()
+    .customer_id(customer_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_api_key_v2(&self) -> builder::CreateApiKeyV2<'_> {
+        builder::CreateApiKeyV2::new(self)
+    }
+    /**Revoke an API key
+
+Revokes a key; requests that present it fail with 401 from then on. Admin only. An admin cannot revoke the key it is using.
+
+Sends a `DELETE` request to `/v2/api-keys/{key_id}`
+
+Arguments:
+- `key_id`: The API key's id (`key_` prefix).
+```ignore
+let response = client.revoke_api_key_v2()
+    .key_id(key_id)
+    .send()
+    .await;
+```*/
+    pub fn revoke_api_key_v2(&self) -> builder::RevokeApiKeyV2<'_> {
+        builder::RevokeApiKeyV2::new(self)
+    }
+    /**Who is calling
+
+Describes the API key the request was made with: its id, its role,
+and for a customer key the customer it acts for. Any authenticated
+key; it reads no other record, so it is the cheapest way to check
+that a key works.
+
+
+Sends a `GET` request to `/v2/me`
+
+```ignore
+let response = client.get_caller_v2()
+    .send()
+    .await;
+```*/
+    pub fn get_caller_v2(&self) -> builder::GetCallerV2<'_> {
+        builder::GetCallerV2::new(self)
+    }
+    /**List products
+
+Lists catalog products, newest first. Any authenticated key.
+
+Sends a `GET` request to `/v2/products`
+
+Arguments:
+- `active`: Only products whose `active` flag equals this value.
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
+- `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+```ignore
+let response = client.list_products_v2()
+    .active(active)
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_products_v2(&self) -> builder::ListProductsV2<'_> {
+        builder::ListProductsV2::new(self)
+    }
+    /**Create a product
+
+Adds a product to the catalog. Admin only. SKUs are unique.
+
+Sends a `POST` request to `/v2/products`
+
+```ignore
+let response = client.create_product_v2()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_product_v2(&self) -> builder::CreateProductV2<'_> {
+        builder::CreateProductV2::new(self)
+    }
+    /**Get a product
+
+Returns one product. Any authenticated key.
+
+Sends a `GET` request to `/v2/products/{product_id}`
+
+Arguments:
+- `product_id`: The product's id (`prd_` prefix).
+```ignore
+let response = client.get_product_v2()
+    .product_id(product_id)
+    .send()
+    .await;
+```*/
+    pub fn get_product_v2(&self) -> builder::GetProductV2<'_> {
+        builder::GetProductV2::new(self)
+    }
+    /**Update a product
+
+Changes the given fields of a product; absent fields keep their value.
+Admin only. A price change affects new orders only: existing order
+lines keep the price they were placed at.
+
+
+Sends a `PATCH` request to `/v2/products/{product_id}`
+
+Arguments:
+- `product_id`: The product's id (`prd_` prefix).
+- `body`
+```ignore
+let response = client.update_product_v2()
+    .product_id(product_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_product_v2(&self) -> builder::UpdateProductV2<'_> {
+        builder::UpdateProductV2::new(self)
+    }
+    /**List orders
+
+Lists orders, newest first. Admin keys see every order and may filter
+by customer; customer keys see only their own orders (a `customer_id`
+filter naming another customer is a 403).
+
+
+Sends a `GET` request to `/v2/orders`
+
+Arguments:
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
+- `customer_id`: Only orders of this customer.
+- `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `status`: Only orders in this status.
+```ignore
+let response = client.list_orders_v2()
+    .cursor(cursor)
+    .customer_id(customer_id)
+    .limit(limit)
+    .status(status)
+    .send()
+    .await;
+```*/
+    pub fn list_orders_v2(&self) -> builder::ListOrdersV2<'_> {
+        builder::ListOrdersV2::new(self)
+    }
+    /**Place an order
+
+Places an order in status `pending`. Unit prices are copied from the
+catalog at placement time. All lines must be active products of one
+currency. A customer key may place orders only for itself (and may
+omit `customer_id`); an admin key must name the customer.
+
+`Idempotency-Key` is required: retrying with the same key never
+creates a second order.
+
+
+Sends a `POST` request to `/v2/orders`
+
+Arguments:
+- `idempotency_key`: A client-chosen unique key for this request (1 to 255 characters of
+`[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string,
+for example a fresh UUID per request). Retrying with the same key and
+the same body never repeats the side effect; the same key with a
+different body is refused with 422. Keys are scoped to the API key
+that sent them and retained for 24 hours.
+
+- `body`
+```ignore
+let response = client.create_order_v2()
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_order_v2(&self) -> builder::CreateOrderV2<'_> {
+        builder::CreateOrderV2::new(self)
+    }
+    /**Get an order
+
+Returns one order with its lines. A customer key sees only its own orders; any other id is a 404.
+
+Sends a `GET` request to `/v2/orders/{order_id}`
+
+Arguments:
+- `order_id`: The order's id (`ord_` prefix).
+```ignore
+let response = client.get_order_v2()
+    .order_id(order_id)
+    .send()
+    .await;
+```*/
+    pub fn get_order_v2(&self) -> builder::GetOrderV2<'_> {
+        builder::GetOrderV2::new(self)
+    }
+    /**List an order's lines
+
+Lists the lines of one order in line order. Visibility follows the order.
+
+Sends a `GET` request to `/v2/orders/{order_id}/items`
+
+Arguments:
+- `order_id`: The order's id (`ord_` prefix).
+- `cursor`: The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+
+- `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+```ignore
+let response = client.list_order_items_v2()
+    .order_id(order_id)
+    .cursor(cursor)
+    .limit(limit)
+    .send()
+    .await;
+```*/
+    pub fn list_order_items_v2(&self) -> builder::ListOrderItemsV2<'_> {
+        builder::ListOrderItemsV2::new(self)
+    }
+    /**Move an order to another status
+
+Moves an order along its lifecycle: `pending` -> `processing` ->
+`shipped` -> `delivered`, or to `cancelled` from `pending` or
+`processing`. Admin keys may make any legal move; customer keys may
+only cancel their own orders. An illegal move is a 409 and changes
+nothing. Moving to the status the order already has is also a 409.
+
+
+Sends a `POST` request to `/v2/orders/{order_id}/transitions`
+
+Arguments:
+- `order_id`: The order's id (`ord_` prefix).
+- `body`
+```ignore
+let response = client.transition_order_v2()
+    .order_id(order_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn transition_order_v2(&self) -> builder::TransitionOrderV2<'_> {
+        builder::TransitionOrderV2::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -5871,6 +7896,2040 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "transition_order",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_customers_v2`]
+
+[`Client::list_customers_v2`]: super::Client::list_customers_v2*/
+    #[derive(Debug, Clone)]
+    pub struct ListCustomersV2<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::ListCustomersV2Cursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListCustomersV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListCustomersV2Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListCustomersV2Cursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/customers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CustomerPage>, Error<types::Problem>> {
+            let Self { client, cursor, limit } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/customers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_customers_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_customer_v2`]
+
+[`Client::create_customer_v2`]: super::Client::create_customer_v2*/
+    #[derive(Debug, Clone)]
+    pub struct CreateCustomerV2<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<Option<types::CreateCustomerV2IdempotencyKey>, String>,
+        body: Result<types::builder::CustomerCreate, String>,
+    }
+    impl<'a> CreateCustomerV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCustomerV2IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateCustomerV2IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerCreate>,
+            <V as std::convert::TryInto<
+                types::CustomerCreate,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CustomerCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CustomerCreate,
+            ) -> types::builder::CustomerCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/customers`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CustomerCreate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/customers", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_customer_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_customer_v2`]
+
+[`Client::get_customer_v2`]: super::Client::get_customer_v2*/
+    #[derive(Debug, Clone)]
+    pub struct GetCustomerV2<'a> {
+        client: &'a super::Client,
+        customer_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetCustomerV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                customer_id: Err("customer_id was not initialized".to_string()),
+            }
+        }
+        pub fn customer_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for customer_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/customers/{customer_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
+            let Self { client, customer_id } = self;
+            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/customers/{}", client.baseurl, encode_path(& customer_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_customer_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_customer_v2`]
+
+[`Client::update_customer_v2`]: super::Client::update_customer_v2*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateCustomerV2<'a> {
+        client: &'a super::Client,
+        customer_id: Result<::std::string::String, String>,
+        body: Result<types::builder::CustomerUpdate, String>,
+    }
+    impl<'a> UpdateCustomerV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                customer_id: Err("customer_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn customer_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for customer_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerUpdate>,
+            <V as std::convert::TryInto<
+                types::CustomerUpdate,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CustomerUpdate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CustomerUpdate,
+            ) -> types::builder::CustomerUpdate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/v2/customers/{customer_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
+            let Self { client, customer_id, body } = self;
+            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CustomerUpdate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/customers/{}", client.baseurl, encode_path(& customer_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_customer_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_api_key_v2`]
+
+[`Client::create_api_key_v2`]: super::Client::create_api_key_v2*/
+    #[derive(Debug, Clone)]
+    pub struct CreateApiKeyV2<'a> {
+        client: &'a super::Client,
+        customer_id: Result<::std::string::String, String>,
+        body: Result<types::builder::ApiKeyCreate, String>,
+    }
+    impl<'a> CreateApiKeyV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                customer_id: Err("customer_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn customer_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for customer_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyCreate>,
+            <V as std::convert::TryInto<types::ApiKeyCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ApiKeyCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ApiKeyCreate,
+            ) -> types::builder::ApiKeyCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/customers/{customer_id}/api-keys`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiKeyIssued>, Error<types::Problem>> {
+            let Self { client, customer_id, body } = self;
+            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ApiKeyCreate::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/customers/{}/api-keys", client.baseurl, encode_path(& customer_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_api_key_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::revoke_api_key_v2`]
+
+[`Client::revoke_api_key_v2`]: super::Client::revoke_api_key_v2*/
+    #[derive(Debug, Clone)]
+    pub struct RevokeApiKeyV2<'a> {
+        client: &'a super::Client,
+        key_id: Result<::std::string::String, String>,
+    }
+    impl<'a> RevokeApiKeyV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                key_id: Err("key_id was not initialized".to_string()),
+            }
+        }
+        pub fn key_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.key_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for key_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v2/api-keys/{key_id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, key_id } = self;
+            let key_id = key_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/api-keys/{}", client.baseurl, encode_path(& key_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "revoke_api_key_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_caller_v2`]
+
+[`Client::get_caller_v2`]: super::Client::get_caller_v2*/
+    #[derive(Debug, Clone)]
+    pub struct GetCallerV2<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetCallerV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v2/me`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Caller>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/v2/me", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_caller_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_products_v2`]
+
+[`Client::list_products_v2`]: super::Client::list_products_v2*/
+    #[derive(Debug, Clone)]
+    pub struct ListProductsV2<'a> {
+        client: &'a super::Client,
+        active: Result<Option<bool>, String>,
+        cursor: Result<Option<types::ListProductsV2Cursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListProductsV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                active: Ok(None),
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn active<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.active = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for active failed".to_string());
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListProductsV2Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListProductsV2Cursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/products`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ProductPageV2>, Error<types::Problem>> {
+            let Self { client, active, cursor, limit } = self;
+            let active = active.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/products", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("active", &active))
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_products_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_product_v2`]
+
+[`Client::create_product_v2`]: super::Client::create_product_v2*/
+    #[derive(Debug, Clone)]
+    pub struct CreateProductV2<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ProductCreateV2, String>,
+    }
+    impl<'a> CreateProductV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductCreateV2>,
+            <V as std::convert::TryInto<
+                types::ProductCreateV2,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ProductCreateV2` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ProductCreateV2,
+            ) -> types::builder::ProductCreateV2,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/products`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ProductV2>, Error<types::Problem>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ProductCreateV2::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/products", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_product_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_product_v2`]
+
+[`Client::get_product_v2`]: super::Client::get_product_v2*/
+    #[derive(Debug, Clone)]
+    pub struct GetProductV2<'a> {
+        client: &'a super::Client,
+        product_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetProductV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                product_id: Err("product_id was not initialized".to_string()),
+            }
+        }
+        pub fn product_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.product_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for product_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/products/{product_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ProductV2>, Error<types::Problem>> {
+            let Self { client, product_id } = self;
+            let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/products/{}", client.baseurl, encode_path(& product_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_product_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_product_v2`]
+
+[`Client::update_product_v2`]: super::Client::update_product_v2*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateProductV2<'a> {
+        client: &'a super::Client,
+        product_id: Result<::std::string::String, String>,
+        body: Result<types::builder::ProductUpdateV2, String>,
+    }
+    impl<'a> UpdateProductV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                product_id: Err("product_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn product_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.product_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for product_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductUpdateV2>,
+            <V as std::convert::TryInto<
+                types::ProductUpdateV2,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ProductUpdateV2` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ProductUpdateV2,
+            ) -> types::builder::ProductUpdateV2,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/v2/products/{product_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ProductV2>, Error<types::Problem>> {
+            let Self { client, product_id, body } = self;
+            let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ProductUpdateV2::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/products/{}", client.baseurl, encode_path(& product_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "update_product_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_orders_v2`]
+
+[`Client::list_orders_v2`]: super::Client::list_orders_v2*/
+    #[derive(Debug, Clone)]
+    pub struct ListOrdersV2<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::ListOrdersV2Cursor>, String>,
+        customer_id: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        status: Result<Option<types::OrderStatus>, String>,
+    }
+    impl<'a> ListOrdersV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                customer_id: Ok(None),
+                limit: Ok(None),
+                status: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListOrdersV2Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListOrdersV2Cursor` for cursor failed".to_string()
+                });
+            self
+        }
+        pub fn customer_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for customer_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderStatus` for status failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/orders`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::OrderPageV2>, Error<types::Problem>> {
+            let Self { client, cursor, customer_id, limit, status } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/orders", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("customer_id", &customer_id))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_orders_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_order_v2`]
+
+[`Client::create_order_v2`]: super::Client::create_order_v2*/
+    #[derive(Debug, Clone)]
+    pub struct CreateOrderV2<'a> {
+        client: &'a super::Client,
+        idempotency_key: Result<types::CreateOrderV2IdempotencyKey, String>,
+        body: Result<types::builder::OrderCreate, String>,
+    }
+    impl<'a> CreateOrderV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                idempotency_key: Err("idempotency_key was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateOrderV2IdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `CreateOrderV2IdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderCreate>,
+            <V as std::convert::TryInto<types::OrderCreate>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `OrderCreate` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OrderCreate,
+            ) -> types::builder::OrderCreate,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/orders`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::OrderV2>, Error<types::Problem>> {
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::OrderCreate::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/orders", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            header_map
+                .append("Idempotency-Key", idempotency_key.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "create_order_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_order_v2`]
+
+[`Client::get_order_v2`]: super::Client::get_order_v2*/
+    #[derive(Debug, Clone)]
+    pub struct GetOrderV2<'a> {
+        client: &'a super::Client,
+        order_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetOrderV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                order_id: Err("order_id was not initialized".to_string()),
+            }
+        }
+        pub fn order_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.order_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for order_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/orders/{order_id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::OrderV2>, Error<types::Problem>> {
+            let Self { client, order_id } = self;
+            let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/orders/{}", client.baseurl, encode_path(& order_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_order_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_order_items_v2`]
+
+[`Client::list_order_items_v2`]: super::Client::list_order_items_v2*/
+    #[derive(Debug, Clone)]
+    pub struct ListOrderItemsV2<'a> {
+        client: &'a super::Client,
+        order_id: Result<::std::string::String, String>,
+        cursor: Result<Option<types::ListOrderItemsV2Cursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+    }
+    impl<'a> ListOrderItemsV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                order_id: Err("order_id was not initialized".to_string()),
+                cursor: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn order_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.order_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for order_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListOrderItemsV2Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListOrderItemsV2Cursor` for cursor failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v2/orders/{order_id}/items`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::OrderItemPageV2>, Error<types::Problem>> {
+            let Self { client, order_id, cursor, limit } = self;
+            let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/orders/{}/items", client.baseurl, encode_path(& order_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_order_items_v2",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::transition_order_v2`]
+
+[`Client::transition_order_v2`]: super::Client::transition_order_v2*/
+    #[derive(Debug, Clone)]
+    pub struct TransitionOrderV2<'a> {
+        client: &'a super::Client,
+        order_id: Result<::std::string::String, String>,
+        body: Result<types::builder::OrderTransition, String>,
+    }
+    impl<'a> TransitionOrderV2<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                order_id: Err("order_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn order_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.order_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for order_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderTransition>,
+            <V as std::convert::TryInto<
+                types::OrderTransition,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `OrderTransition` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OrderTransition,
+            ) -> types::builder::OrderTransition,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/orders/{order_id}/transitions`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::OrderV2>, Error<types::Problem>> {
+            let Self { client, order_id, body } = self;
+            let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::OrderTransition::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/orders/{}/transitions", client.baseurl, encode_path(& order_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "transition_order_v2",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

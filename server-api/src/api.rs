@@ -183,6 +183,18 @@ pub mod types {
         ///The customer's id (`cus_` prefix).
         pub customer_id: ::std::string::String,
     }
+    ///The path parameters of `createApiKeyV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct CreateApiKeyV2Path {
+        ///The customer's id (`cus_` prefix).
+        pub customer_id: ::std::string::String,
+    }
     ///The headers parameters of `createCustomer`.
     #[derive(
         ::serde::Deserialize,
@@ -202,6 +214,25 @@ required `Idempotency-Key` (same syntax, scope and retention).
         )]
         pub idempotency_key: ::std::option::Option<::std::string::String>,
     }
+    ///The headers parameters of `createCustomerV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct CreateCustomerV2Headers {
+        /**Optional; with one, the request is idempotent exactly as with a
+required `Idempotency-Key` (same syntax, scope and retention).
+*/
+        #[serde(
+            rename = "Idempotency-Key",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub idempotency_key: ::std::option::Option<::std::string::String>,
+    }
     ///The headers parameters of `createOrder`.
     #[derive(
         ::serde::Deserialize,
@@ -211,6 +242,25 @@ required `Idempotency-Key` (same syntax, scope and retention).
         schemars::JsonSchema
     )]
     pub struct CreateOrderHeaders {
+        /**A client-chosen unique key for this request (1 to 255 characters of
+`[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string,
+for example a fresh UUID per request). Retrying with the same key and
+the same body never repeats the side effect; the same key with a
+different body is refused with 422. Keys are scoped to the API key
+that sent them and retained for 24 hours.
+*/
+        #[serde(rename = "Idempotency-Key")]
+        pub idempotency_key: ::std::string::String,
+    }
+    ///The headers parameters of `createOrderV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct CreateOrderV2Headers {
         /**A client-chosen unique key for this request (1 to 255 characters of
 `[A-Za-z0-9._:-]`, optionally as a quoted Structured Field string,
 for example a fresh UUID per request). Retrying with the same key and
@@ -291,6 +341,18 @@ that sent them and retained for 24 hours.
         ///The customer's id (`cus_` prefix).
         pub customer_id: ::std::string::String,
     }
+    ///The path parameters of `getCustomerV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetCustomerV2Path {
+        ///The customer's id (`cus_` prefix).
+        pub customer_id: ::std::string::String,
+    }
     ///The path parameters of `getOrder`.
     #[derive(
         ::serde::Deserialize,
@@ -303,6 +365,18 @@ that sent them and retained for 24 hours.
         ///The order's id (`ord_` prefix).
         pub order_id: ::std::string::String,
     }
+    ///The path parameters of `getOrderV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetOrderV2Path {
+        ///The order's id (`ord_` prefix).
+        pub order_id: ::std::string::String,
+    }
     ///The path parameters of `getProduct`.
     #[derive(
         ::serde::Deserialize,
@@ -312,6 +386,18 @@ that sent them and retained for 24 hours.
         schemars::JsonSchema
     )]
     pub struct GetProductPath {
+        ///The product's id (`prd_` prefix).
+        pub product_id: ::std::string::String,
+    }
+    ///The path parameters of `getProductV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct GetProductV2Path {
         ///The product's id (`prd_` prefix).
         pub product_id: ::std::string::String,
     }
@@ -337,6 +423,27 @@ that sent them and retained for 24 hours.
         schemars::JsonSchema
     )]
     pub struct ListCustomersQuery {
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+    }
+    ///The query parameters of `listCustomersV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListCustomersV2Query {
         /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
 only a cursor this server issued for the same list and filters is
 valid, so any other string, however well-formed, is a 400
@@ -381,6 +488,39 @@ valid, so any other string, however well-formed, is a 400
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<u32>,
     }
+    ///The path parameters of `listOrderItemsV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ListOrderItemsV2Path {
+        ///The order's id (`ord_` prefix).
+        pub order_id: ::std::string::String,
+    }
+    ///The query parameters of `listOrderItemsV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListOrderItemsV2Query {
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+    }
     ///The query parameters of `listOrders`.
     #[derive(
         ::serde::Deserialize,
@@ -391,6 +531,32 @@ valid, so any other string, however well-formed, is a 400
         schemars::JsonSchema
     )]
     pub struct ListOrdersQuery {
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Only orders of this customer.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer_id: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<OrderStatus>,
+    }
+    ///The query parameters of `listOrdersV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListOrdersV2Query {
         /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
 only a cursor this server issued for the same list and filters is
 valid, so any other string, however well-formed, is a 400
@@ -431,6 +597,30 @@ valid, so any other string, however well-formed, is a 400
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<u32>,
     }
+    ///The query parameters of `listProductsV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListProductsV2Query {
+        ///Only products whose `active` flag equals this value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+    }
     ///An amount in the currency's minor unit (cents for EUR and USD). Never a float.
     #[derive(
         ::serde::Deserialize,
@@ -442,6 +632,25 @@ valid, so any other string, however well-formed, is a 400
     pub struct Money {
         ///The amount in minor units.
         pub amount_minor: i64,
+        ///An ISO 4217 alphabetic currency code.
+        pub currency: ::std::string::String,
+    }
+    /**An amount as a decimal string in the currency's major unit, with as
+many fraction digits as ISO 4217 gives the currency: `"12.50"` EUR,
+`"1250"` JPY, `"1.250"` KWD. Requests may omit trailing fraction
+digits (`"12.5"` EUR); more digits than the currency has are a 422.
+Never a JSON number, so no client parses it as a float.
+*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct MoneyV2 {
+        ///The amount in the currency's major unit, as a decimal string.
+        pub amount: ::std::string::String,
         ///An ISO 4217 alphabetic currency code.
         pub currency: ::std::string::String,
     }
@@ -522,6 +731,40 @@ valid, so any other string, however well-formed, is a 400
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub next_cursor: ::std::option::Option<::std::string::String>,
     }
+    ///`OrderItemPageV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct OrderItemPageV2 {
+        pub data: ::std::vec::Vec<OrderItemV2>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    ///`OrderItemV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct OrderItemV2 {
+        ///The 1-based position of the line in its order.
+        pub line: u32,
+        pub line_total: MoneyV2,
+        ///The product's name when the order was placed.
+        pub name: ::std::string::String,
+        pub product_id: ::std::string::String,
+        pub quantity: u32,
+        ///The product's SKU when the order was placed.
+        pub sku: ::std::string::String,
+        pub unit_price: MoneyV2,
+    }
     ///`OrderPage`
     #[derive(
         ::serde::Deserialize,
@@ -532,6 +775,20 @@ valid, so any other string, however well-formed, is a 400
     )]
     pub struct OrderPage {
         pub data: ::std::vec::Vec<Order>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    ///`OrderPageV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct OrderPageV2 {
+        pub data: ::std::vec::Vec<OrderV2>,
         ///Pass as `cursor` to fetch the next page; null on the last page.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub next_cursor: ::std::option::Option<::std::string::String>,
@@ -615,6 +872,23 @@ valid, so any other string, however well-formed, is a 400
     pub struct OrderTransition {
         pub to: OrderStatus,
     }
+    ///`OrderV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct OrderV2 {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub customer_id: ::std::string::String,
+        pub id: ::std::string::String,
+        pub items: ::std::vec::Vec<OrderItemV2>,
+        pub status: OrderStatus,
+        pub total: MoneyV2,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
     ///`Product`
     #[derive(
         ::serde::Deserialize,
@@ -650,6 +924,23 @@ valid, so any other string, however well-formed, is a 400
         pub price: Money,
         pub sku: ::std::string::String,
     }
+    ///`ProductCreateV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ProductCreateV2 {
+        ///Defaults to true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        ///Holds at least one visible character (white space and invisible format characters alone are refused) and no control characters.
+        pub name: ::std::string::String,
+        pub price: MoneyV2,
+        pub sku: ::std::string::String,
+    }
     ///`ProductPage`
     #[derive(
         ::serde::Deserialize,
@@ -660,6 +951,20 @@ valid, so any other string, however well-formed, is a 400
     )]
     pub struct ProductPage {
         pub data: ::std::vec::Vec<Product>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    ///`ProductPageV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ProductPageV2 {
+        pub data: ::std::vec::Vec<ProductV2>,
         ///Pass as `cursor` to fetch the next page; null on the last page.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub next_cursor: ::std::option::Option<::std::string::String>,
@@ -682,6 +987,42 @@ valid, so any other string, however well-formed, is a 400
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub price: ::std::option::Option<Money>,
     }
+    ///`ProductUpdateV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ProductUpdateV2 {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        ///Holds at least one visible character (white space and invisible format characters alone are refused) and no control characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub price: ::std::option::Option<MoneyV2>,
+    }
+    ///`ProductV2`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ProductV2 {
+        ///Inactive products stay readable but cannot be ordered.
+        pub active: bool,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: ::std::string::String,
+        pub name: ::std::string::String,
+        pub price: MoneyV2,
+        pub sku: ::std::string::String,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
     ///The path parameters of `revokeApiKey`.
     #[derive(
         ::serde::Deserialize,
@@ -691,6 +1032,18 @@ valid, so any other string, however well-formed, is a 400
         schemars::JsonSchema
     )]
     pub struct RevokeApiKeyPath {
+        ///The API key's id (`key_` prefix).
+        pub key_id: ::std::string::String,
+    }
+    ///The path parameters of `revokeApiKeyV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct RevokeApiKeyV2Path {
         ///The API key's id (`key_` prefix).
         pub key_id: ::std::string::String,
     }
@@ -706,6 +1059,18 @@ valid, so any other string, however well-formed, is a 400
         ///The order's id (`ord_` prefix).
         pub order_id: ::std::string::String,
     }
+    ///The path parameters of `transitionOrderV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct TransitionOrderV2Path {
+        ///The order's id (`ord_` prefix).
+        pub order_id: ::std::string::String,
+    }
     ///The path parameters of `updateCustomer`.
     #[derive(
         ::serde::Deserialize,
@@ -718,6 +1083,18 @@ valid, so any other string, however well-formed, is a 400
         ///The customer's id (`cus_` prefix).
         pub customer_id: ::std::string::String,
     }
+    ///The path parameters of `updateCustomerV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct UpdateCustomerV2Path {
+        ///The customer's id (`cus_` prefix).
+        pub customer_id: ::std::string::String,
+    }
     ///The path parameters of `updateProduct`.
     #[derive(
         ::serde::Deserialize,
@@ -727,6 +1104,18 @@ valid, so any other string, however well-formed, is a 400
         schemars::JsonSchema
     )]
     pub struct UpdateProductPath {
+        ///The product's id (`prd_` prefix).
+        pub product_id: ::std::string::String,
+    }
+    ///The path parameters of `updateProductV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct UpdateProductV2Path {
         ///The product's id (`prd_` prefix).
         pub product_id: ::std::string::String,
     }
@@ -765,7 +1154,7 @@ valid, so any other string, however well-formed, is a 400
 }
 /// The spec's rules (structure and constraints) per component schema, enforced by `orderflow_edge::schema`.
 pub static COMPONENT_RULES: edge::Rules = edge::Rules::new(
-    "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyIssued\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"},\"secret\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"role\",\"customer_id\",\"secret\",\"created_at\"],\"type\":\"object\"},\"Caller\":{\"properties\":{\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"key_id\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"}},\"required\":[\"key_id\",\"role\",\"customer_id\"],\"type\":\"object\"},\"Customer\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"email\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\",\"email\"],\"type\":\"object\"},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"type\":\"object\"},\"FieldError\":{\"properties\":{\"detail\":{\"type\":\"string\"},\"pointer\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"],\"type\":\"object\"},\"HealthStatus\":{\"properties\":{\"status\":{\"type\":\"string\"}},\"required\":[\"status\"],\"type\":\"object\"},\"Money\":{\"properties\":{\"amount_minor\":{\"format\":\"int64\",\"maximum\":100000000000,\"minimum\":0,\"type\":\"integer\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount_minor\",\"currency\"],\"type\":\"object\"},\"Order\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"OrderCreate\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1,\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"OrderItem\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderItemCreate\":{\"properties\":{\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"maximum\":10000,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"product_id\",\"quantity\"],\"type\":\"object\"},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderStatus\":{\"enum\":[\"pending\",\"processing\",\"shipped\",\"delivered\",\"cancelled\"],\"type\":\"string\"},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"to\"],\"type\":\"object\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"},\"type\":\"array\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"status\":{\"format\":\"uint16\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},\"violated-policies\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\",\"code\",\"request_id\"],\"type\":\"object\"},\"Product\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"ProductCreate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductUpdate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}},\"type\":\"object\"}}",
+    "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyIssued\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"},\"secret\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"role\",\"customer_id\",\"secret\",\"created_at\"],\"type\":\"object\"},\"Caller\":{\"properties\":{\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"key_id\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"}},\"required\":[\"key_id\",\"role\",\"customer_id\"],\"type\":\"object\"},\"Customer\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"email\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\",\"email\"],\"type\":\"object\"},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"type\":\"object\"},\"FieldError\":{\"properties\":{\"detail\":{\"type\":\"string\"},\"pointer\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"],\"type\":\"object\"},\"HealthStatus\":{\"properties\":{\"status\":{\"type\":\"string\"}},\"required\":[\"status\"],\"type\":\"object\"},\"Money\":{\"properties\":{\"amount_minor\":{\"format\":\"int64\",\"maximum\":100000000000,\"minimum\":0,\"type\":\"integer\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount_minor\",\"currency\"],\"type\":\"object\"},\"MoneyV2\":{\"properties\":{\"amount\":{\"maxLength\":17,\"pattern\":\"^(0|[1-9][0-9]{0,11})(\\\\.[0-9]{1,4})?$\",\"type\":\"string\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount\",\"currency\"],\"type\":\"object\"},\"Order\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"OrderCreate\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1,\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"OrderItem\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderItemCreate\":{\"properties\":{\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"maximum\":10000,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"product_id\",\"quantity\"],\"type\":\"object\"},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderItemPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderItemV2\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/MoneyV2\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderStatus\":{\"enum\":[\"pending\",\"processing\",\"shipped\",\"delivered\",\"cancelled\"],\"type\":\"string\"},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"to\"],\"type\":\"object\"},\"OrderV2\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemV2\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"},\"type\":\"array\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"status\":{\"format\":\"uint16\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},\"violated-policies\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\",\"code\",\"request_id\"],\"type\":\"object\"},\"Product\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"ProductCreate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductCreateV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/ProductV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductUpdate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}},\"type\":\"object\"},\"ProductUpdateV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"}},\"type\":\"object\"},\"ProductV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"}}",
 );
 /// What the spec says about each operation.
 pub mod ops {
@@ -1153,6 +1542,338 @@ pub mod ops {
             body: Some(Rules::new("{\"$ref\":\"#/components/schemas/OrderTransition\"}")),
         },
     };
+    ///`GET /v2/customers`: List customers
+    pub static LIST_CUSTOMERS_V2: Operation = Operation {
+        operation_id: "listCustomersV2",
+        method: "GET",
+        route: "/v2/customers",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`POST /v2/customers`: Create a customer
+    pub static CREATE_CUSTOMER_V2: Operation = Operation {
+        operation_id: "createCustomerV2",
+        method: "POST",
+        route: "/v2/customers",
+        authenticated: true,
+        idempotency: Idempotency::Optional,
+        success_status: 201u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: None,
+            headers: Some(
+                Rules::new(
+                    "{\"properties\":{\"Idempotency-Key\":{\"pattern\":\"^(\\\"[A-Za-z0-9._:-]{1,255}\\\"|[A-Za-z0-9._:-]{1,255})$\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/CustomerCreate\"}")),
+        },
+    };
+    ///`GET /v2/customers/{customer_id}`: Get a customer
+    pub static GET_CUSTOMER_V2: Operation = Operation {
+        operation_id: "getCustomerV2",
+        method: "GET",
+        route: "/v2/customers/{customer_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"customer_id\":{\"type\":\"string\"}},\"required\":[\"customer_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`PATCH /v2/customers/{customer_id}`: Update a customer
+    pub static UPDATE_CUSTOMER_V2: Operation = Operation {
+        operation_id: "updateCustomerV2",
+        method: "PATCH",
+        route: "/v2/customers/{customer_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"customer_id\":{\"type\":\"string\"}},\"required\":[\"customer_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/CustomerUpdate\"}")),
+        },
+    };
+    ///`POST /v2/customers/{customer_id}/api-keys`: Issue an API key for a customer
+    pub static CREATE_API_KEY_V2: Operation = Operation {
+        operation_id: "createApiKeyV2",
+        method: "POST",
+        route: "/v2/customers/{customer_id}/api-keys",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 201u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"customer_id\":{\"type\":\"string\"}},\"required\":[\"customer_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/ApiKeyCreate\"}")),
+        },
+    };
+    ///`DELETE /v2/api-keys/{key_id}`: Revoke an API key
+    pub static REVOKE_API_KEY_V2: Operation = Operation {
+        operation_id: "revokeApiKeyV2",
+        method: "DELETE",
+        route: "/v2/api-keys/{key_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 204u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"key_id\":{\"type\":\"string\"}},\"required\":[\"key_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v2/me`: Who is calling
+    pub static GET_CALLER_V2: Operation = Operation {
+        operation_id: "getCallerV2",
+        method: "GET",
+        route: "/v2/me",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v2/products`: List products
+    pub static LIST_PRODUCTS_V2: Operation = Operation {
+        operation_id: "listProductsV2",
+        method: "GET",
+        route: "/v2/products",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"active\":{\"type\":\"boolean\"},\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`POST /v2/products`: Create a product
+    pub static CREATE_PRODUCT_V2: Operation = Operation {
+        operation_id: "createProductV2",
+        method: "POST",
+        route: "/v2/products",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 201u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: None,
+            headers: None,
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/ProductCreateV2\"}")),
+        },
+    };
+    ///`GET /v2/products/{product_id}`: Get a product
+    pub static GET_PRODUCT_V2: Operation = Operation {
+        operation_id: "getProductV2",
+        method: "GET",
+        route: "/v2/products/{product_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"product_id\":{\"type\":\"string\"}},\"required\":[\"product_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`PATCH /v2/products/{product_id}`: Update a product
+    pub static UPDATE_PRODUCT_V2: Operation = Operation {
+        operation_id: "updateProductV2",
+        method: "PATCH",
+        route: "/v2/products/{product_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"product_id\":{\"type\":\"string\"}},\"required\":[\"product_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/ProductUpdateV2\"}")),
+        },
+    };
+    ///`GET /v2/orders`: List orders
+    pub static LIST_ORDERS_V2: Operation = Operation {
+        operation_id: "listOrdersV2",
+        method: "GET",
+        route: "/v2/orders",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`POST /v2/orders`: Place an order
+    pub static CREATE_ORDER_V2: Operation = Operation {
+        operation_id: "createOrderV2",
+        method: "POST",
+        route: "/v2/orders",
+        authenticated: true,
+        idempotency: Idempotency::Required,
+        success_status: 201u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: None,
+            headers: Some(
+                Rules::new(
+                    "{\"properties\":{\"Idempotency-Key\":{\"pattern\":\"^(\\\"[A-Za-z0-9._:-]{1,255}\\\"|[A-Za-z0-9._:-]{1,255})$\",\"type\":\"string\"}},\"required\":[\"Idempotency-Key\"],\"type\":\"object\"}",
+                ),
+            ),
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/OrderCreate\"}")),
+        },
+    };
+    ///`GET /v2/orders/{order_id}`: Get an order
+    pub static GET_ORDER_V2: Operation = Operation {
+        operation_id: "getOrderV2",
+        method: "GET",
+        route: "/v2/orders/{order_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"order_id\":{\"type\":\"string\"}},\"required\":[\"order_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v2/orders/{order_id}/items`: List an order's lines
+    pub static LIST_ORDER_ITEMS_V2: Operation = Operation {
+        operation_id: "listOrderItemsV2",
+        method: "GET",
+        route: "/v2/orders/{order_id}/items",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"order_id\":{\"type\":\"string\"}},\"required\":[\"order_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`POST /v2/orders/{order_id}/transitions`: Move an order to another status
+    pub static TRANSITION_ORDER_V2: Operation = Operation {
+        operation_id: "transitionOrderV2",
+        method: "POST",
+        route: "/v2/orders/{order_id}/transitions",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_WRITES),
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"order_id\":{\"type\":\"string\"}},\"required\":[\"order_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: Some(Rules::new("{\"$ref\":\"#/components/schemas/OrderTransition\"}")),
+        },
+    };
     /// Every operation, in spec order.
     pub static ALL: &[&Operation] = &[
         &GET_HEALTH,
@@ -1173,6 +1894,22 @@ pub mod ops {
         &GET_ORDER,
         &LIST_ORDER_ITEMS,
         &TRANSITION_ORDER,
+        &LIST_CUSTOMERS_V2,
+        &CREATE_CUSTOMER_V2,
+        &GET_CUSTOMER_V2,
+        &UPDATE_CUSTOMER_V2,
+        &CREATE_API_KEY_V2,
+        &REVOKE_API_KEY_V2,
+        &GET_CALLER_V2,
+        &LIST_PRODUCTS_V2,
+        &CREATE_PRODUCT_V2,
+        &GET_PRODUCT_V2,
+        &UPDATE_PRODUCT_V2,
+        &LIST_ORDERS_V2,
+        &CREATE_ORDER_V2,
+        &GET_ORDER_V2,
+        &LIST_ORDER_ITEMS_V2,
+        &TRANSITION_ORDER_V2,
     ];
 }
 /// The documented response headers of each operation.
@@ -1435,6 +2172,250 @@ pub mod headers {
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
     }
+    ///Response headers of `listCustomersV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListCustomersV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The next page (`rel="next"`), absent on the last page.
+        #[serde(rename = "Link")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub link: Option<String>,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `createCustomerV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct CreateCustomerV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The URL path of the created resource.
+        #[serde(rename = "Location")]
+        pub location: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+        ///`true` on a replayed response; absent otherwise.
+        #[serde(rename = "Idempotent-Replayed")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub idempotent_replayed: Option<String>,
+    }
+    ///Response headers of `getCustomerV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct GetCustomerV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `updateCustomerV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct UpdateCustomerV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `createApiKeyV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct CreateApiKeyV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The URL path of the created resource.
+        #[serde(rename = "Location")]
+        pub location: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `revokeApiKeyV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct RevokeApiKeyV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `getCallerV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct GetCallerV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listProductsV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListProductsV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The next page (`rel="next"`), absent on the last page.
+        #[serde(rename = "Link")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub link: Option<String>,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `createProductV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct CreateProductV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The URL path of the created resource.
+        #[serde(rename = "Location")]
+        pub location: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `getProductV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct GetProductV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `updateProductV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct UpdateProductV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listOrdersV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListOrdersV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The next page (`rel="next"`), absent on the last page.
+        #[serde(rename = "Link")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub link: Option<String>,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `createOrderV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct CreateOrderV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The URL path of the created resource.
+        #[serde(rename = "Location")]
+        pub location: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+        ///`true` on a replayed response; absent otherwise.
+        #[serde(rename = "Idempotent-Replayed")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub idempotent_replayed: Option<String>,
+    }
+    ///Response headers of `getOrderV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct GetOrderV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listOrderItemsV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListOrderItemsV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The next page (`rel="next"`), absent on the last page.
+        #[serde(rename = "Link")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub link: Option<String>,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `transitionOrderV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct TransitionOrderV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
 }
 /// The business logic of every operation, implemented by hand in `server/`.
 /// The edge has already authenticated the caller, validated every input
@@ -1542,6 +2523,103 @@ pub trait OrderFlowHandlers: Send + Sync + 'static {
         path: types::TransitionOrderPath,
         body: types::OrderTransition,
     ) -> Result<types::Order, ApiError>;
+    ///`GET /v2/customers`: List customers
+    async fn list_customers_v2(
+        &self,
+        call: &Call,
+        query: types::ListCustomersV2Query,
+    ) -> Result<types::CustomerPage, ApiError>;
+    ///`POST /v2/customers`: Create a customer
+    async fn create_customer_v2(
+        &self,
+        call: &Call,
+        body: types::CustomerCreate,
+    ) -> Result<Created<types::Customer>, ApiError>;
+    ///`GET /v2/customers/{customer_id}`: Get a customer
+    async fn get_customer_v2(
+        &self,
+        call: &Call,
+        path: types::GetCustomerV2Path,
+    ) -> Result<types::Customer, ApiError>;
+    ///`PATCH /v2/customers/{customer_id}`: Update a customer
+    async fn update_customer_v2(
+        &self,
+        call: &Call,
+        path: types::UpdateCustomerV2Path,
+        body: types::CustomerUpdate,
+    ) -> Result<types::Customer, ApiError>;
+    ///`POST /v2/customers/{customer_id}/api-keys`: Issue an API key for a customer
+    async fn create_api_key_v2(
+        &self,
+        call: &Call,
+        path: types::CreateApiKeyV2Path,
+        body: types::ApiKeyCreate,
+    ) -> Result<Created<types::ApiKeyIssued>, ApiError>;
+    ///`DELETE /v2/api-keys/{key_id}`: Revoke an API key
+    async fn revoke_api_key_v2(
+        &self,
+        call: &Call,
+        path: types::RevokeApiKeyV2Path,
+    ) -> Result<(), ApiError>;
+    ///`GET /v2/me`: Who is calling
+    async fn get_caller_v2(&self, call: &Call) -> Result<types::Caller, ApiError>;
+    ///`GET /v2/products`: List products
+    async fn list_products_v2(
+        &self,
+        call: &Call,
+        query: types::ListProductsV2Query,
+    ) -> Result<types::ProductPageV2, ApiError>;
+    ///`POST /v2/products`: Create a product
+    async fn create_product_v2(
+        &self,
+        call: &Call,
+        body: types::ProductCreateV2,
+    ) -> Result<Created<types::ProductV2>, ApiError>;
+    ///`GET /v2/products/{product_id}`: Get a product
+    async fn get_product_v2(
+        &self,
+        call: &Call,
+        path: types::GetProductV2Path,
+    ) -> Result<types::ProductV2, ApiError>;
+    ///`PATCH /v2/products/{product_id}`: Update a product
+    async fn update_product_v2(
+        &self,
+        call: &Call,
+        path: types::UpdateProductV2Path,
+        body: types::ProductUpdateV2,
+    ) -> Result<types::ProductV2, ApiError>;
+    ///`GET /v2/orders`: List orders
+    async fn list_orders_v2(
+        &self,
+        call: &Call,
+        query: types::ListOrdersV2Query,
+    ) -> Result<types::OrderPageV2, ApiError>;
+    ///`POST /v2/orders`: Place an order
+    async fn create_order_v2(
+        &self,
+        call: &Call,
+        body: types::OrderCreate,
+    ) -> Result<Created<types::OrderV2>, ApiError>;
+    ///`GET /v2/orders/{order_id}`: Get an order
+    async fn get_order_v2(
+        &self,
+        call: &Call,
+        path: types::GetOrderV2Path,
+    ) -> Result<types::OrderV2, ApiError>;
+    ///`GET /v2/orders/{order_id}/items`: List an order's lines
+    async fn list_order_items_v2(
+        &self,
+        call: &Call,
+        path: types::ListOrderItemsV2Path,
+        query: types::ListOrderItemsV2Query,
+    ) -> Result<types::OrderItemPageV2, ApiError>;
+    ///`POST /v2/orders/{order_id}/transitions`: Move an order to another status
+    async fn transition_order_v2(
+        &self,
+        call: &Call,
+        path: types::TransitionOrderV2Path,
+        body: types::OrderTransition,
+    ) -> Result<types::OrderV2, ApiError>;
 }
 /// The server context: the hand-written handlers and the edge's ports.
 pub struct EdgeContext {
@@ -1858,6 +2936,284 @@ pub trait OrderFlowApi {
             HttpResponseHeaders<
                 HttpResponseOk<types::Order>,
                 headers::TransitionOrderResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List customers
+    #[endpoint{method = GET,
+    path = "/v2/customers",
+    operation_id = "listCustomersV2",
+    tags = ["customers"]}]
+    async fn list_customers_v2(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListCustomersV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::CustomerPage>,
+                headers::ListCustomersV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Create a customer
+    #[endpoint{method = POST,
+    path = "/v2/customers",
+    operation_id = "createCustomerV2",
+    tags = ["customers"]}]
+    async fn create_customer_v2(
+        rqctx: RequestContext<Self::Context>,
+        headers: Checked<Header<types::CreateCustomerV2Headers>>,
+        body: CheckedBody<types::CustomerCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::Customer>,
+                headers::CreateCustomerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Get a customer
+    #[endpoint{method = GET,
+    path = "/v2/customers/{customer_id}",
+    operation_id = "getCustomerV2",
+    tags = ["customers"]}]
+    async fn get_customer_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::GetCustomerV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Customer>,
+                headers::GetCustomerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Update a customer
+    #[endpoint{method = PATCH,
+    path = "/v2/customers/{customer_id}",
+    operation_id = "updateCustomerV2",
+    tags = ["customers"]}]
+    async fn update_customer_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::UpdateCustomerV2Path>>,
+        body: CheckedBody<types::CustomerUpdate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Customer>,
+                headers::UpdateCustomerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Issue an API key for a customer
+    #[endpoint{method = POST,
+    path = "/v2/customers/{customer_id}/api-keys",
+    operation_id = "createApiKeyV2",
+    tags = ["api-keys"]}]
+    async fn create_api_key_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::CreateApiKeyV2Path>>,
+        body: CheckedBody<types::ApiKeyCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::ApiKeyIssued>,
+                headers::CreateApiKeyV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Revoke an API key
+    #[endpoint{method = DELETE,
+    path = "/v2/api-keys/{key_id}",
+    operation_id = "revokeApiKeyV2",
+    tags = ["api-keys"]}]
+    async fn revoke_api_key_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::RevokeApiKeyV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseDeleted,
+                headers::RevokeApiKeyV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Who is calling
+    #[endpoint{method = GET,
+    path = "/v2/me",
+    operation_id = "getCallerV2",
+    tags = ["api-keys"]}]
+    async fn get_caller_v2(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Caller>,
+                headers::GetCallerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List products
+    #[endpoint{method = GET,
+    path = "/v2/products",
+    operation_id = "listProductsV2",
+    tags = ["products"]}]
+    async fn list_products_v2(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListProductsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::ProductPageV2>,
+                headers::ListProductsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Create a product
+    #[endpoint{method = POST,
+    path = "/v2/products",
+    operation_id = "createProductV2",
+    tags = ["products"]}]
+    async fn create_product_v2(
+        rqctx: RequestContext<Self::Context>,
+        body: CheckedBody<types::ProductCreateV2>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::ProductV2>,
+                headers::CreateProductV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Get a product
+    #[endpoint{method = GET,
+    path = "/v2/products/{product_id}",
+    operation_id = "getProductV2",
+    tags = ["products"]}]
+    async fn get_product_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::GetProductV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::ProductV2>,
+                headers::GetProductV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Update a product
+    #[endpoint{method = PATCH,
+    path = "/v2/products/{product_id}",
+    operation_id = "updateProductV2",
+    tags = ["products"]}]
+    async fn update_product_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::UpdateProductV2Path>>,
+        body: CheckedBody<types::ProductUpdateV2>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::ProductV2>,
+                headers::UpdateProductV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List orders
+    #[endpoint{method = GET,
+    path = "/v2/orders",
+    operation_id = "listOrdersV2",
+    tags = ["orders"]}]
+    async fn list_orders_v2(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListOrdersV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderPageV2>,
+                headers::ListOrdersV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Place an order
+    #[endpoint{method = POST,
+    path = "/v2/orders",
+    operation_id = "createOrderV2",
+    tags = ["orders"]}]
+    async fn create_order_v2(
+        rqctx: RequestContext<Self::Context>,
+        headers: Checked<Header<types::CreateOrderV2Headers>>,
+        body: CheckedBody<types::OrderCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::OrderV2>,
+                headers::CreateOrderV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Get an order
+    #[endpoint{method = GET,
+    path = "/v2/orders/{order_id}",
+    operation_id = "getOrderV2",
+    tags = ["orders"]}]
+    async fn get_order_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::GetOrderV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderV2>,
+                headers::GetOrderV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List an order's lines
+    #[endpoint{method = GET,
+    path = "/v2/orders/{order_id}/items",
+    operation_id = "listOrderItemsV2",
+    tags = ["orders"]}]
+    async fn list_order_items_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::ListOrderItemsV2Path>>,
+        query: Checked<Query<types::ListOrderItemsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderItemPageV2>,
+                headers::ListOrderItemsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Move an order to another status
+    #[endpoint{method = POST,
+    path = "/v2/orders/{order_id}/transitions",
+    operation_id = "transitionOrderV2",
+    tags = ["orders"]}]
+    async fn transition_order_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::TransitionOrderV2Path>>,
+        body: CheckedBody<types::OrderTransition>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderV2>,
+                headers::TransitionOrderV2ResponseHeaders,
             >,
         >,
         Problem,
@@ -2732,6 +4088,794 @@ impl OrderFlowApi for OrderFlowEdge {
                     ),
                     move |call, (path, body)| Box::pin(async move {
                         handlers.transition_order(&call, path, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_customers_v2(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListCustomersV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::CustomerPage>,
+                headers::ListCustomersV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::CustomerPage,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::CustomerPage>,
+            headers::ListCustomersV2ResponseHeaders,
+        > {
+            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListCustomersV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_CUSTOMERS_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_customers_v2(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn create_customer_v2(
+        rqctx: RequestContext<EdgeContext>,
+        headers: Checked<Header<types::CreateCustomerV2Headers>>,
+        body: CheckedBody<types::CustomerCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::Customer>,
+                headers::CreateCustomerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: Created<types::Customer>,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseCreated<types::Customer>,
+            headers::CreateCustomerV2ResponseHeaders,
+        > {
+            let location = value.location.clone();
+            HttpResponseHeaders::new(
+                HttpResponseCreated(value.body),
+                headers::CreateCustomerV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    location,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                    idempotent_replayed: None,
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::CREATE_CUSTOMER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            headers.0.map(|v| v.into_inner()),
+                            edge::Location::Headers,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (_, body)| Box::pin(async move {
+                        handlers.create_customer_v2(&call, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn get_customer_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::GetCustomerV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Customer>,
+                headers::GetCustomerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::Customer,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::Customer>,
+            headers::GetCustomerV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::GetCustomerV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::GET_CUSTOMER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.get_customer_v2(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn update_customer_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::UpdateCustomerV2Path>>,
+        body: CheckedBody<types::CustomerUpdate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Customer>,
+                headers::UpdateCustomerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::Customer,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::Customer>,
+            headers::UpdateCustomerV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::UpdateCustomerV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::UPDATE_CUSTOMER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            path.0.map(|v| v.into_inner()),
+                            edge::Location::Path,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (path, body)| Box::pin(async move {
+                        handlers.update_customer_v2(&call, path, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn create_api_key_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::CreateApiKeyV2Path>>,
+        body: CheckedBody<types::ApiKeyCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::ApiKeyIssued>,
+                headers::CreateApiKeyV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: Created<types::ApiKeyIssued>,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseCreated<types::ApiKeyIssued>,
+            headers::CreateApiKeyV2ResponseHeaders,
+        > {
+            let location = value.location.clone();
+            HttpResponseHeaders::new(
+                HttpResponseCreated(value.body),
+                headers::CreateApiKeyV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    location,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::CREATE_API_KEY_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            path.0.map(|v| v.into_inner()),
+                            edge::Location::Path,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (path, body)| Box::pin(async move {
+                        handlers.create_api_key_v2(&call, path, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn revoke_api_key_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::RevokeApiKeyV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseDeleted,
+                headers::RevokeApiKeyV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            _value: (),
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseDeleted,
+            headers::RevokeApiKeyV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseDeleted(),
+                headers::RevokeApiKeyV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::REVOKE_API_KEY_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.revoke_api_key_v2(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn get_caller_v2(
+        rqctx: RequestContext<EdgeContext>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::Caller>,
+                headers::GetCallerV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::Caller,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::Caller>,
+            headers::GetCallerV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::GetCallerV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::GET_CALLER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (),
+                    move |call, ()| Box::pin(async move {
+                        handlers.get_caller_v2(&call).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_products_v2(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListProductsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::ProductPageV2>,
+                headers::ListProductsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::ProductPageV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::ProductPageV2>,
+            headers::ListProductsV2ResponseHeaders,
+        > {
+            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListProductsV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_PRODUCTS_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_products_v2(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn create_product_v2(
+        rqctx: RequestContext<EdgeContext>,
+        body: CheckedBody<types::ProductCreateV2>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::ProductV2>,
+                headers::CreateProductV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: Created<types::ProductV2>,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseCreated<types::ProductV2>,
+            headers::CreateProductV2ResponseHeaders,
+        > {
+            let location = value.location.clone();
+            HttpResponseHeaders::new(
+                HttpResponseCreated(value.body),
+                headers::CreateProductV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    location,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::CREATE_PRODUCT_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (body.part(),),
+                    move |call, (body,)| Box::pin(async move {
+                        handlers.create_product_v2(&call, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn get_product_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::GetProductV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::ProductV2>,
+                headers::GetProductV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::ProductV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::ProductV2>,
+            headers::GetProductV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::GetProductV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::GET_PRODUCT_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.get_product_v2(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn update_product_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::UpdateProductV2Path>>,
+        body: CheckedBody<types::ProductUpdateV2>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::ProductV2>,
+                headers::UpdateProductV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::ProductV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::ProductV2>,
+            headers::UpdateProductV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::UpdateProductV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::UPDATE_PRODUCT_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            path.0.map(|v| v.into_inner()),
+                            edge::Location::Path,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (path, body)| Box::pin(async move {
+                        handlers.update_product_v2(&call, path, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_orders_v2(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListOrdersV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderPageV2>,
+                headers::ListOrdersV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::OrderPageV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::OrderPageV2>,
+            headers::ListOrdersV2ResponseHeaders,
+        > {
+            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListOrdersV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_ORDERS_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_orders_v2(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn create_order_v2(
+        rqctx: RequestContext<EdgeContext>,
+        headers: Checked<Header<types::CreateOrderV2Headers>>,
+        body: CheckedBody<types::OrderCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::OrderV2>,
+                headers::CreateOrderV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: Created<types::OrderV2>,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseCreated<types::OrderV2>,
+            headers::CreateOrderV2ResponseHeaders,
+        > {
+            let location = value.location.clone();
+            HttpResponseHeaders::new(
+                HttpResponseCreated(value.body),
+                headers::CreateOrderV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    location,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                    idempotent_replayed: None,
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::CREATE_ORDER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            headers.0.map(|v| v.into_inner()),
+                            edge::Location::Headers,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (_, body)| Box::pin(async move {
+                        handlers.create_order_v2(&call, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn get_order_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::GetOrderV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderV2>,
+                headers::GetOrderV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::OrderV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::OrderV2>,
+            headers::GetOrderV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::GetOrderV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::GET_ORDER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.get_order_v2(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_order_items_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::ListOrderItemsV2Path>>,
+        query: Checked<Query<types::ListOrderItemsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderItemPageV2>,
+                headers::ListOrderItemsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::OrderItemPageV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::OrderItemPageV2>,
+            headers::ListOrderItemsV2ResponseHeaders,
+        > {
+            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListOrderItemsV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_ORDER_ITEMS_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            path.0.map(|v| v.into_inner()),
+                            edge::Location::Path,
+                        ),
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (path, query)| Box::pin(async move {
+                        handlers.list_order_items_v2(&call, path, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn transition_order_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::TransitionOrderV2Path>>,
+        body: CheckedBody<types::OrderTransition>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::OrderV2>,
+                headers::TransitionOrderV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::OrderV2,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::OrderV2>,
+            headers::TransitionOrderV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::TransitionOrderV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::TRANSITION_ORDER_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            path.0.map(|v| v.into_inner()),
+                            edge::Location::Path,
+                        ),
+                        body.part(),
+                    ),
+                    move |call, (path, body)| Box::pin(async move {
+                        handlers.transition_order_v2(&call, path, body).await
                     }),
                     render,
                 )

@@ -20,6 +20,7 @@ use crate::store::{
     self, CustomerPatch, NewProduct, OrderFilter, OrderStatus, PageRequest, ProductFilter,
     ProductPatch, Role, Store, StoreError, Unit, cursor,
 };
+use crate::v2;
 
 /// Default page size when `limit` is absent (the spec says 20).
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -630,5 +631,222 @@ impl OrderFlowHandlers for App {
             })
             .await?,
         ))
+    }
+
+    // ---- /v2: each operation is its v1 twin with money as a decimal
+    // string (see `crate::v2`). ----
+
+    async fn list_customers_v2(
+        &self,
+        call: &Call,
+        q: t::ListCustomersV2Query,
+    ) -> Result<t::CustomerPage, ApiError> {
+        let q = t::ListCustomersQuery {
+            cursor: q.cursor,
+            limit: q.limit,
+        };
+        self.list_customers(call, q).await
+    }
+
+    async fn create_customer_v2(
+        &self,
+        call: &Call,
+        body: t::CustomerCreate,
+    ) -> Result<Created<t::Customer>, ApiError> {
+        let c = self.create_customer(call, body).await?;
+        Ok(Created {
+            location: v2::location(&c.location),
+            body: c.body,
+        })
+    }
+
+    async fn get_customer_v2(
+        &self,
+        call: &Call,
+        path: t::GetCustomerV2Path,
+    ) -> Result<t::Customer, ApiError> {
+        let path = t::GetCustomerPath {
+            customer_id: path.customer_id,
+        };
+        self.get_customer(call, path).await
+    }
+
+    async fn update_customer_v2(
+        &self,
+        call: &Call,
+        path: t::UpdateCustomerV2Path,
+        body: t::CustomerUpdate,
+    ) -> Result<t::Customer, ApiError> {
+        let path = t::UpdateCustomerPath {
+            customer_id: path.customer_id,
+        };
+        self.update_customer(call, path, body).await
+    }
+
+    async fn create_api_key_v2(
+        &self,
+        call: &Call,
+        path: t::CreateApiKeyV2Path,
+        body: t::ApiKeyCreate,
+    ) -> Result<Created<t::ApiKeyIssued>, ApiError> {
+        let path = t::CreateApiKeyPath {
+            customer_id: path.customer_id,
+        };
+        let k = self.create_api_key(call, path, body).await?;
+        Ok(Created {
+            location: v2::location(&k.location),
+            body: k.body,
+        })
+    }
+
+    async fn revoke_api_key_v2(
+        &self,
+        call: &Call,
+        path: t::RevokeApiKeyV2Path,
+    ) -> Result<(), ApiError> {
+        let path = t::RevokeApiKeyPath {
+            key_id: path.key_id,
+        };
+        self.revoke_api_key(call, path).await
+    }
+
+    async fn get_caller_v2(&self, call: &Call) -> Result<t::Caller, ApiError> {
+        self.get_caller(call).await
+    }
+
+    async fn list_products_v2(
+        &self,
+        call: &Call,
+        q: t::ListProductsV2Query,
+    ) -> Result<t::ProductPageV2, ApiError> {
+        let q = t::ListProductsQuery {
+            active: q.active,
+            cursor: q.cursor,
+            limit: q.limit,
+        };
+        let p = self.list_products(call, q).await?;
+        Ok(t::ProductPageV2 {
+            data: p.data.into_iter().map(v2::product).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    async fn create_product_v2(
+        &self,
+        call: &Call,
+        body: t::ProductCreateV2,
+    ) -> Result<Created<t::ProductV2>, ApiError> {
+        let body = t::ProductCreate {
+            price: v2::money_in(body.price, "#/price")?,
+            active: body.active,
+            name: body.name,
+            sku: body.sku,
+        };
+        let p = self.create_product(call, body).await?;
+        Ok(Created {
+            location: v2::location(&p.location),
+            body: v2::product(p.body),
+        })
+    }
+
+    async fn get_product_v2(
+        &self,
+        call: &Call,
+        path: t::GetProductV2Path,
+    ) -> Result<t::ProductV2, ApiError> {
+        let path = t::GetProductPath {
+            product_id: path.product_id,
+        };
+        Ok(v2::product(self.get_product(call, path).await?))
+    }
+
+    async fn update_product_v2(
+        &self,
+        call: &Call,
+        path: t::UpdateProductV2Path,
+        body: t::ProductUpdateV2,
+    ) -> Result<t::ProductV2, ApiError> {
+        let path = t::UpdateProductPath {
+            product_id: path.product_id,
+        };
+        let body = t::ProductUpdate {
+            price: body.price.map(|m| v2::money_in(m, "#/price")).transpose()?,
+            active: body.active,
+            name: body.name,
+        };
+        Ok(v2::product(self.update_product(call, path, body).await?))
+    }
+
+    async fn list_orders_v2(
+        &self,
+        call: &Call,
+        q: t::ListOrdersV2Query,
+    ) -> Result<t::OrderPageV2, ApiError> {
+        let q = t::ListOrdersQuery {
+            cursor: q.cursor,
+            customer_id: q.customer_id,
+            limit: q.limit,
+            status: q.status,
+        };
+        let p = self.list_orders(call, q).await?;
+        Ok(t::OrderPageV2 {
+            data: p.data.into_iter().map(v2::order).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    async fn create_order_v2(
+        &self,
+        call: &Call,
+        body: t::OrderCreate,
+    ) -> Result<Created<t::OrderV2>, ApiError> {
+        let o = self.create_order(call, body).await?;
+        Ok(Created {
+            location: v2::location(&o.location),
+            body: v2::order(o.body),
+        })
+    }
+
+    async fn get_order_v2(
+        &self,
+        call: &Call,
+        path: t::GetOrderV2Path,
+    ) -> Result<t::OrderV2, ApiError> {
+        let path = t::GetOrderPath {
+            order_id: path.order_id,
+        };
+        Ok(v2::order(self.get_order(call, path).await?))
+    }
+
+    async fn list_order_items_v2(
+        &self,
+        call: &Call,
+        path: t::ListOrderItemsV2Path,
+        q: t::ListOrderItemsV2Query,
+    ) -> Result<t::OrderItemPageV2, ApiError> {
+        let path = t::ListOrderItemsPath {
+            order_id: path.order_id,
+        };
+        let q = t::ListOrderItemsQuery {
+            cursor: q.cursor,
+            limit: q.limit,
+        };
+        let p = self.list_order_items(call, path, q).await?;
+        Ok(t::OrderItemPageV2 {
+            data: p.data.into_iter().map(v2::item).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    async fn transition_order_v2(
+        &self,
+        call: &Call,
+        path: t::TransitionOrderV2Path,
+        body: t::OrderTransition,
+    ) -> Result<t::OrderV2, ApiError> {
+        let path = t::TransitionOrderPath {
+            order_id: path.order_id,
+        };
+        Ok(v2::order(self.transition_order(call, path, body).await?))
     }
 }

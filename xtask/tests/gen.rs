@@ -135,11 +135,8 @@ const BAD_SPECS: &[(&str, &str, &str, &str)] = &[
 fn bad_specs_get_located_errors() {
     let text = std::fs::read_to_string(workspace_root().join(SPEC_PATH)).expect("readable");
     for (what, from, to, expected) in BAD_SPECS {
-        assert_eq!(
-            text.matches(from).count(),
-            1,
-            "{what}: the anchor occurs once"
-        );
+        // v2 repeats v1's text after it: the first match (v1's) is edited.
+        assert!(text.contains(from), "{what}: the anchor is in the spec");
         let bad = text.replacen(from, to, 1);
         let err = match generate(&bad) {
             Ok(_) => panic!("{what}: the generator accepted a spec it cannot express"),

@@ -438,10 +438,11 @@ fn drift_check_catches_every_mutation() {
     let original = orderflow_server_api::SPEC_YAML;
     let mut missed = Vec::new();
     for (what, from, to) in MUTATIONS {
-        assert_eq!(
-            original.matches(from).count(),
-            1,
-            "mutation {what:?}: its anchor must occur exactly once in the spec"
+        // v2 repeats v1's text, and v1 comes first: the first match is
+        // v1's, and drift in either version must be caught.
+        assert!(
+            original.contains(from),
+            "mutation {what:?}: its anchor is not in the spec"
         );
         let mutated = original.replacen(from, to, 1);
         if compare(&spec_value(&mutated), &served).is_none() {

@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use bytes::Bytes;
 use orderflow_client::types;
 use orderflow_client::{Client, Error};
-use orderflow_contract_tests::proxy::{Exchange, Proxy};
+use orderflow_contract_tests::proxy::{Exchange, Proxy, Rewrite};
 use orderflow_contract_tests::validator::{Response, SpecValidator};
 use orderflow_server::store::{IdempotencyKey, ManualClock};
 use serde_json::{Value, json};
@@ -51,7 +52,11 @@ struct Harness {
 }
 
 impl Harness {
-    async fn start(server: TestServer, clock: Option<Arc<ManualClock>>) -> Harness {
+    async fn start(
+        server: TestServer,
+        clock: Option<Arc<ManualClock>>,
+        rewrite: Option<Rewrite>,
+    ) -> Harness {
         let frozen = Arc::new(AtomicBool::new(false));
         let hook = clock.clone().map(|clock| {
             let frozen = frozen.clone();
@@ -61,7 +66,7 @@ impl Harness {
                 }
             }) as orderflow_contract_tests::proxy::Hook
         });
-        let proxy = Proxy::start(&server.base, validator(), hook)
+        let proxy = Proxy::start_rewriting(&server.base, validator(), hook, rewrite)
             .await
             .expect("the proxy starts");
         Harness {
@@ -224,12 +229,71 @@ fn coverage_table(
     (table, missing, stale)
 }
 
+/// Every documented (operation, status) pair of both versions, on the
+/// wire. The scenario below speaks v1; it runs once as written and once
+/// through [`to_v2`], which sends every request to the v2 twin (money as
+/// decimal strings) and translates the answers back so the scenario can go
+/// on. The validator checks each real v2 response against the spec's v2
+/// operation, so both versions are covered by one list of requests.
 #[tokio::test]
 async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
+    let mut exchanges = exercise(None).await;
+    let v2 = exercise(Some(to_v2())).await;
+    assert!(
+        v2.iter().all(|e| !e.path.starts_with("/v1/")),
+        "the v2 pass sent every request to v2"
+    );
+    exchanges.extend(v2);
+
+    // ---- 503: readiness while the database is stalled. ----
+    exchanges.extend(readiness_when_the_database_stalls().await);
+
+    let violations: Vec<String> = exchanges
+        .iter()
+        .flat_map(|e| e.violations.iter().map(ToString::to_string))
+        .collect();
+    let v = validator();
+    let (table, missing, stale) = coverage_table(&v, &exchanges, EXEMPT);
+    if let Ok(path) = std::env::var("ORDERFLOW_COVERAGE_OUT") {
+        std::fs::write(&path, &table).expect("write the coverage table");
+    }
+    assert!(
+        violations.is_empty(),
+        "{} responses break the spec:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+    assert!(
+        missing.is_empty(),
+        "documented but never exercised (add a request here, or an EXEMPT entry with the reason):\n{}\n\n{table}",
+        missing
+            .iter()
+            .map(|(o, s)| format!("  {o} {s}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "exempt but exercised (remove the exemption): {stale:?}"
+    );
+}
+
+/// The scenario of [`every_documented_status_is_exercised_and_valid_on_the_wire`]
+/// on a fresh server, through a proxy with `rewrite`; returns what it saw.
+async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
+    // The one place the scenario knows its version: a claim it plants in
+    // the store must carry the fingerprint of the operation the request
+    // will reach.
+    let create_order = if rewrite.is_some() {
+        &orderflow_server_api::ops::CREATE_ORDER_V2
+    } else {
+        &orderflow_server_api::ops::CREATE_ORDER
+    };
     let clock = Arc::new(ManualClock::at_default_epoch());
     let h = Harness::start(
         TestServer::start_with_clock(clock.clone()).await,
         Some(clock.clone()),
+        rewrite,
     )
     .await;
     let admin_key = h.server.admin_key.clone();
@@ -647,7 +711,7 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
     let typed: orderflow_server_api::types::OrderCreate =
         serde_json::from_value(body.clone()).expect("a valid order");
     let fingerprint = orderflow_server_api::edge::pipeline::fingerprint(
-        &orderflow_server_api::ops::CREATE_ORDER,
+        create_order,
         &[serde_json::to_value(&typed).expect("re-encodes")],
     );
     store
@@ -804,40 +868,9 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
         assert_eq!(body["code"], json!("malformed_request"), "{method} {path}");
     }
 
-    let mut exchanges = h.proxy.exchanges();
+    let exchanges = h.proxy.exchanges();
     h.server.running.stop().await.expect("clean shutdown");
-
-    // ---- 503: readiness while the database is stalled. ----
-    exchanges.extend(readiness_when_the_database_stalls().await);
-
-    let violations: Vec<String> = exchanges
-        .iter()
-        .flat_map(|e| e.violations.iter().map(ToString::to_string))
-        .collect();
-    let v = validator();
-    let (table, missing, stale) = coverage_table(&v, &exchanges, EXEMPT);
-    if let Ok(path) = std::env::var("ORDERFLOW_COVERAGE_OUT") {
-        std::fs::write(&path, &table).expect("write the coverage table");
-    }
-    assert!(
-        violations.is_empty(),
-        "{} responses break the spec:\n{}",
-        violations.len(),
-        violations.join("\n")
-    );
-    assert!(
-        missing.is_empty(),
-        "documented but never exercised (add a request here, or an EXEMPT entry with the reason):\n{}\n\n{table}",
-        missing
-            .iter()
-            .map(|(o, s)| format!("  {o} {s}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(
-        stale.is_empty(),
-        "exempt but exercised (remove the exemption): {stale:?}"
-    );
+    exchanges
 }
 
 /// `/readyz` answers 503 when the database does not answer in time. Another
@@ -847,7 +880,7 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
 /// `Retry-After`. Released, the stalled write completes normally.
 async fn readiness_when_the_database_stalls() -> Vec<Exchange> {
     let server = TestServer::start_configured(|c| c.max_db_in_flight = 1).await;
-    let h = Harness::start(server, None).await;
+    let h = Harness::start(server, None, None).await;
     let db = rusqlite::Connection::open(h.server.database()).expect("open the database");
     db.execute_batch("BEGIN EXCLUSIVE")
         .expect("take the write lock");
@@ -1307,4 +1340,75 @@ fn the_coverage_gate_names_every_unexercised_pair() {
     };
     let (_, _, stale) = coverage_table(&v, &[exercised], &exemption);
     assert_eq!(stale, vec!["getOrder 400".to_string()]);
+}
+
+/// The v1 -> v2 translation of the coverage scenario: paths move to `/v2`,
+/// money objects in request bodies become decimal strings, and the answers
+/// come back as v1 would have given them (money in minor units, `/v1`
+/// locations and links). Values the translation cannot map (a malformed
+/// amount a refusal case sends on purpose) go through unchanged, so v2
+/// refuses them in its own terms.
+fn to_v2() -> Rewrite {
+    fn walk(v: &mut Value, f: &dyn Fn(&mut serde_json::Map<String, Value>)) {
+        match v {
+            Value::Object(map) => {
+                f(map);
+                map.values_mut().for_each(|x| walk(x, f));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| walk(x, f)),
+            _ => {}
+        }
+    }
+    fn rebody(body: Bytes, f: &dyn Fn(&mut serde_json::Map<String, Value>)) -> Bytes {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(mut v) => {
+                walk(&mut v, f);
+                Bytes::from(serde_json::to_vec(&v).expect("JSON"))
+            }
+            Err(_) => body,
+        }
+    }
+    let money_up = |m: &mut serde_json::Map<String, Value>| {
+        if let (Some(minor), Some(Value::String(cur))) = (
+            m.get("amount_minor").and_then(Value::as_i64),
+            m.get("currency"),
+        ) {
+            let amount = orderflow_server::money::to_decimal(minor, cur);
+            m.remove("amount_minor");
+            m.insert("amount".into(), Value::String(amount));
+        }
+    };
+    let money_down = |m: &mut serde_json::Map<String, Value>| {
+        if let (Some(Value::String(amount)), Some(Value::String(cur))) =
+            (m.get("amount"), m.get("currency"))
+            && let Ok(minor) = orderflow_server::money::from_decimal(amount, cur)
+        {
+            m.remove("amount");
+            m.insert("amount_minor".into(), Value::from(minor));
+        }
+    };
+    Rewrite {
+        request: Arc::new(move |path, body| {
+            let path = match path.strip_prefix("/v1/") {
+                Some(rest) => format!("/v2/{rest}"),
+                None => path.to_string(),
+            };
+            (path, rebody(body, &money_up))
+        }),
+        response: Arc::new(move |headers, body| {
+            for name in ["location", "link"] {
+                let values: Vec<http::HeaderValue> = headers
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .filter_map(|v| http::HeaderValue::from_str(&v.replace("/v2/", "/v1/")).ok())
+                    .collect();
+                headers.remove(name);
+                for v in values {
+                    headers.append(name, v);
+                }
+            }
+            rebody(body, &money_down)
+        }),
+    }
 }
