@@ -31,13 +31,13 @@ pub mod schema;
 pub use keywords::{Keyword, KeywordKind};
 #[cfg(feature = "runtime")]
 pub use pipeline::{
-    BodyPart, Call, Checked, CheckedBody, Created, HandlerFuture, Idempotency, Inputs, Location,
-    Operation, OperationRules, Param, Reply, Request, param, run,
+    BodyPart, Call, Checked, CheckedBody, Created, HandlerFuture, Idempotency, Inputs, Lifecycle,
+    Location, Operation, OperationRules, Param, Reply, Request, param, run,
 };
 #[cfg(feature = "runtime")]
 pub use ports::{
-    Authenticator, Claim, IdempotencyBegin, IdempotencyOutcome, IdempotencyStore, Observer,
-    Outcome, Ports, Principal, RateLimitPolicy, RateLimiter, RateState, StoredReply,
+    Authenticator, Claim, Clock, IdempotencyBegin, IdempotencyOutcome, IdempotencyStore, Observer,
+    Outcome, Ports, Principal, RateLimitPolicy, RateLimiter, RateState, StoredReply, SystemClock,
 };
 #[cfg(feature = "runtime")]
 pub use problem::{ApiError, FieldError, Problem};

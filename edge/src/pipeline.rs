@@ -92,7 +92,69 @@ pub struct Operation {
     pub success_status: u16,
     /// The spec's `x-rate-limit-policy` for the operation.
     pub rate_limit: Option<&'static RateLimitPolicy>,
+    /// For a deprecated operation: its dates and successor.
+    pub lifecycle: Option<&'static Lifecycle>,
     pub rules: OperationRules,
+}
+
+/// What the spec declares about a deprecated operation (`deprecated: true`,
+/// `x-deprecated-since`, `x-sunset`, `x-successor`, and the root
+/// `x-deprecation-policy`), with the header values computed by the
+/// generator. Every response of the operation carries `Deprecation`,
+/// `Sunset` and `Link`; from the sunset on, the operation answers 410.
+#[derive(Debug)]
+pub struct Lifecycle {
+    /// `Deprecation` (RFC 9745): `@` and Unix seconds.
+    pub deprecation: &'static str,
+    /// `Sunset` (RFC 8594): an IMF-fixdate, never earlier than Deprecation.
+    pub sunset: Option<&'static str>,
+    /// The sunset as Unix seconds: from then on, 410 `version_retired`.
+    pub sunset_at: Option<i64>,
+    /// The successor operation: its method and path template, whose
+    /// parameters are the same names as this operation's.
+    pub successor: Option<(&'static str, &'static str)>,
+    /// The deprecation policy page (`rel="deprecation"`).
+    pub policy: Option<&'static str>,
+}
+
+impl Lifecycle {
+    /// Whether the operation is past its sunset at `now` (Unix seconds).
+    pub fn retired_at(&self, now: i64) -> bool {
+        self.sunset_at.is_some_and(|at| now >= at)
+    }
+}
+
+/// `template` (`/v2/orders/{order_id}`) filled with the values that `path`
+/// has where `pattern` (`/v1/orders/{order_id}`) has parameters. The
+/// values stay percent-encoded as they arrived. `None` when `path` does not
+/// have `pattern`'s shape.
+pub fn fill_template(pattern: &str, path: &str, template: &str) -> Option<String> {
+    let pat: Vec<&str> = pattern.split('/').collect();
+    let got: Vec<&str> = path.split('/').collect();
+    if pat.len() != got.len() {
+        return None;
+    }
+    let mut values = Vec::new();
+    for (p, g) in pat.iter().zip(&got) {
+        if let Some(name) = p.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            values.push((name, *g));
+        } else if p != g {
+            return None;
+        }
+    }
+    let filled: Vec<String> = template
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                Some(name) => values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string()),
+                None => Some(seg.to_string()),
+            },
+        )
+        .collect::<Option<Vec<_>>>()?;
+    Some(filled.join("/"))
 }
 
 /// The parts of an HTTP request the pipeline reads, apart from the inputs.
@@ -201,6 +263,43 @@ impl Call {
             .unwrap_or_default()
     }
 
+    /// `Deprecation` of a deprecated operation (empty otherwise: only
+    /// deprecated operations declare the header, the lint sees to it).
+    pub fn deprecation_value(&self) -> String {
+        self.op
+            .lifecycle
+            .map(|l| l.deprecation.to_string())
+            .unwrap_or_default()
+    }
+
+    /// `Sunset` of a deprecated operation.
+    pub fn sunset_value(&self) -> String {
+        self.op
+            .lifecycle
+            .and_then(|l| l.sunset)
+            .map(str::to_string)
+            .unwrap_or_default()
+    }
+
+    /// A deprecated operation's links (see [`lifecycle_links`]).
+    pub fn lifecycle_links(&self) -> Vec<String> {
+        lifecycle_links(self.op, self.uri.path())
+    }
+
+    /// `Link` of a deprecated operation: the page's `rel="next"` (when
+    /// there is one) and the lifecycle links, in one field value.
+    pub fn link_value(&self, next_cursor: Option<&str>) -> String {
+        let mut links: Vec<String> = next_cursor.map(|c| self.next_link(c)).into_iter().collect();
+        links.extend(self.lifecycle_links());
+        links.join(", ")
+    }
+
+    /// The lifecycle headers for responses the generated render does not
+    /// build (problems, stored replies).
+    pub fn lifecycle_headers(&self) -> HeaderMap {
+        lifecycle_headers(self.op, self.uri.path())
+    }
+
     /// `Link: <path?query-with-cursor>; rel="next"` for a list page.
     pub fn next_link(&self, cursor: &str) -> String {
         let mut pairs: Vec<(String, String)> = self
@@ -225,6 +324,52 @@ impl Call {
             .join("&");
         format!("<{}?{}>; rel=\"next\"", self.uri.path(), query)
     }
+}
+
+/// A deprecated operation's links for a request to `path`:
+/// `rel="successor-version"` to the same resource under the successor,
+/// `rel="deprecation"` to the policy.
+pub fn lifecycle_links(op: &Operation, path: &str) -> Vec<String> {
+    let Some(l) = op.lifecycle else {
+        return Vec::new();
+    };
+    let mut links = Vec::new();
+    if let Some((_, template)) = l.successor
+        && let Some(target) = fill_template(op.route, path, template)
+    {
+        links.push(format!("<{target}>; rel=\"successor-version\""));
+    }
+    if let Some(policy) = l.policy {
+        links.push(format!("<{policy}>; rel=\"deprecation\""));
+    }
+    links
+}
+
+/// `Deprecation`, `Sunset` and the lifecycle `Link` of a deprecated
+/// operation for a request to `path`; empty for any other operation. For
+/// responses the generated render does not build: problems (the edge's and
+/// the front's) and stored replies.
+pub fn lifecycle_headers(op: &Operation, path: &str) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    let Some(l) = op.lifecycle else {
+        return out;
+    };
+    out.insert("deprecation", HeaderValue::from_static(l.deprecation));
+    if let Some(s) = l.sunset {
+        out.insert("sunset", HeaderValue::from_static(s));
+    }
+    let links = lifecycle_links(op, path).join(", ");
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links)
+    {
+        out.insert(http::header::LINK, v);
+    }
+    out
+}
+
+/// Whether `path` (raw, percent-encoded) has the shape of `template`.
+pub fn route_matches(template: &str, path: &str) -> bool {
+    fill_template(template, path, template).is_some()
 }
 
 /// A created resource and where it lives (the `Location` header).
@@ -448,6 +593,23 @@ async fn prepare<I: Inputs>(
     idem: &mut Option<IdempotencyOutcome>,
 ) -> Result<Prepared<I::Values>, ApiError> {
     let op = call.op;
+    if let Some(l) = op.lifecycle
+        && l.retired_at(ports.clock.unix_now())
+    {
+        let successor = l
+            .successor
+            .map(|(m, r)| format!("; use {m} {r} (the Link header with rel=\"successor-version\")"))
+            .unwrap_or_default();
+        return Err(ApiError::new(
+            "version_retired",
+            format!(
+                "{} {} was retired on {}{successor}",
+                op.method,
+                op.route,
+                l.sunset.unwrap_or("its sunset date")
+            ),
+        ));
+    }
     if op.authenticated {
         let auth = req
             .headers
@@ -529,6 +691,9 @@ fn idempotency_key_of(headers: &HeaderMap, required: bool) -> Result<Option<Stri
 /// of an Idempotency-Key: a replay gets its own.
 pub const PER_REQUEST_HEADERS: &[&str] = &[
     "x-request-id",
+    "deprecation",
+    "sunset",
+    "link",
     "ratelimit",
     "ratelimit-policy",
     "retry-after",
@@ -566,6 +731,7 @@ async fn stored_reply<R: HttpResponse>(reply: R) -> Result<StoredReply, ApiError
 
 fn per_request_headers(call: &Call) -> HeaderMap {
     let mut extra = call.rate.map(|r| r.headers()).unwrap_or_default();
+    extra.extend(call.lifecycle_headers());
     if let Ok(v) = HeaderValue::from_str(&call.request_id) {
         extra.insert("x-request-id", v);
     }
@@ -624,6 +790,7 @@ async fn fail<R>(
     if let Ok(v) = HeaderValue::from_str(&call.request_id) {
         e.headers.insert("x-request-id", v);
     }
+    e.headers.extend(call.lifecycle_headers());
     observe(ports, call, e.status(), Some(&e), idem);
     Reply::Problem(e)
 }

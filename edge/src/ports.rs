@@ -232,4 +232,24 @@ pub struct Ports {
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub observer: Arc<dyn Observer>,
+    /// The time a sunset is judged against: injected, so tests move it
+    /// past a sunset instead of waiting for one.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The current time, as Unix seconds.
+pub trait Clock: Send + Sync + 'static {
+    fn unix_now(&self) -> i64;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn unix_now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
 }

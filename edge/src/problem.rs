@@ -88,6 +88,7 @@ const CATALOGUE: &[(&str, u16, &str)] = &[
         409,
         "Idempotency-Key in flight",
     ),
+    ("version_retired", 410, "API version retired"),
     ("payload_too_large", 413, "Payload too large"),
     ("unsupported_media_type", 415, "Unsupported media type"),
     ("validation_failed", 422, "Validation failed"),

@@ -32,6 +32,7 @@ const fn op(idempotency: Idempotency) -> Operation {
         idempotency,
         success_status: 201,
         rate_limit: Some(&POLICY),
+        lifecycle: None,
         rules: OperationRules {
             components: &COMPONENTS,
             path: None,
@@ -189,6 +190,7 @@ fn ports(log: &Arc<Log>, script: Script) -> Ports {
         rate_limiter: fake.clone(),
         idempotency: fake.clone(),
         observer: fake,
+        clock: Arc::new(orderflow_edge::SystemClock),
     }
 }
 

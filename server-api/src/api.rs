@@ -1158,7 +1158,9 @@ pub static COMPONENT_RULES: edge::Rules = edge::Rules::new(
 );
 /// What the spec says about each operation.
 pub mod ops {
-    use orderflow_edge::{Idempotency, Operation, OperationRules, RateLimitPolicy, Rules};
+    use orderflow_edge::{
+        Idempotency, Lifecycle, Operation, OperationRules, RateLimitPolicy, Rules,
+    };
     ///Rate-limit policy `reads`: 200 requests per 1 s.
     pub static POLICY_READS: RateLimitPolicy = RateLimitPolicy {
         name: "reads",
@@ -1185,6 +1187,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: None,
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1202,6 +1205,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: None,
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1219,6 +1223,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/customers")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1240,6 +1253,15 @@ pub mod ops {
         idempotency: Idempotency::Optional,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("POST", "/v2/customers")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1261,6 +1283,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/customers/{customer_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1282,6 +1313,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("PATCH", "/v2/customers/{customer_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1303,6 +1343,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("POST", "/v2/customers/{customer_id}/api-keys")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1324,6 +1373,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 204u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("DELETE", "/v2/api-keys/{key_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1345,6 +1403,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/me")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1362,6 +1429,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/products")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1383,6 +1459,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("POST", "/v2/products")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1400,6 +1485,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/products/{product_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1421,6 +1515,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("PATCH", "/v2/products/{product_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1442,6 +1545,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/orders")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1463,6 +1575,15 @@ pub mod ops {
         idempotency: Idempotency::Required,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("POST", "/v2/orders")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1484,6 +1605,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/orders/{order_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1505,6 +1635,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/orders/{order_id}/items")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1530,6 +1669,15 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("POST", "/v2/orders/{order_id}/transitions")),
+                policy: Some("/deprecation"),
+            },
+        ),
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1551,6 +1699,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1572,6 +1721,7 @@ pub mod ops {
         idempotency: Idempotency::Optional,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1593,6 +1743,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1614,6 +1765,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1635,6 +1787,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1656,6 +1809,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 204u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1677,6 +1831,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1694,6 +1849,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1715,6 +1871,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1732,6 +1889,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1753,6 +1911,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1774,6 +1933,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1795,6 +1955,7 @@ pub mod ops {
         idempotency: Idempotency::Required,
         success_status: 201u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: None,
@@ -1816,6 +1977,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1837,6 +1999,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1862,6 +2025,7 @@ pub mod ops {
         idempotency: Idempotency::None,
         success_status: 200u16,
         rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
         rules: OperationRules {
             components: &super::COMPONENT_RULES,
             path: Some(
@@ -1934,16 +2098,21 @@ pub mod headers {
         ///The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
-        ///The next page (`rel="next"`), absent on the last page.
+        ///The successor version and the deprecation policy, and on a list page the next page.
         #[serde(rename = "Link")]
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub link: Option<String>,
+        pub link: String,
         ///Remaining quota under the operation's policy.
         #[serde(rename = "RateLimit")]
         pub rate_limit: String,
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
     }
     ///Response headers of `createCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1964,6 +2133,15 @@ pub mod headers {
         #[serde(rename = "Idempotent-Replayed")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub idempotent_replayed: Option<String>,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `getCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1977,6 +2155,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `updateCustomer`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -1990,6 +2177,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `createApiKey`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2006,6 +2202,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `revokeApiKey`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2019,6 +2224,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `getCaller`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2032,6 +2246,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `listProducts`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2039,16 +2262,21 @@ pub mod headers {
         ///The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
-        ///The next page (`rel="next"`), absent on the last page.
+        ///The successor version and the deprecation policy, and on a list page the next page.
         #[serde(rename = "Link")]
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub link: Option<String>,
+        pub link: String,
         ///Remaining quota under the operation's policy.
         #[serde(rename = "RateLimit")]
         pub rate_limit: String,
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
     }
     ///Response headers of `createProduct`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2065,6 +2293,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `getProduct`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2078,6 +2315,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `updateProduct`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2091,6 +2337,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `listOrders`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2098,16 +2353,21 @@ pub mod headers {
         ///The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
-        ///The next page (`rel="next"`), absent on the last page.
+        ///The successor version and the deprecation policy, and on a list page the next page.
         #[serde(rename = "Link")]
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub link: Option<String>,
+        pub link: String,
         ///Remaining quota under the operation's policy.
         #[serde(rename = "RateLimit")]
         pub rate_limit: String,
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
     }
     ///Response headers of `createOrder`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2128,6 +2388,15 @@ pub mod headers {
         #[serde(rename = "Idempotent-Replayed")]
         #[serde(skip_serializing_if = "Option::is_none")]
         pub idempotent_replayed: Option<String>,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `getOrder`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2141,6 +2410,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `listOrderItems`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2148,16 +2426,21 @@ pub mod headers {
         ///The request's id.
         #[serde(rename = "X-Request-Id")]
         pub x_request_id: String,
-        ///The next page (`rel="next"`), absent on the last page.
+        ///The successor version and the deprecation policy, and on a list page the next page.
         #[serde(rename = "Link")]
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub link: Option<String>,
+        pub link: String,
         ///Remaining quota under the operation's policy.
         #[serde(rename = "RateLimit")]
         pub rate_limit: String,
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
     }
     ///Response headers of `transitionOrder`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2171,6 +2454,15 @@ pub mod headers {
         ///The operation's rate-limit policy.
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
     }
     ///Response headers of `listCustomersV2`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
@@ -2666,7 +2958,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/customers",
     operation_id = "listCustomers",
-    tags = ["customers"]}]
+    tags = ["customers"],
+    deprecated = true}]
     async fn list_customers(
         rqctx: RequestContext<Self::Context>,
         query: Checked<Query<types::ListCustomersQuery>>,
@@ -2683,7 +2976,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = POST,
     path = "/v1/customers",
     operation_id = "createCustomer",
-    tags = ["customers"]}]
+    tags = ["customers"],
+    deprecated = true}]
     async fn create_customer(
         rqctx: RequestContext<Self::Context>,
         headers: Checked<Header<types::CreateCustomerHeaders>>,
@@ -2701,7 +2995,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/customers/{customer_id}",
     operation_id = "getCustomer",
-    tags = ["customers"]}]
+    tags = ["customers"],
+    deprecated = true}]
     async fn get_customer(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::GetCustomerPath>>,
@@ -2718,7 +3013,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = PATCH,
     path = "/v1/customers/{customer_id}",
     operation_id = "updateCustomer",
-    tags = ["customers"]}]
+    tags = ["customers"],
+    deprecated = true}]
     async fn update_customer(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::UpdateCustomerPath>>,
@@ -2736,7 +3032,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = POST,
     path = "/v1/customers/{customer_id}/api-keys",
     operation_id = "createApiKey",
-    tags = ["api-keys"]}]
+    tags = ["api-keys"],
+    deprecated = true}]
     async fn create_api_key(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::CreateApiKeyPath>>,
@@ -2754,7 +3051,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = DELETE,
     path = "/v1/api-keys/{key_id}",
     operation_id = "revokeApiKey",
-    tags = ["api-keys"]}]
+    tags = ["api-keys"],
+    deprecated = true}]
     async fn revoke_api_key(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::RevokeApiKeyPath>>,
@@ -2771,7 +3069,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/me",
     operation_id = "getCaller",
-    tags = ["api-keys"]}]
+    tags = ["api-keys"],
+    deprecated = true}]
     async fn get_caller(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<
@@ -2787,7 +3086,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/products",
     operation_id = "listProducts",
-    tags = ["products"]}]
+    tags = ["products"],
+    deprecated = true}]
     async fn list_products(
         rqctx: RequestContext<Self::Context>,
         query: Checked<Query<types::ListProductsQuery>>,
@@ -2804,7 +3104,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = POST,
     path = "/v1/products",
     operation_id = "createProduct",
-    tags = ["products"]}]
+    tags = ["products"],
+    deprecated = true}]
     async fn create_product(
         rqctx: RequestContext<Self::Context>,
         body: CheckedBody<types::ProductCreate>,
@@ -2821,7 +3122,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/products/{product_id}",
     operation_id = "getProduct",
-    tags = ["products"]}]
+    tags = ["products"],
+    deprecated = true}]
     async fn get_product(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::GetProductPath>>,
@@ -2838,7 +3140,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = PATCH,
     path = "/v1/products/{product_id}",
     operation_id = "updateProduct",
-    tags = ["products"]}]
+    tags = ["products"],
+    deprecated = true}]
     async fn update_product(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::UpdateProductPath>>,
@@ -2856,7 +3159,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/orders",
     operation_id = "listOrders",
-    tags = ["orders"]}]
+    tags = ["orders"],
+    deprecated = true}]
     async fn list_orders(
         rqctx: RequestContext<Self::Context>,
         query: Checked<Query<types::ListOrdersQuery>>,
@@ -2873,7 +3177,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = POST,
     path = "/v1/orders",
     operation_id = "createOrder",
-    tags = ["orders"]}]
+    tags = ["orders"],
+    deprecated = true}]
     async fn create_order(
         rqctx: RequestContext<Self::Context>,
         headers: Checked<Header<types::CreateOrderHeaders>>,
@@ -2891,7 +3196,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/orders/{order_id}",
     operation_id = "getOrder",
-    tags = ["orders"]}]
+    tags = ["orders"],
+    deprecated = true}]
     async fn get_order(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::GetOrderPath>>,
@@ -2908,7 +3214,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = GET,
     path = "/v1/orders/{order_id}/items",
     operation_id = "listOrderItems",
-    tags = ["orders"]}]
+    tags = ["orders"],
+    deprecated = true}]
     async fn list_order_items(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::ListOrderItemsPath>>,
@@ -2926,7 +3233,8 @@ pub trait OrderFlowApi {
     #[endpoint{method = POST,
     path = "/v1/orders/{order_id}/transitions",
     operation_id = "transitionOrder",
-    tags = ["orders"]}]
+    tags = ["orders"],
+    deprecated = true}]
     async fn transition_order(
         rqctx: RequestContext<Self::Context>,
         path: Checked<Path<types::TransitionOrderPath>>,
@@ -3325,7 +3633,7 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::CustomerPage>,
             headers::ListCustomersResponseHeaders,
         > {
-            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            let link = call.link_value(value.next_cursor.as_deref());
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::ListCustomersResponseHeaders {
@@ -3333,6 +3641,8 @@ impl OrderFlowApi for OrderFlowEdge {
                     link,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
                 },
             )
         }
@@ -3378,6 +3688,7 @@ impl OrderFlowApi for OrderFlowEdge {
             headers::CreateCustomerResponseHeaders,
         > {
             let location = value.location.clone();
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseCreated(value.body),
                 headers::CreateCustomerResponseHeaders {
@@ -3386,6 +3697,9 @@ impl OrderFlowApi for OrderFlowEdge {
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
                     idempotent_replayed: None,
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3430,12 +3744,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Customer>,
             headers::GetCustomerResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::GetCustomerResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3475,12 +3793,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Customer>,
             headers::UpdateCustomerResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::UpdateCustomerResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3527,6 +3849,7 @@ impl OrderFlowApi for OrderFlowEdge {
             headers::CreateApiKeyResponseHeaders,
         > {
             let location = value.location.clone();
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseCreated(value.body),
                 headers::CreateApiKeyResponseHeaders {
@@ -3534,6 +3857,9 @@ impl OrderFlowApi for OrderFlowEdge {
                     location,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3578,12 +3904,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseDeleted,
             headers::RevokeApiKeyResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseDeleted(),
                 headers::RevokeApiKeyResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3621,12 +3951,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Caller>,
             headers::GetCallerResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::GetCallerResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3665,7 +3999,7 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::ProductPage>,
             headers::ListProductsResponseHeaders,
         > {
-            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            let link = call.link_value(value.next_cursor.as_deref());
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::ListProductsResponseHeaders {
@@ -3673,6 +4007,8 @@ impl OrderFlowApi for OrderFlowEdge {
                     link,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
                 },
             )
         }
@@ -3717,6 +4053,7 @@ impl OrderFlowApi for OrderFlowEdge {
             headers::CreateProductResponseHeaders,
         > {
             let location = value.location.clone();
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseCreated(value.body),
                 headers::CreateProductResponseHeaders {
@@ -3724,6 +4061,9 @@ impl OrderFlowApi for OrderFlowEdge {
                     location,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3762,12 +4102,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Product>,
             headers::GetProductResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::GetProductResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3807,12 +4151,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Product>,
             headers::UpdateProductResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::UpdateProductResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3857,7 +4205,7 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::OrderPage>,
             headers::ListOrdersResponseHeaders,
         > {
-            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            let link = call.link_value(value.next_cursor.as_deref());
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::ListOrdersResponseHeaders {
@@ -3865,6 +4213,8 @@ impl OrderFlowApi for OrderFlowEdge {
                     link,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
                 },
             )
         }
@@ -3910,6 +4260,7 @@ impl OrderFlowApi for OrderFlowEdge {
             headers::CreateOrderResponseHeaders,
         > {
             let location = value.location.clone();
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseCreated(value.body),
                 headers::CreateOrderResponseHeaders {
@@ -3918,6 +4269,9 @@ impl OrderFlowApi for OrderFlowEdge {
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
                     idempotent_replayed: None,
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -3962,12 +4316,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Order>,
             headers::GetOrderResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::GetOrderResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }
@@ -4007,7 +4365,7 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::OrderItemPage>,
             headers::ListOrderItemsResponseHeaders,
         > {
-            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            let link = call.link_value(value.next_cursor.as_deref());
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::ListOrderItemsResponseHeaders {
@@ -4015,6 +4373,8 @@ impl OrderFlowApi for OrderFlowEdge {
                     link,
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
                 },
             )
         }
@@ -4063,12 +4423,16 @@ impl OrderFlowApi for OrderFlowEdge {
             HttpResponseOk<types::Order>,
             headers::TransitionOrderResponseHeaders,
         > {
+            let link = call.link_value(None);
             HttpResponseHeaders::new(
                 HttpResponseOk(value),
                 headers::TransitionOrderResponseHeaders {
                     x_request_id: call.request_id.clone(),
                     rate_limit: call.rate_limit_value(),
                     rate_limit_policy: call.rate_limit_policy_value(),
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
                 },
             )
         }

@@ -617,7 +617,7 @@ async fn handle(
         return Ok(rsp);
     }
     if (method == Method::GET || method == Method::HEAD)
-        && let Some(rsp) = dashboard_asset(uri.path(), &id)
+        && let Some(rsp) = dashboard_asset(uri.path(), &id).or_else(|| policy_page(uri.path(), &id))
     {
         if method == Method::HEAD {
             let (parts, _) = rsp.into_parts();
@@ -687,6 +687,12 @@ async fn handle(
         Err(e) => {
             forwarded = false;
             let mut p = routing_problem(&method, uri.path(), &e);
+            // On a deprecated operation's path (a malformed id, a wrong
+            // method) the answer carries its lifecycle headers too.
+            if let Some(op) = deprecated_at(&method, uri.path()) {
+                p.headers
+                    .extend(orderflow_edge::pipeline::lifecycle_headers(op, uri.path()));
+            }
             if e.status_code.as_u16() == 405 {
                 let allow = allowed_methods(&shared.lookup, uri.path()).join(", ");
                 if let Ok(v) = HeaderValue::from_str(&allow) {
@@ -731,6 +737,48 @@ async fn handle(
             "remote_addr" => remote.to_string());
     }
     Ok(rsp)
+}
+
+/// The deprecated operation a path that reached no operation belongs to:
+/// the one with the request's method when there is one, else any at that
+/// path shape (all of a path's operations share a version).
+fn deprecated_at(method: &Method, path: &str) -> Option<&'static orderflow_edge::Operation> {
+    let at_path = || {
+        orderflow_server_api::ops::ALL
+            .iter()
+            .copied()
+            .filter(|op| orderflow_edge::pipeline::route_matches(op.route, path))
+    };
+    at_path()
+        .find(|op| op.method == method.as_str())
+        .or_else(|| at_path().next())
+        .filter(|op| op.lifecycle.is_some())
+}
+
+/// The deprecation policy page, at the spec's `x-deprecation-policy`.
+fn policy_page(path: &str, id: &str) -> Option<Response<Body>> {
+    let ops = orderflow_server_api::ops::ALL;
+    if crate::deprecation::policy_path(ops) != Some(path) {
+        return None;
+    }
+    let mut rsp = Response::new(Body::from(crate::deprecation::page(ops)));
+    let h = rsp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert(X_REQUEST_ID, v);
+    }
+    Some(rsp)
 }
 
 /// The built-in live dashboard (`/dashboard`): a page, its script and its

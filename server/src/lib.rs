@@ -11,6 +11,7 @@
 // itself on the error path, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+pub mod deprecation;
 pub mod domain;
 pub mod front;
 pub mod handlers;

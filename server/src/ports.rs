@@ -264,6 +264,16 @@ impl Observer for RequestLog {
     }
 }
 
+/// The edge's clock (sunsets are judged against it) is the store's, so a
+/// test that moves one moves both.
+pub struct EdgeClock(pub Arc<dyn crate::store::Clock>);
+
+impl orderflow_edge::Clock for EdgeClock {
+    fn unix_now(&self) -> i64 {
+        self.0.now().timestamp()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::bearer;

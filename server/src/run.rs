@@ -245,6 +245,7 @@ pub async fn start_with(
         handlers: app.clone(),
         ports: Ports {
             authenticator: Arc::new(ApiKeys { app: app.clone() }),
+            clock: Arc::new(crate::ports::EdgeClock(clock_for_app.clone())),
             rate_limiter: Arc::new(Quotas {
                 limiter: Limiter::new(clock_for_app),
                 enforce: config.guardrails,

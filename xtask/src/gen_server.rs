@@ -212,6 +212,9 @@ struct OpPlan {
     deprecated: bool,
     summary: String,
     policy: Option<String>,
+    lifecycle: Option<crate::lifecycle::Lifecycle>,
+    /// The success body is a list page (it has `next_cursor`).
+    has_next_cursor: bool,
 }
 
 fn ref_name(r: &ReferenceOr<openapiv3::Schema>) -> Option<String> {
@@ -281,6 +284,7 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
     let mut success = 0u16;
     let mut response_type = None;
     let mut headers = Vec::new();
+    let mut has_next_cursor = false;
     for (code, resp) in op.op.responses.responses.iter() {
         let StatusCode::Code(c) = code else { continue };
         if !(200..300).contains(c) {
@@ -290,6 +294,7 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
         let resp = resolve_response(api, resp)
             .ok_or_else(|| anyhow!("{}: unresolved response", op.pointer))?;
         headers = resp.headers.keys().cloned().collect();
+        has_next_cursor = spec.schema_has_next_cursor(resp);
         if let Some(m) = resp.content.get("application/json") {
             response_type = m.schema.as_ref().and_then(ref_name);
         }
@@ -336,6 +341,8 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
             deprecated: op.op.deprecated,
             summary: op.op.summary.clone().unwrap_or_default(),
             policy: spec.op_policy(op).map(str::to_string),
+            lifecycle: crate::lifecycle::of(spec, op),
+            has_next_cursor,
         },
         params,
     ))
@@ -453,6 +460,33 @@ pub fn generate(spec: &Spec) -> Result<TokenStream> {
             }
             None => quote!(None),
         };
+        let lifecycle = match &p.lifecycle {
+            None => quote!(None),
+            Some(l) => {
+                let dep = &l.deprecation;
+                let opt_str = |v: &Option<String>| match v {
+                    Some(s) => quote!(Some(#s)),
+                    None => quote!(None),
+                };
+                let sunset = opt_str(&l.sunset);
+                let policy = opt_str(&l.policy);
+                let sunset_at = match l.sunset_at {
+                    Some(t) => quote!(Some(#t)),
+                    None => quote!(None),
+                };
+                let successor = match &l.successor {
+                    Some((m, r)) => quote!(Some((#m, #r))),
+                    None => quote!(None),
+                };
+                quote!(Some(&Lifecycle {
+                    deprecation: #dep,
+                    sunset: #sunset,
+                    sunset_at: #sunset_at,
+                    successor: #successor,
+                    policy: #policy,
+                }))
+            }
+        };
         let rule = |kind: &str| match p.rules.get(kind) {
             Some(json) => quote!(Some(Rules::new(#json))),
             None => quote!(None),
@@ -469,6 +503,7 @@ pub fn generate(spec: &Spec) -> Result<TokenStream> {
                 idempotency: #idempotency,
                 success_status: #success,
                 rate_limit: #rate_limit,
+                lifecycle: #lifecycle,
                 rules: OperationRules {
                     components: &super::COMPONENT_RULES,
                     path: #path,
@@ -490,7 +525,7 @@ pub fn generate(spec: &Spec) -> Result<TokenStream> {
         let doc = format!("Response headers of `{}`.", p.id);
         let mut fields = Vec::new();
         for h in &p.headers {
-            let (field, field_ty, fdoc) = header_field(h)?;
+            let (field, field_ty, fdoc) = header_field(h, p.lifecycle.is_some())?;
             let field = ident(field);
             let field_ty = ty(field_ty)?;
             let skip = if field_ty.to_string().starts_with("Option") {
@@ -623,7 +658,7 @@ pub fn generate(spec: &Spec) -> Result<TokenStream> {
 
         /// What the spec says about each operation.
         pub mod ops {
-            use orderflow_edge::{Idempotency, Operation, OperationRules, RateLimitPolicy, Rules};
+            use orderflow_edge::{Idempotency, Lifecycle, Operation, OperationRules, RateLimitPolicy, Rules};
             #(#policy_items)*
             /// Every rate-limit policy the spec declares.
             pub static RATE_LIMIT_POLICIES: &[&RateLimitPolicy] = &[#(&#policy_refs),*];
@@ -666,8 +701,26 @@ fn policy_ident(name: &str) -> String {
     name.to_uppercase().replace('-', "_")
 }
 
-fn header_field(name: &str) -> Result<(&'static str, &'static str, &'static str)> {
+fn header_field(
+    name: &str,
+    deprecated: bool,
+) -> Result<(&'static str, &'static str, &'static str)> {
     match name {
+        "Deprecation" => Ok((
+            "deprecation",
+            "String",
+            "When the operation was deprecated (RFC 9745).",
+        )),
+        "Sunset" => Ok((
+            "sunset",
+            "String",
+            "When the operation stops answering (RFC 8594).",
+        )),
+        "Link" if deprecated => Ok((
+            "link",
+            "String",
+            "The successor version and the deprecation policy, and on a list page the next page.",
+        )),
         "RateLimit" => Ok((
             "rate_limit",
             "String",
@@ -775,6 +828,17 @@ fn render_fn(p: &OpPlan) -> Result<TokenStream> {
                 // `Location` moves out of the value before its body does.
                 pre.push(quote!(let location = value.location.clone();));
                 fields.push(quote!(location));
+            }
+            "Deprecation" => fields.push(quote!(deprecation: call.deprecation_value())),
+            "Sunset" => fields.push(quote!(sunset: call.sunset_value())),
+            "Link" if p.lifecycle.is_some() => {
+                let next = if p.has_next_cursor {
+                    quote!(value.next_cursor.as_deref())
+                } else {
+                    quote!(None)
+                };
+                pre.push(quote!(let link = call.link_value(#next);));
+                fields.push(quote!(link));
             }
             "Link" => {
                 pre.push(

@@ -6,6 +6,7 @@
 
 pub mod gen_client;
 pub mod gen_server;
+pub mod lifecycle;
 pub mod spec;
 
 use std::path::{Path, PathBuf};

@@ -23,6 +23,8 @@ pub const EDGE_RESPONSE_HEADERS: &[&str] = &[
     "RateLimit",
     "RateLimit-Policy",
     "Idempotent-Replayed",
+    "Deprecation",
+    "Sunset",
 ];
 
 /// A rate-limit policy declared at the root under `x-rate-limit-policies`.
@@ -323,7 +325,7 @@ impl Spec {
             .and_then(|v| v.as_str())
     }
 
-    fn err(
+    pub(crate) fn err(
         &self,
         pointer: String,
         message: impl Into<String>,
@@ -453,6 +455,7 @@ impl Spec {
     /// Lints the whole document; returns every problem at once.
     pub fn lint(&self) -> Result<(), SpecError> {
         let mut errors = self.schema_keywords();
+        errors.extend(crate::lifecycle::lint(self));
         let api = &self.api;
         let (policies, policy_errors) = self.policies_checked();
         errors.extend(policy_errors);
@@ -752,6 +755,7 @@ impl Spec {
                                 "$ref a named schema in #/components/schemas so both generators share its name",
                             ));
                         } else if resp.headers.contains_key("Link")
+                            && !op.op.deprecated
                             && !self.schema_has_next_cursor(resp)
                         {
                             errors.push(self.err(
@@ -844,8 +848,13 @@ impl Spec {
         }
     }
 
-    fn schema_has_next_cursor(&self, resp: &Response) -> bool {
-        let Some(ReferenceOr::Reference { reference }) = &resp.content["application/json"].schema
+    /// Whether the response's JSON body is a named schema with a
+    /// `next_cursor` property (a list page).
+    pub(crate) fn schema_has_next_cursor(&self, resp: &Response) -> bool {
+        let Some(ReferenceOr::Reference { reference }) = resp
+            .content
+            .get("application/json")
+            .and_then(|m| m.schema.as_ref())
         else {
             return false;
         };

@@ -33,7 +33,7 @@ fn orderflow_v2_report() {
             ),
             ("      required: [items]\n", "      required: [items, customer_id]\n"),
             ("          minimum: 1\n          maximum: 10000\n", "          minimum: 1\n          maximum: 1000\n"),
-            ("\n      operationId: listOrderItems\n", "\n      operationId: listOrderItems\n      deprecated: true\n      x-sunset: 2026-07-01\n"),
+            ("\n      operationId: listOrderItemsV2\n", "\n      operationId: listOrderItemsV2\n      deprecated: true\n      x-sunset: 2026-07-01\n"),
         ],
     )
     .replace("{order_id}", "{id}")

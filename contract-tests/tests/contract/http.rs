@@ -385,7 +385,11 @@ async fn cursors_are_bound_to_their_filters_and_tamper_proof() {
     let cursor = page["next_cursor"].as_str().expect("a cursor").to_string();
     assert_eq!(
         link,
-        format!("</v1/products?limit=1&active=true&cursor={cursor}>; rel=\"next\"")
+        format!(
+            "</v1/products?limit=1&active=true&cursor={cursor}>; rel=\"next\", \
+             </v2/products>; rel=\"successor-version\", </deprecation>; rel=\"deprecation\""
+        ),
+        "the next page first, then the lifecycle links of a deprecated operation"
     );
 
     // Following the Link works.
@@ -433,7 +437,16 @@ async fn cursors_are_bound_to_their_filters_and_tamper_proof() {
         .send()
         .await
         .expect("all");
-    assert!(last.headers().get("link").is_none());
+    let link = last
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !link.contains("rel=\"next\""),
+        "no next page on the last page: {link}"
+    );
     let body: Value = last.json().await.expect("JSON");
     assert_eq!(
         body["next_cursor"],

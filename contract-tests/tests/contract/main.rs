@@ -11,6 +11,7 @@
 
 mod drift;
 mod http;
+mod lifecycle;
 mod observe;
 mod retry;
 mod sdk;

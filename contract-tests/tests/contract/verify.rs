@@ -284,7 +284,8 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     // The one place the scenario knows its version: a claim it plants in
     // the store must carry the fingerprint of the operation the request
     // will reach.
-    let create_order = if rewrite.is_some() {
+    let v2 = rewrite.is_some();
+    let create_order = if v2 {
         &orderflow_server_api::ops::CREATE_ORDER_V2
     } else {
         &orderflow_server_api::ops::CREATE_ORDER
@@ -868,6 +869,24 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         assert_eq!(body["code"], json!("malformed_request"), "{method} {path}");
     }
 
+    // 410: the clock past v1's sunset; every v1 operation is retired. (The
+    // v2 pass has no sunset to pass.)
+    if !v2 {
+        let sunset = orderflow_server_api::ops::ALL
+            .iter()
+            .filter_map(|o| o.lifecycle.and_then(|l| l.sunset_at))
+            .max()
+            .expect("v1 declares a sunset");
+        h.freeze();
+        clock.set(chrono::DateTime::from_timestamp(sunset, 0).expect("a time"));
+        for op in orderflow_server_api::ops::ALL
+            .iter()
+            .filter(|o| o.lifecycle.is_some())
+        {
+            let path = op.route.replace('{', "x_").replace('}', "");
+            h.raw(raw(op.method, path, a).expect(410)).await;
+        }
+    }
     let exchanges = h.proxy.exchanges();
     h.server.running.stop().await.expect("clean shutdown");
     exchanges
@@ -941,6 +960,13 @@ fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
     map
 }
 
+/// The lifecycle headers of a v1 response.
+const V1_LIFECYCLE: &[(&str, &str)] = &[
+    ("deprecation", "@1796083200"),
+    ("sunset", "Wed, 30 Jun 2027 00:00:00 GMT"),
+    ("link", "</v2/customers>; rel=\"successor-version\""),
+];
+
 const CUSTOMER_HEADERS: &[(&str, &str)] = &[
     ("content-type", "application/json"),
     ("x-request-id", "r1"),
@@ -958,7 +984,17 @@ fn customer() -> Value {
 /// returns the violations as text.
 fn check(method: &str, path: &str, status: u16, hs: &[(&str, &str)], body: &Value) -> Vec<String> {
     let v = validator();
-    let map = headers(hs);
+    // Every v1 response carries the lifecycle headers; a case that is not
+    // about them gets well-formed ones.
+    let mut hs = hs.to_vec();
+    if path.starts_with("/v1/") {
+        for (k, val) in V1_LIFECYCLE {
+            if !hs.iter().any(|(n, _)| n == k) {
+                hs.push((k, val));
+            }
+        }
+    }
+    let map = headers(&hs);
     let bytes = if body.is_null() {
         Vec::new()
     } else {
@@ -1054,6 +1090,15 @@ fn the_validator_catches_wrong_responses() {
     let problem = json!({"type": "t", "title": "t", "status": 404, "detail": "d", "code": "not_found", "request_id": "r"});
     // (what, method, path, status, headers, body, fragments the message must contain)
     let cases: Vec<WrongCase> = vec![
+        (
+            "a v1 response without its Deprecation",
+            "POST",
+            "/v1/customers",
+            201,
+            [CUSTOMER_HEADERS, &[("deprecation", "")]].concat(),
+            customer(),
+            vec!["createCustomer", "-> 201", "header:Deprecation"],
+        ),
         (
             "undocumented status",
             "POST",
