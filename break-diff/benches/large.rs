@@ -247,6 +247,7 @@ fn child(mode: &str, base: &str, rev: &str) {
             let options = break_diff::Options {
                 today: chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").expect("date"),
                 min_deprecation_days: 90,
+                map: None,
             };
             let t = Instant::now();
             // The strategy the CLI uses: every core, unchanged schemas skipped.

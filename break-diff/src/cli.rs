@@ -155,6 +155,32 @@ struct Cli {
     /// removal.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     min_deprecation_days: u32,
+
+    /// Compare one version's operations with another's: `--map /v1=/v2`
+    /// pairs BASE's operations under `/v1` with REVISION's under `/v2`,
+    /// path for path, and leaves out every other operation. BASE and
+    /// REVISION may be the same file. The report is then the migration
+    /// guide from one version to the other.
+    #[arg(long, value_name = "FROM=TO", value_parser = parse_map)]
+    map: Option<(String, String)>,
+}
+
+/// `--map` values: two path prefixes, `/v1=/v2`.
+fn parse_map(text: &str) -> Result<(String, String), String> {
+    let (from, to) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not FROM=TO; write two path prefixes, e.g. /v1=/v2"))?;
+    for p in [from, to] {
+        if !p.starts_with('/') || p.contains(['{', '}', '*', '?', '#']) {
+            return Err(format!(
+                "{p:?} is not a path prefix; write a literal path starting with /, e.g. /v1"
+            ));
+        }
+    }
+    if from == to {
+        return Err(format!("{from:?} is mapped onto itself; leave --map out"));
+    }
+    Ok((from.to_string(), to.to_string()))
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +311,7 @@ fn execute(cli: &Cli, stdin: &mut dyn Read) -> anyhow::Result<Output> {
     let options = Options {
         today: cli.date.unwrap_or_else(|| chrono::Utc::now().date_naive()),
         min_deprecation_days: cli.min_deprecation_days,
+        map: cli.map.clone(),
     };
     let filter = PathFilter {
         include: cli.include_path.clone(),

@@ -149,6 +149,11 @@ pub struct Options {
     /// Minimum number of days between "today" and the sunset date of an
     /// operation deprecated in the revision.
     pub min_deprecation_days: u32,
+    /// Compare one version's operations with another's (`--map /v1=/v2`):
+    /// the base's operations under the first prefix are paired with the
+    /// revision's under the second, path for path; operations under
+    /// neither are left out. The two documents may be one file.
+    pub map: Option<(String, String)>,
 }
 
 /// Compares two documents with every registered rule. Findings are sorted

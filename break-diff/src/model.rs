@@ -155,6 +155,48 @@ pub fn operations(doc: &Document) -> BTreeMap<String, Operation<'_>> {
     out
 }
 
+/// Whether `path` is `prefix` or below it, segment-wise (`/v1` holds
+/// `/v1/orders`, not `/v10/orders`).
+fn is_under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The operations under `from`, keyed as if their paths began with `to`
+/// instead: the base side of a version mapping (`--map /v1=/v2`).
+pub fn map_prefix<'a>(
+    ops: BTreeMap<String, Operation<'a>>,
+    from: &str,
+    to: &str,
+) -> BTreeMap<String, Operation<'a>> {
+    let to = to.trim_end_matches('/');
+    ops.into_iter()
+        .filter(|(_, op)| is_under(op.path, from))
+        .map(|(_, op)| {
+            let rest = &op.path[from.trim_end_matches('/').len()..];
+            let key = format!(
+                "{} {}",
+                op.method.to_ascii_uppercase(),
+                normalize_path(&format!("{to}{rest}"))
+            );
+            (key, op)
+        })
+        .collect()
+}
+
+/// The operations under `prefix`: the revision side of a version mapping.
+pub fn under_prefix<'a>(
+    ops: BTreeMap<String, Operation<'a>>,
+    prefix: &str,
+) -> BTreeMap<String, Operation<'a>> {
+    ops.into_iter()
+        .filter(|(_, op)| is_under(op.path, prefix))
+        .collect()
+}
+
 /// The operations a server sends rather than serves: 3.1 `webhooks`,
 /// keyed `webhook NAME METHOD`, and the `callbacks` of every operation,
 /// keyed `callback OPERATION NAME EXPRESSION METHOD`. Their data flows the

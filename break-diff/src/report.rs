@@ -566,6 +566,68 @@ impl<'a> From<&'a Change> for JsonChange<'a> {
 }
 
 /// Escapes text for a Markdown table cell.
+/// What a client does about a change: the step for its consumers, not
+/// for the API's authors (the rule's `fix`). By the rule's direction.
+pub fn client_step(rule: &str) -> &'static str {
+    match rule {
+        "operation_id_changed" => {
+            "Call the SDK method named after the new operationId; regenerate the SDK and rename the calls."
+        }
+        r if r.starts_with("operation_removed") => {
+            "Move the calls to the operation that replaces it (the deprecation notice names it)."
+        }
+        r if r.starts_with("request_") => {
+            "Change what the client sends: build requests as the revision's line defines them; the server validates against that."
+        }
+        r if r.starts_with("response_") => {
+            "Change what the client reads: parse responses as the revision's line defines them; what the base line showed is no longer sent so."
+        }
+        r if r.starts_with("security_") => {
+            "Send the credentials the revision's security requirement names."
+        }
+        _ => "Adapt the calls to the revision's definition at the line shown.",
+    }
+}
+
+/// "How clients migrate": for every change that breaks (error) or may
+/// break (warning) existing clients, what it does to them and what to do.
+/// With `--map /v1=/v2` this is the migration guide between versions.
+fn migration_steps(changes: &[Change]) -> String {
+    let breaking: Vec<&Change> = changes
+        .iter()
+        .filter(|c| matches!(c.level, Level::Error | Level::Warning))
+        .collect();
+    if breaking.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n### How clients migrate\n\n");
+    for (i, c) in breaking.iter().enumerate() {
+        let ops = operations_headline(c).unwrap_or_else(|| "-".to_owned());
+        let why = crate::rules::find(c.rule)
+            .map(|r| r.meta.why)
+            .unwrap_or_default();
+        let line = |l: &Option<Location>| {
+            l.as_ref()
+                .map(|l| format!("line {}", l.line))
+                .unwrap_or_else(|| "-".into())
+        };
+        let _ = writeln!(
+            out,
+            "{}. **{}** ({}, `{}`): {}\n   - Base {}, revision {}.\n   - Impact: {}\n   - Migrate: {}",
+            i + 1,
+            cell(&ops),
+            c.level,
+            c.rule,
+            cell(&entry_message(c)),
+            line(&c.base),
+            line(&c.revision),
+            why,
+            client_step(c.rule),
+        );
+    }
+    out
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -609,6 +671,7 @@ fn markdown(changes: &[Change], findings: usize, waived: usize) -> String {
             loc(|p| &p.revision, &c.revision),
         );
     }
+    out.push_str(&migration_steps(changes));
     let several: Vec<&Change> = changes.iter().filter(|c| !c.places.is_empty()).collect();
     if !several.is_empty() {
         out.push_str(

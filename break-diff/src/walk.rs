@@ -320,6 +320,13 @@ pub fn run_counted<'d>(
             (b.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), r)
         })
     };
+    let (base_ops, rev_ops) = match &options.map {
+        Some((from, to)) => (
+            model::map_prefix(base_ops, from, to),
+            model::under_prefix(rev_ops, to),
+        ),
+        None => (base_ops, rev_ops),
+    };
     let ops = Operations {
         base: base_ops,
         rev: rev_ops,
@@ -386,6 +393,23 @@ pub fn run_counted<'d>(
         findings.retain(|f| {
             f.rule.starts_with("operation_stability_")
                 || f.operation.as_ref().is_none_or(|op| !exempt.contains(op))
+        });
+    }
+    // Comparing one version with its successor (`--map`), the base's own
+    // lifecycle is what clients migrate away from, not a difference to
+    // migrate: its deprecation, its Deprecation and Sunset headers and its
+    // 410 for after the sunset are left out.
+    if options.map.is_some() {
+        // Labels of the revision's operations whose base is deprecated.
+        let deprecated: FastSet<String> = ops
+            .base
+            .iter()
+            .filter(|(_, op)| op.deprecated())
+            .map(|(key, op)| ops.rev.get(key).unwrap_or(op).label())
+            .collect();
+        findings.retain(|f| {
+            let base_deprecated = f.operation.as_ref().is_some_and(|o| deprecated.contains(o));
+            !(base_deprecated && is_base_lifecycle(f))
         });
     }
     // A schema shared by several places is visited once per place; the same
@@ -1299,4 +1323,21 @@ impl<'a> Walker<'_, 'a> {
             children,
         })
     }
+}
+
+/// Whether a finding is about the base version's own lifecycle (see the
+/// `--map` filter in [`run_counted`]).
+/// A deprecated base operation's lifecycle: its deprecation itself, the
+/// `Deprecation` and `Sunset` headers, the lifecycle `Link` where the
+/// successor sends none, and the 410 it answers after its sunset.
+fn is_base_lifecycle(f: &Finding) -> bool {
+    let m = f.message.as_str();
+    matches!(
+        f.rule,
+        "operation_sunset_postponed" | "operation_became_deprecated"
+    ) || (f.rule == "response_header_removed"
+        && ["`Deprecation`", "`Sunset`", "`Link`"]
+            .iter()
+            .any(|h| m.contains(&format!("header {h} was removed"))))
+        || (f.rule == "response_error_status_removed" && m.starts_with("error response 410 "))
 }

@@ -32,5 +32,7 @@ mod robustness;
 mod strategy;
 #[path = "it/support.rs"]
 mod support;
+#[path = "it/versions.rs"]
+mod versions;
 #[path = "it/waivers.rs"]
 mod waivers;

@@ -361,9 +361,12 @@ fn the_action_and_the_workflow_call_the_gate() {
     );
 }
 
-/// The markdown report's `line N` cells with the number replaced.
+/// The markdown report's `line N` cells, and the lines its migration
+/// steps name, with the number replaced.
 fn redact_table_lines(text: &str) -> String {
-    support::redact_after(text, "| line ")
+    let text = support::redact_after(text, "| line ");
+    let text = support::redact_after(&text, "Base line ");
+    support::redact_after(&text, "revision line ")
 }
 
 /// Everything in the page that moves when unrelated parts of the spec

@@ -29,6 +29,7 @@ fn check(extra: &str, today: &str, min_days: u32, expected: &[&str], says: &str)
     let options = Options {
         today: chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").expect("date"),
         min_deprecation_days: min_days,
+        map: None,
     };
     let findings = support::diff(&doc(extra, true), &doc(extra, false), &options);
     let got: Vec<&str> = findings.iter().map(|f| f.rule).collect();

@@ -10,6 +10,7 @@ pub fn options() -> Options {
     Options {
         today: chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid date"),
         min_deprecation_days: 90,
+        map: None,
     }
 }
 
