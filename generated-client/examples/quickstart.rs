@@ -1,4 +1,5 @@
-//! Quickstart: create a customer, a product and an order, then list orders.
+//! Quickstart: create a customer, a product and an order, then list orders,
+//! all on v2 (v1 is deprecated; its SDK methods warn).
 //!
 //! Run a server (`cargo run -p orderflow-server`), copy the admin key it
 //! prints, then:
@@ -26,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let customer = client
-        .create_customer()
+        .create_customer_v2()
         .body(
             types::CustomerCreate::builder()
                 .name("Ada Lovelace")
@@ -36,12 +37,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .into_inner();
     let product = client
-        .create_product()
+        .create_product_v2()
         .body(
-            types::ProductCreate::builder()
+            types::ProductCreateV2::builder()
                 .sku(format!("MUG-{}", std::process::id()))
                 .name("Enamel mug")
-                .price(types::Money::builder().amount_minor(1250).currency("EUR")),
+                .price(types::MoneyV2::builder().amount("12.50").currency("EUR")),
         )
         .send()
         .await?
@@ -60,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .try_into()?;
     let order = send_with_retries(&RetryPolicy::default(), None, |key| {
         client
-            .create_order()
+            .create_order_v2()
             .idempotency_key(key)
             .body(body.clone())
             .send()
@@ -69,13 +70,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .into_inner();
     println!(
         "placed {} for {} ({} {})",
-        order.id, customer.name, order.total.amount_minor, &*order.total.currency
+        order.id, customer.name, &*order.total.amount, &*order.total.currency
     );
 
     // Problems are typed: a 404 comes back as `Error::ErrorResponse` with
     // the RFC 9457 body.
     match client
-        .get_order()
+        .get_order_v2()
         .order_id("ord_does_not_exist")
         .send()
         .await
@@ -86,7 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => println!("unexpected: {other:?}"),
     }
 
-    let page = client.list_orders().limit(10).send().await?.into_inner();
+    let page = client.list_orders_v2().limit(10).send().await?.into_inner();
     println!(
         "{} order(s) on the first page; more: {}",
         page.data.len(),

@@ -5145,6 +5145,9 @@ let response = client.list_customers()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/customers is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `list_customers_v2` instead"
+    )]
     pub fn list_customers(&self) -> builder::ListCustomers<'_> {
         builder::ListCustomers::new(self)
     }
@@ -5171,6 +5174,9 @@ let response = client.create_customer()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "POST /v1/customers is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `create_customer_v2` instead"
+    )]
     pub fn create_customer(&self) -> builder::CreateCustomer<'_> {
         builder::CreateCustomer::new(self)
     }
@@ -5188,6 +5194,9 @@ let response = client.get_customer()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/customers/{customer_id} is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `get_customer_v2` instead"
+    )]
     pub fn get_customer(&self) -> builder::GetCustomer<'_> {
         builder::GetCustomer::new(self)
     }
@@ -5207,6 +5216,9 @@ let response = client.update_customer()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "PATCH /v1/customers/{customer_id} is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `update_customer_v2` instead"
+    )]
     pub fn update_customer(&self) -> builder::UpdateCustomer<'_> {
         builder::UpdateCustomer::new(self)
     }
@@ -5228,6 +5240,9 @@ let response = client.create_api_key()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "POST /v1/customers/{customer_id}/api-keys is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `create_api_key_v2` instead"
+    )]
     pub fn create_api_key(&self) -> builder::CreateApiKey<'_> {
         builder::CreateApiKey::new(self)
     }
@@ -5245,6 +5260,9 @@ let response = client.revoke_api_key()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "DELETE /v1/api-keys/{key_id} is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `revoke_api_key_v2` instead"
+    )]
     pub fn revoke_api_key(&self) -> builder::RevokeApiKey<'_> {
         builder::RevokeApiKey::new(self)
     }
@@ -5263,6 +5281,9 @@ let response = client.get_caller()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/me is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `get_caller_v2` instead"
+    )]
     pub fn get_caller(&self) -> builder::GetCaller<'_> {
         builder::GetCaller::new(self)
     }
@@ -5288,6 +5309,9 @@ let response = client.list_products()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/products is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `list_products_v2` instead"
+    )]
     pub fn list_products(&self) -> builder::ListProducts<'_> {
         builder::ListProducts::new(self)
     }
@@ -5303,6 +5327,9 @@ let response = client.create_product()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "POST /v1/products is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `create_product_v2` instead"
+    )]
     pub fn create_product(&self) -> builder::CreateProduct<'_> {
         builder::CreateProduct::new(self)
     }
@@ -5320,6 +5347,9 @@ let response = client.get_product()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/products/{product_id} is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `get_product_v2` instead"
+    )]
     pub fn get_product(&self) -> builder::GetProduct<'_> {
         builder::GetProduct::new(self)
     }
@@ -5342,6 +5372,9 @@ let response = client.update_product()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "PATCH /v1/products/{product_id} is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `update_product_v2` instead"
+    )]
     pub fn update_product(&self) -> builder::UpdateProduct<'_> {
         builder::UpdateProduct::new(self)
     }
@@ -5372,6 +5405,9 @@ let response = client.list_orders()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/orders is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `list_orders_v2` instead"
+    )]
     pub fn list_orders(&self) -> builder::ListOrders<'_> {
         builder::ListOrders::new(self)
     }
@@ -5404,6 +5440,9 @@ let response = client.create_order()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "POST /v1/orders is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `create_order_v2` instead"
+    )]
     pub fn create_order(&self) -> builder::CreateOrder<'_> {
         builder::CreateOrder::new(self)
     }
@@ -5421,6 +5460,9 @@ let response = client.get_order()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/orders/{order_id} is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `get_order_v2` instead"
+    )]
     pub fn get_order(&self) -> builder::GetOrder<'_> {
         builder::GetOrder::new(self)
     }
@@ -5446,6 +5488,9 @@ let response = client.list_order_items()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "GET /v1/orders/{order_id}/items is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `list_order_items_v2` instead"
+    )]
     pub fn list_order_items(&self) -> builder::ListOrderItems<'_> {
         builder::ListOrderItems::new(self)
     }
@@ -5470,6 +5515,9 @@ let response = client.transition_order()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "POST /v1/orders/{order_id}/transitions is deprecated; it stops answering (410 Gone) at Wed, 30 Jun 2027 00:00:00 GMT; use `transition_order_v2` instead"
+    )]
     pub fn transition_order(&self) -> builder::TransitionOrder<'_> {
         builder::TransitionOrder::new(self)
     }

@@ -32,6 +32,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every answer is also read for the lifecycle headers of a deprecated
+//! operation (`Deprecation`, RFC 9745; `Sunset`, RFC 8594; the `Link`s with
+//! `rel="successor-version"` and `rel="deprecation"`): once per call the
+//! retry layer hands a [`Deprecation`] to [`RetryEnv::deprecated`], which by
+//! default logs a warning through the `log` crate, so a consumer notices
+//! before the sunset. Implement [`RetryEnv`] to count or alert instead.
+//!
 //! What it deliberately does not do: retry transport errors (a connection
 //! reset may or may not have reached the server; callers who know their
 //! operation is idempotent can loop on [`Error::CommunicationError`]
@@ -100,6 +107,101 @@ pub trait RetryEnv {
     fn now(&self) -> SystemTime;
     /// A uniformly random duration in `[0, max]`.
     fn jitter(&self, max: Duration) -> Duration;
+    /// An answer said its operation is deprecated. Called at most once per
+    /// logical call. The default logs a warning (`log::warn!`, target
+    /// `orderflow_client::deprecation`).
+    fn deprecated(&self, notice: &Deprecation) {
+        log::warn!(target: "orderflow_client::deprecation", "{notice}");
+    }
+}
+
+/// What a deprecated operation's answer says about its retirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deprecation {
+    /// `Deprecation: @<seconds>`: when the operation was (or will be)
+    /// deprecated.
+    pub since: Option<SystemTime>,
+    /// `Sunset`: when it stops answering.
+    pub sunset: Option<SystemTime>,
+    /// The `Link` with `rel="successor-version"`: where to go instead.
+    pub successor: Option<String>,
+    /// The `Link` with `rel="deprecation"`: the policy page.
+    pub policy: Option<String>,
+}
+
+impl Deprecation {
+    /// Reads the lifecycle headers; `None` when the answer has neither
+    /// `Deprecation` nor `Sunset`. Malformed values read as absent.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Deprecation> {
+        let text = |name: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (dep, sunset) = (text("deprecation"), text("sunset"));
+        if dep.is_empty() && sunset.is_empty() {
+            return None;
+        }
+        let since = dep
+            .trim()
+            .strip_prefix('@')
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        let sunset = httpdate::parse_http_date(sunset.trim()).ok();
+        let links = text("link");
+        let rel = |want: &str| {
+            links.split(',').find_map(|link| {
+                let (target, params) = link.split_once(';')?;
+                let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+                params
+                    .split(';')
+                    .any(|p| {
+                        p.trim()
+                            .strip_prefix("rel=")
+                            .is_some_and(|v| v.trim_matches('"').split(' ').any(|r| r == want))
+                    })
+                    .then(|| target.to_string())
+            })
+        };
+        Some(Deprecation {
+            since,
+            sunset,
+            successor: rel("successor-version"),
+            policy: rel("deprecation"),
+        })
+    }
+}
+
+impl std::fmt::Display for Deprecation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrderFlow API: this operation is deprecated")?;
+        if let Some(t) = self.since {
+            write!(f, " since {}", httpdate::fmt_http_date(t))?;
+        }
+        if let Some(t) = self.sunset {
+            write!(f, " and stops answering at {}", httpdate::fmt_http_date(t))?;
+        }
+        if let Some(s) = &self.successor {
+            write!(f, "; its successor is {s}")?;
+        }
+        if let Some(p) = &self.policy {
+            write!(f, "; policy: {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The headers of any answer the SDK hands back.
+fn answer_headers<T>(result: &Result<ResponseValue<T>, Error<Problem>>) -> Option<&HeaderMap> {
+    match result {
+        Ok(rv) => Some(rv.headers()),
+        Err(Error::ErrorResponse(rv)) => Some(rv.headers()),
+        Err(Error::UnexpectedResponse(r)) => Some(r.headers()),
+        Err(_) => None,
+    }
 }
 
 /// The real environment: tokio's timer, the system clock, `rand`.
@@ -163,8 +265,14 @@ where
     let key = key.unwrap_or_else(new_idempotency_key);
     let mut waited = Duration::ZERO;
     let mut retry = 0u32;
+    let mut told = false;
     loop {
-        let (result, retryable) = classify(attempt(&key).await).await;
+        let answer = attempt(&key).await;
+        if !told && let Some(notice) = answer_headers(&answer).and_then(Deprecation::from_headers) {
+            env.deprecated(&notice);
+            told = true;
+        }
+        let (result, retryable) = classify(answer).await;
         let Some(retry_after) = retryable else {
             return result;
         };
@@ -322,7 +430,7 @@ mod tests {
     use reqwest::StatusCode;
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
-    use super::{RetryAfter, RetryEnv, RetryPolicy, TokioEnv, send_with_retries_in};
+    use super::{Deprecation, RetryAfter, RetryEnv, RetryPolicy, TokioEnv, send_with_retries_in};
     use crate::types::Problem;
 
     /// Records waits; the jitter is `fraction` of its maximum.
@@ -330,6 +438,7 @@ mod tests {
         now: SystemTime,
         fraction: f64,
         slept: Mutex<Vec<Duration>>,
+        notices: Mutex<Vec<Deprecation>>,
     }
 
     impl FakeEnv {
@@ -338,6 +447,7 @@ mod tests {
                 now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
                 fraction,
                 slept: Mutex::new(Vec::new()),
+                notices: Mutex::new(Vec::new()),
             }
         }
     }
@@ -352,6 +462,12 @@ mod tests {
         }
         fn jitter(&self, max: Duration) -> Duration {
             max.mul_f64(self.fraction)
+        }
+        fn deprecated(&self, notice: &Deprecation) {
+            self.notices
+                .lock()
+                .expect("not poisoned")
+                .push(notice.clone());
         }
     }
 
@@ -647,5 +763,71 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(RetryAfter::parse(input), *expected, "{input:?}");
         }
+    }
+
+    // The SDK's own result type, as `answer` above.
+    #[allow(clippy::result_large_err)]
+    fn lifecycle(status: StatusCode, links: &str) -> Result<ResponseValue<u32>, Error<Problem>> {
+        let mut h = HeaderMap::new();
+        h.insert("deprecation", HeaderValue::from_static("@1796083200"));
+        h.insert(
+            "sunset",
+            HeaderValue::from_static("Wed, 30 Jun 2027 00:00:00 GMT"),
+        );
+        h.insert("link", HeaderValue::from_str(links).expect("valid"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return Err(Error::ErrorResponse(ResponseValue::new(
+                problem(429, "rate_limited"),
+                status,
+                h,
+            )));
+        }
+        Ok(ResponseValue::new(7, status, h))
+    }
+
+    #[tokio::test]
+    async fn a_deprecated_operation_is_reported_once_per_call() {
+        let env = FakeEnv::new(0.0);
+        let links = "</v1/orders?cursor=a>; rel=\"next\", </v2/orders/ord_1>; rel=\"successor-version\", </deprecation>; rel=\"deprecation\"";
+        let mut script = vec![
+            lifecycle(StatusCode::TOO_MANY_REQUESTS, links),
+            lifecycle(StatusCode::OK, links),
+        ]
+        .into_iter();
+        let r = send_with_retries_in(&env, &policy(), Some("k".into()), |_| {
+            std::future::ready(script.next().expect("two answers"))
+        })
+        .await;
+        assert_eq!(r.map(|v| v.status()).ok(), Some(StatusCode::OK));
+        let notices = env.notices.into_inner().expect("not poisoned");
+        assert_eq!(
+            notices,
+            [Deprecation {
+                since: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_083_200)),
+                sunset: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_814_313_600)),
+                successor: Some("/v2/orders/ord_1".into()),
+                policy: Some("/deprecation".into()),
+            }],
+            "once for two deprecated answers"
+        );
+        let text = notices[0].to_string();
+        assert!(
+            text.contains("stops answering at Wed, 30 Jun 2027 00:00:00 GMT")
+                && text.contains("successor is /v2/orders/ord_1"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_current_operation_is_not_reported() {
+        let env = FakeEnv::new(0.0);
+        let r = send_with_retries_in(&env, &policy(), None, |_| {
+            std::future::ready(answer(Created))
+        })
+        .await;
+        assert!(r.is_ok());
+        assert!(env.notices.into_inner().expect("not poisoned").is_empty());
+        assert_eq!(Deprecation::from_headers(&HeaderMap::new()), None);
     }
 }
