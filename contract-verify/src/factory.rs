@@ -37,7 +37,11 @@ pub struct Factory<'a> {
 }
 
 impl<'a> Factory<'a> {
-    pub fn new(spec: &'a Spec, client: &'a Client, fixtures: HashMap<String, Value>) -> Factory<'a> {
+    pub fn new(
+        spec: &'a Spec,
+        client: &'a Client,
+        fixtures: HashMap<String, Value>,
+    ) -> Factory<'a> {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
         Factory {
             spec,
@@ -70,8 +74,7 @@ impl<'a> Factory<'a> {
         &'s self,
         op: &'s Operation,
         depth: usize,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Req, String>> + Send + 's>>
-    {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Req, String>> + Send + 's>> {
         Box::pin(async move {
             let mut path = op.path.clone();
             let mut query = Vec::new();
@@ -151,7 +154,9 @@ impl<'a> Factory<'a> {
                         };
                         let name = s[start + 5..start + len].to_owned();
                         let id = self.dependency(&name, depth).await.ok_or_else(|| {
-                            format!("fixture placeholder {{{{id:{name}}}}}: no way to produce `{name}`")
+                            format!(
+                                "fixture placeholder {{{{id:{name}}}}}: no way to produce `{name}`"
+                            )
                         })?;
                         s.replace_range(start..start + len + 2, &id);
                     }
@@ -228,7 +233,13 @@ impl<'a> Factory<'a> {
         })
     }
 
-    async fn refresh_owned(&self, schema: Value, value: Value, name: String, depth: usize) -> Value {
+    async fn refresh_owned(
+        &self,
+        schema: Value,
+        value: Value,
+        name: String,
+        depth: usize,
+    ) -> Value {
         self.refresh(&schema, value, Some(&name), depth).await
     }
 

@@ -113,7 +113,9 @@ fn header_pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>, 
                 .ok_or_else(|| format!("{flag} `{h}` is not `Name: value`"))?;
             let (n, v) = (n.trim(), v.trim());
             if n.is_empty()
-                || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
             {
                 return Err(format!("{flag} `{h}`: `{n}` is not a header name"));
             }
@@ -233,7 +235,10 @@ pub async fn verify(args: &Args) -> anyhow::Result<Report> {
     )?;
     client.max_wait = Duration::from_secs(args.max_wait);
     // Reachability: any HTTP answer will do; no answer is exit 2.
-    if let Err(e) = client.send(&Req::new("(reachability)", "GET", "/")).await {
+    if let Err(e) = client
+        .send(&Req::new("(reachability probe: GET /)", "GET", "/"))
+        .await
+    {
         anyhow::bail!("the server at {} does not answer: {e}", args.base_url);
     }
     let factory = Factory::new(&spec, &client, fixtures);

@@ -223,12 +223,9 @@ impl Spec {
                     })
                     .collect(),
             ),
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|v| self.inline_at(v, depth + 1))
-                    .collect(),
-            ),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.inline_at(v, depth + 1)).collect())
+            }
             other => other.clone(),
         }
     }
@@ -323,7 +320,9 @@ impl Spec {
                                     .and_then(|e| e.get("value"))
                                     .cloned()
                             }),
-                            body.get("required").and_then(Value::as_bool).unwrap_or(false),
+                            body.get("required")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
                         )
                     }
                     None => (None, None, false),
@@ -354,8 +353,14 @@ impl Spec {
                     body_schema,
                     body_example,
                     body_required,
-                    deprecated: op.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
-                    sunset: op.get("x-sunset").and_then(Value::as_str).map(str::to_owned),
+                    deprecated: op
+                        .get("deprecated")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    sunset: op
+                        .get("x-sunset")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                     deprecated_since: op
                         .get("x-deprecated-since")
                         .and_then(Value::as_str)

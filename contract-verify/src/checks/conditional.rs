@@ -28,7 +28,10 @@ pub async fn not_modified(ctx: &Ctx<'_>, op: &Operation) -> CheckResult {
     let Some(etag) = first.header("etag").map(str::to_owned) else {
         r.violation(
             rules::NOT_MODIFIED,
-            format!("the spec documents ETag but the {} carries none", first.status),
+            format!(
+                "the spec documents ETag but the {} carries none",
+                first.status
+            ),
             Some(&first),
         );
         return r;
@@ -47,7 +50,10 @@ pub async fn not_modified(ctx: &Ctx<'_>, op: &Operation) -> CheckResult {
     if again.status != 304 {
         r.violation(
             rules::NOT_MODIFIED,
-            format!("If-None-Match with the current ETag was answered {}", again.status),
+            format!(
+                "If-None-Match with the current ETag was answered {}",
+                again.status
+            ),
             Some(&again),
         );
         return r;
@@ -86,7 +92,8 @@ pub async fn preconditions(ctx: &Ctx<'_>, op: &Operation) -> Vec<CheckResult> {
     };
     let without = |req: &Req| {
         let mut r = req.clone();
-        r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("if-match"));
+        r.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("if-match"));
         r
     };
     let stale_req = without(&req).header("If-Match", "\"contract-verify-stale\"");
@@ -103,7 +110,10 @@ pub async fn preconditions(ctx: &Ctx<'_>, op: &Operation) -> Vec<CheckResult> {
         match ctx.client.send_patient(&without(&req)).await {
             Ok(e) if e.status != 428 => required.violation(
                 rules::REQUIRED,
-                format!("a request without If-Match was answered {}, expected 428", e.status),
+                format!(
+                    "a request without If-Match was answered {}, expected 428",
+                    e.status
+                ),
                 Some(&e),
             ),
             Ok(_) => required.note("a request without If-Match drew 428"),

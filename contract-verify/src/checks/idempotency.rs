@@ -32,28 +32,34 @@ pub async fn run(ctx: &Ctx<'_>, op: &Operation) -> Vec<CheckResult> {
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "Idempotency-Key".into());
     let mut out = Vec::new();
-    let base = match ctx.factory.request(op).await {
-        Ok(r) => r,
-        Err(e) => {
-            for id in ["replay", "reuse", "concurrent", "rate-limited", "scope"] {
-                let mut r = CheckResult::new(&format!("idempotency.{id}"), &op.id);
-                r.not_run(format!("cannot build a request: {e}"));
-                out.push(r);
+    // Each sub-check gets its own body: unique members (an email, a SKU)
+    // must not collide between them.
+    let mut bases = Vec::new();
+    for _ in 0..4 {
+        match ctx.factory.request(op).await {
+            Ok(r) => bases.push(r),
+            Err(e) => {
+                for id in ["replay", "reuse", "concurrent", "rate-limited", "scope"] {
+                    let mut r = CheckResult::new(&format!("idempotency.{id}"), &op.id);
+                    r.not_run(format!("cannot build a request: {e}"));
+                    out.push(r);
+                }
+                return out;
             }
-            return out;
         }
-    };
-    let with_key = |key: &str, body: Option<Value>| {
+    }
+    let with_key = |base: &Req, key: &str, body: Option<Value>| {
         let mut r = base.clone().body(body);
-        r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&key_name));
+        r.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(&key_name));
         r.header(&key_name, key)
     };
-    let (replay, reuse) = replay_and_reuse(ctx, op, &base, &with_key).await;
+    let (replay, reuse) = replay_and_reuse(ctx, op, &bases[0], &with_key).await;
     out.push(replay);
     out.push(reuse);
-    out.push(concurrent(ctx, op, &base, &with_key).await);
-    out.push(rate_limited(ctx, op, &base, &with_key).await);
-    out.push(scope(ctx, op, &base, &with_key).await);
+    out.push(concurrent(ctx, op, &bases[1], &with_key).await);
+    out.push(rate_limited(ctx, op, &bases[2], &with_key).await);
+    out.push(scope(ctx, op, &bases[3], &with_key).await);
     out
 }
 
@@ -61,12 +67,16 @@ async fn replay_and_reuse(
     ctx: &Ctx<'_>,
     op: &Operation,
     base: &Req,
-    with_key: &impl Fn(&str, Option<Value>) -> Req,
+    with_key: &impl Fn(&Req, &str, Option<Value>) -> Req,
 ) -> (CheckResult, CheckResult) {
     let mut r = CheckResult::new("idempotency.replay", &op.id);
     let mut reuse = CheckResult::new("idempotency.reuse", &op.id);
     let key = ctx.factory.key();
-    let first = match ctx.client.send_patient(&with_key(&key, base.body.clone())).await {
+    let first = match ctx
+        .client
+        .send_patient(&with_key(base, &key, base.body.clone()))
+        .await
+    {
         Ok(e) => e,
         Err(e) => {
             r.not_run(e.to_string());
@@ -95,7 +105,11 @@ async fn replay_and_reuse(
             Some(&first),
         );
     }
-    let second = match ctx.client.send_patient(&with_key(&key, base.body.clone())).await {
+    let second = match ctx
+        .client
+        .send_patient(&with_key(base, &key, base.body.clone()))
+        .await
+    {
         Ok(e) => e,
         Err(e) => {
             r.not_run(e.to_string());
@@ -133,7 +147,11 @@ async fn replay_and_reuse(
         reuse.not_run("the body has no member that can change and stay valid");
         return (r, reuse);
     };
-    match ctx.client.send_patient(&with_key(&key, Some(other))).await {
+    match ctx
+        .client
+        .send_patient(&with_key(base, &key, Some(other)))
+        .await
+    {
         Ok(third) if third.status != 422 => reuse.violation(
             rules::REUSE,
             format!(
@@ -213,7 +231,7 @@ async fn concurrent(
     ctx: &Ctx<'_>,
     op: &Operation,
     base: &Req,
-    with_key: &impl Fn(&str, Option<Value>) -> Req,
+    with_key: &impl Fn(&Req, &str, Option<Value>) -> Req,
 ) -> CheckResult {
     let mut r = CheckResult::new("idempotency.concurrent", &op.id);
     if ctx.client.remaining() < CONCURRENT + 4 {
@@ -221,7 +239,7 @@ async fn concurrent(
         return r;
     }
     let key = ctx.factory.key();
-    let req = with_key(&key, base.body.clone());
+    let req = with_key(base, &key, base.body.clone());
     let answers = join_all((0..CONCURRENT).map(|_| ctx.client.send(&req))).await;
     let answers: Vec<Exchange> = answers.into_iter().filter_map(Result::ok).collect();
     let marker = op.replay_marker();
@@ -240,11 +258,16 @@ async fn concurrent(
         .collect();
     resources.sort();
     resources.dedup();
-    let mut statuses: Vec<String> = answers.iter().map(|e| e.status.to_string()).collect();
-    statuses.sort();
+    let replays = answers
+        .iter()
+        .filter(|e| e.is_success() && is_replay(e))
+        .count();
+    let conflicts = answers.iter().filter(|e| e.status == 409).count();
     r.note(format!(
-        "{CONCURRENT} concurrent duplicates answered {}",
-        statuses.join(", ")
+        "{CONCURRENT} concurrent duplicates: {} original, {replays} replays, {conflicts} in-flight 409s, {} other; {} resource created",
+        originals.len(),
+        answers.len() - originals.len() - replays - conflicts,
+        resources.len()
     ));
     if answers.iter().all(|e| e.status == 429) {
         r.not_run("every concurrent duplicate was rate limited (429)");
@@ -295,7 +318,7 @@ async fn rate_limited(
     ctx: &Ctx<'_>,
     op: &Operation,
     base: &Req,
-    with_key: &impl Fn(&str, Option<Value>) -> Req,
+    with_key: &impl Fn(&Req, &str, Option<Value>) -> Req,
 ) -> CheckResult {
     let mut r = CheckResult::new("idempotency.rate-limited", &op.id);
     let Some(policy) = op
@@ -320,13 +343,24 @@ async fn rate_limited(
     let mut limited = None;
     let mut sent = 0;
     while sent < bound {
-        let batch: Vec<Req> = (0..8)
-            .map(|_| with_key(&ctx.factory.key(), base.body.clone()))
-            .collect();
+        let mut batch = Vec::new();
+        for _ in 0..8 {
+            match ctx.factory.request(op).await {
+                Ok(q) => batch.push(q),
+                Err(e) => {
+                    r.not_run(format!("cannot build a request: {e}"));
+                    return r;
+                }
+            }
+        }
         sent += batch.len();
         let answers = join_all(batch.iter().map(|q| ctx.client.send(q))).await;
         if answers.iter().flatten().any(|e| e.status == 429) {
-            match ctx.client.send(&with_key(&key, base.body.clone())).await {
+            match ctx
+                .client
+                .send(&with_key(base, &key, base.body.clone()))
+                .await
+            {
                 Ok(e) if e.status == 429 => {
                     limited = Some(e);
                     break;
@@ -354,13 +388,15 @@ async fn rate_limited(
     };
     let wait = retry_after(&limited).unwrap_or(1).max(1);
     if std::time::Duration::from_secs(wait) > ctx.client.max_wait {
-        r.not_run(format!("Retry-After {wait} s is longer than the verifier waits"));
+        r.not_run(format!(
+            "Retry-After {wait} s is longer than the verifier waits"
+        ));
         return r;
     }
     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     let again = match ctx
         .client
-        .send_patient(&with_key(&key, base.body.clone()))
+        .send_patient(&with_key(base, &key, base.body.clone()))
         .await
     {
         Ok(e) => e,
@@ -391,12 +427,11 @@ async fn rate_limited(
     r
 }
 
-
 async fn scope(
     ctx: &Ctx<'_>,
     op: &Operation,
     base: &Req,
-    with_key: &impl Fn(&str, Option<Value>) -> Req,
+    with_key: &impl Fn(&Req, &str, Option<Value>) -> Req,
 ) -> CheckResult {
     let mut r = CheckResult::new("idempotency.scope", &op.id);
     if !ctx.client.has_second() {
@@ -406,7 +441,7 @@ async fn scope(
     let key = ctx.factory.key();
     let first = match ctx
         .client
-        .send_patient(&with_key(&key, base.body.clone()))
+        .send_patient(&with_key(base, &key, base.body.clone()))
         .await
     {
         Ok(e) => e,
@@ -421,7 +456,7 @@ async fn scope(
     }
     let other = match ctx
         .client
-        .send_patient(&with_key(&key, base.body.clone()).cred(Cred::Second))
+        .send_patient(&with_key(base, &key, base.body.clone()).cred(Cred::Second))
         .await
     {
         Ok(e) => e,

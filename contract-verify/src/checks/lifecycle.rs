@@ -61,27 +61,29 @@ fn check_headers(r: &mut CheckResult, op: &Operation, e: &Exchange) {
             );
             None
         }
-        Some(v) => match sfv::Parser::new(v).parse::<sfv::Item>() {
-            Ok(item) => match item.bare_item.as_date() {
-                Some(d) => Some(i64::from(d.unix_seconds())),
-                None => {
-                    r.violation(
+        Some(v) => {
+            match sfv::Parser::new(v).parse::<sfv::Item>() {
+                Ok(item) => match item.bare_item.as_date() {
+                    Some(d) => Some(i64::from(d.unix_seconds())),
+                    None => {
+                        r.violation(
                         rules::DEPRECATION,
                         format!("Deprecation `{v}` is not a Structured Field date (`@` + Unix seconds)"),
                         Some(e),
                     );
+                        None
+                    }
+                },
+                Err(err) => {
+                    r.violation(
+                        rules::DEPRECATION,
+                        format!("Deprecation `{v}` is not a Structured Field item: {err}"),
+                        Some(e),
+                    );
                     None
                 }
-            },
-            Err(err) => {
-                r.violation(
-                    rules::DEPRECATION,
-                    format!("Deprecation `{v}` is not a Structured Field item: {err}"),
-                    Some(e),
-                );
-                None
             }
-        },
+        }
     };
     let sunset = match e.header("sunset") {
         None => {
@@ -94,22 +96,24 @@ fn check_headers(r: &mut CheckResult, op: &Operation, e: &Exchange) {
             }
             None
         }
-        Some(v) => match httpdate::parse_http_date(v) {
-            // Only IMF-fixdate: what httpdate writes back must be the
-            // same text (the obsolete RFC 850 and asctime forms differ).
-            Ok(t) if httpdate::fmt_http_date(t) == v.trim() => t
-                .duration_since(UNIX_EPOCH)
-                .ok()
-                .map(|d| d.as_secs() as i64),
-            _ => {
-                r.violation(
+        Some(v) => {
+            match httpdate::parse_http_date(v) {
+                // Only IMF-fixdate: what httpdate writes back must be the
+                // same text (the obsolete RFC 850 and asctime forms differ).
+                Ok(t) if httpdate::fmt_http_date(t) == v.trim() => t
+                    .duration_since(UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs() as i64),
+                _ => {
+                    r.violation(
                     rules::SUNSET,
                     format!("Sunset `{v}` is not an IMF-fixdate (e.g. `Wed, 30 Jun 2027 23:59:59 GMT`)"),
                     Some(e),
                 );
-                None
+                    None
+                }
             }
-        },
+        }
     };
     if let (Some(d), Some(s)) = (deprecation, sunset)
         && s < d

@@ -70,7 +70,7 @@ pub fn applicability(spec: &Spec) -> Vec<Applicability> {
             family: "conditional".into(),
             declared_by: "an ETag response header or an If-Match header parameter".into(),
             operations: ids(&|o| {
-                (o.method == "GET" && o.success().is_some_and(|s| documents_etag(s)))
+                (o.method == "GET" && o.success().is_some_and(documents_etag))
                     || o.param("header", "If-Match").is_some()
             }),
         },
@@ -78,7 +78,9 @@ pub fn applicability(spec: &Spec) -> Vec<Applicability> {
 }
 
 fn documents_etag(r: &crate::spec::Response) -> bool {
-    r.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("etag"))
+    r.headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("etag"))
 }
 
 /// Runs the selected families, in order.
@@ -124,7 +126,11 @@ pub async fn run_all(ctx: &Ctx<'_>, families: &[String]) -> Vec<CheckResult> {
         }
     }
     if on("idempotency") {
-        for op in spec.operations.iter().filter(|o| o.idempotency_param().is_some()) {
+        for op in spec
+            .operations
+            .iter()
+            .filter(|o| o.idempotency_param().is_some())
+        {
             out.extend(idempotency::run(ctx, op).await);
         }
     }

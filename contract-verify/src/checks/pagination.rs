@@ -42,7 +42,10 @@ fn item_key(item: &Value) -> String {
 
 pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult, Option<Walked>) {
     let mut r = CheckResult::new("pagination.walk", &op.id);
-    let limit = 3u64.clamp(p.limit_min.unwrap_or(1), p.limit_max.unwrap_or(u64::MAX).max(1));
+    let limit = 3u64.clamp(
+        p.limit_min.unwrap_or(1),
+        p.limit_max.unwrap_or(u64::MAX).max(1),
+    );
     let list = match ctx.factory.request(op).await {
         Ok(req) => req,
         Err(e) => {
@@ -266,7 +269,11 @@ pub async fn limits(ctx: &Ctx<'_>, w: &Walked) -> CheckResult {
                 if expected == 200 {
                     let n = e
                         .json()
-                        .and_then(|b| b.get(&p.items_field).and_then(Value::as_array).map(Vec::len))
+                        .and_then(|b| {
+                            b.get(&p.items_field)
+                                .and_then(Value::as_array)
+                                .map(Vec::len)
+                        })
                         .unwrap_or(0);
                     if n as u64 > p.limit_max.unwrap_or(u64::MAX) {
                         r.violation(

@@ -29,9 +29,7 @@ pub fn run(required: &[String], log: &[Exchange]) -> Vec<CheckResult> {
             let Some(message) = judge(required, e) else {
                 continue;
             };
-            if r.violations.len() >= KEEP
-                || r.violations.iter().any(|v| v.message == message)
-            {
+            if r.violations.len() >= KEEP || r.violations.iter().any(|v| v.message == message) {
                 dropped += 1;
                 continue;
             }
@@ -55,7 +53,9 @@ pub fn run(required: &[String], log: &[Exchange]) -> Vec<CheckResult> {
                 .join(", ")
         ));
         if dropped > 0 {
-            r.note(format!("{dropped} more violations of the same kind not listed"));
+            r.note(format!(
+                "{dropped} more violations of the same kind not listed"
+            ));
         }
         out.push(r);
     }
@@ -91,10 +91,7 @@ fn judge(required: &[String], e: &Exchange) -> Option<String> {
     if let Some(status) = body.get("status")
         && status.as_u64() != Some(u64::from(e.status))
     {
-        return Some(format!(
-            "a {} problem says `status: {status}`",
-            e.status
-        ));
+        return Some(format!("a {} problem says `status: {status}`", e.status));
     }
     None
 }

@@ -56,7 +56,17 @@ pub async fn run(ctx: &Ctx<'_>, op: &Operation, name: &str, policy: &Policy) -> 
     let mut limited: Option<Exchange> = None;
     while seen.len() < bound {
         let n = PARALLEL.min(bound - seen.len());
-        let batch: Vec<Req> = (0..n).map(|_| fresh(&base)).collect();
+        // Fresh bodies, so unique members do not turn the burst into
+        // conflicts (which would still count, but say less).
+        let mut batch: Vec<Req> = Vec::new();
+        for _ in 0..n {
+            batch.push(
+                ctx.factory
+                    .request(op)
+                    .await
+                    .unwrap_or_else(|_| fresh(&base)),
+            );
+        }
         let answers = join_all(batch.iter().map(|q| ctx.client.send(q))).await;
         for a in answers {
             match a {
@@ -84,7 +94,9 @@ pub async fn run(ctx: &Ctx<'_>, op: &Operation, name: &str, policy: &Policy) -> 
             check_allowed_headers(&mut headers, e, name, policy);
         }
     } else {
-        headers.not_run("the spec documents no RateLimit or RateLimit-Policy header on this operation");
+        headers.not_run(
+            "the spec documents no RateLimit or RateLimit-Policy header on this operation",
+        );
     }
     let Some(limited) = limited else {
         burst.violation(
@@ -100,7 +112,15 @@ pub async fn run(ctx: &Ctx<'_>, op: &Operation, name: &str, policy: &Policy) -> 
         recovery.not_run("no 429 was drawn");
         return vec![burst, headers, recovery];
     };
-    check_limited(ctx, &mut burst, &mut headers, &limited, name, policy, documented);
+    check_limited(
+        ctx,
+        &mut burst,
+        &mut headers,
+        &limited,
+        name,
+        policy,
+        documented,
+    );
     let Some(wait) = retry_after(&limited).filter(|w| *w >= 1) else {
         recovery.not_run("the 429 gave no usable Retry-After");
         return vec![burst, headers, recovery];
@@ -116,11 +136,17 @@ pub async fn run(ctx: &Ctx<'_>, op: &Operation, name: &str, policy: &Policy) -> 
     match ctx.client.send(&fresh(&base)).await {
         Ok(e) if e.status == 429 || e.status >= 500 => recovery.violation(
             rules::RECOVERY,
-            format!("after waiting Retry-After ({wait} s) the request was answered {}", e.status),
+            format!(
+                "after waiting Retry-After ({wait} s) the request was answered {}",
+                e.status
+            ),
             Some(&e),
         ),
         Ok(e) => {
-            recovery.note(format!("after {wait} s the request was answered {}", e.status));
+            recovery.note(format!(
+                "after {wait} s the request was answered {}",
+                e.status
+            ));
             if documented && e.is_success() {
                 check_allowed_headers(&mut headers, &e, name, policy);
             }
@@ -167,7 +193,11 @@ fn check_limited(
             }
         },
         None => {
-            burst.violation(rules::RETRY_AFTER, "the 429 carries no Retry-After", Some(e));
+            burst.violation(
+                rules::RETRY_AFTER,
+                "the 429 carries no Retry-After",
+                Some(e),
+            );
             None
         }
     };
@@ -234,9 +264,9 @@ fn check_policy_header(headers: &mut CheckResult, e: &Exchange, name: &str, poli
         let value = e
             .header_joined("ratelimit-policy")
             .ok_or("no RateLimit-Policy header")?;
-        let list: sfv::List = sfv::Parser::new(value.as_str())
-            .parse()
-            .map_err(|err| format!("RateLimit-Policy `{value}` is not a Structured Field list: {err}"))?;
+        let list: sfv::List = sfv::Parser::new(value.as_str()).parse().map_err(|err| {
+            format!("RateLimit-Policy `{value}` is not a Structured Field list: {err}")
+        })?;
         let item = member(&list, name).ok_or_else(|| {
             format!("RateLimit-Policy `{value}` has no member for the declared policy \"{name}\"")
         })?;
@@ -259,15 +289,14 @@ fn check_policy_header(headers: &mut CheckResult, e: &Exchange, name: &str, poli
 
 /// `r` and `t` of the `RateLimit` member for `name`.
 fn rate_limit(e: &Exchange, name: &str) -> Result<(i64, i64), String> {
-    let value = e
-        .header_joined("ratelimit")
-        .ok_or("no RateLimit header")?;
+    let value = e.header_joined("ratelimit").ok_or("no RateLimit header")?;
     let list: sfv::List = sfv::Parser::new(value.as_str())
         .parse()
         .map_err(|err| format!("RateLimit `{value}` is not a Structured Field list: {err}"))?;
     let item = member(&list, name)
         .ok_or_else(|| format!("RateLimit `{value}` has no member for the policy \"{name}\""))?;
-    let r = int_param(item, "r").ok_or_else(|| format!("RateLimit `{value}` has no integer `r`"))?;
+    let r =
+        int_param(item, "r").ok_or_else(|| format!("RateLimit `{value}` has no integer `r`"))?;
     let t = int_param(item, "t").unwrap_or(0);
     Ok((r, t))
 }
