@@ -63,11 +63,10 @@ type Reply = (u16, Vec<(String, String)>, Option<Value>);
 fn problem(status: u16, title: &str) -> Reply {
     (
         status,
-        vec![(
-            "content-type".into(),
-            "application/problem+json".into(),
-        )],
-        Some(json!({"type": format!("https://toy.example/{status}"), "title": title, "status": status})),
+        vec![("content-type".into(), "application/problem+json".into())],
+        Some(
+            json!({"type": format!("https://toy.example/{status}"), "title": title, "status": status}),
+        ),
     )
 }
 
@@ -166,9 +165,7 @@ async fn handle(
         }
         None => Bytes::new(),
     };
-    Ok(builder
-        .body(Full::new(bytes))
-        .expect("a valid response"))
+    Ok(builder.body(Full::new(bytes)).expect("a valid response"))
 }
 
 /// Counts a request; `Err` is the 429.
@@ -190,7 +187,10 @@ fn limit(
     }
     let left = 1.0 - now.duration_since(entry.0).as_secs_f64();
     let t = left.ceil().max(1.0) as u64;
-    let policy_header = ("ratelimit-policy".to_owned(), format!("\"{policy}\";q={quota};w=1"));
+    let policy_header = (
+        "ratelimit-policy".to_owned(),
+        format!("\"{policy}\";q={quota};w=1"),
+    );
     if entry.1 >= quota {
         let r = if bugs.ratelimit_lies { 3 } else { 0 };
         let (status, mut headers, _) = problem(429, "Quota exceeded");
@@ -251,6 +251,9 @@ fn route(
             if bugs.cache_429
                 && let Some(stored) = s.keys.get(&slot)
             {
+                if stored.fingerprint != fingerprint {
+                    return problem(422, "Idempotency-Key reused");
+                }
                 let mut headers = stored.headers.clone();
                 headers.push(("idempotent-replayed".into(), "true".into()));
                 return (stored.status, headers, Some(stored.body.clone()));
@@ -331,14 +334,18 @@ fn route(
                         .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
                     match parsed {
                         Some((seq, sig)) if signature(seq) == sig => {
-                            if bugs.repeat_item { seq + 1 } else { seq }
+                            if bugs.repeat_item {
+                                seq + 1
+                            } else {
+                                seq
+                            }
                         }
                         _ => return problem(400, "Invalid cursor"),
                     }
                 }
             };
             let mut page: Vec<_> = s.widgets.iter().filter(|w| w.0 < before).collect();
-            page.sort_by(|a, b| b.0.cmp(&a.0));
+            page.sort_by_key(|w| std::cmp::Reverse(w.0));
             let more = page.len() as i64 > limit;
             page.truncate(limit as usize);
             let next = match (more, page.last()) {
@@ -346,7 +353,11 @@ fn route(
                 _ => Value::Null,
             };
             let items: Vec<Value> = page.into_iter().map(widget_json).collect();
-            (200, headers, Some(json!({"items": items, "next_cursor": next})))
+            (
+                200,
+                headers,
+                Some(json!({"items": items, "next_cursor": next})),
+            )
         }
         ("GET", ["widgets", id]) => {
             if bugs.retired {
@@ -376,7 +387,7 @@ fn route(
                     "</v2/widgets/{id}>; rel=\"successor-version\", <https://toy.example/deprecation>; rel=\"deprecation\""
                 ),
             ));
-            if if_none_match.as_deref() == Some(etag.as_str()) {
+            if if_none_match == Some(etag.as_str()) {
                 let sent = if bugs.etag_304_differs {
                     "\"v2-other\"".to_owned()
                 } else {
