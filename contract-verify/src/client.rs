@@ -165,6 +165,8 @@ pub enum SendError {
     Transport(String),
     /// `--retired-base-url` was not given.
     NoTarget,
+    /// `--max-duration` has passed.
+    Deadline,
 }
 
 impl std::fmt::Display for SendError {
@@ -173,6 +175,7 @@ impl std::fmt::Display for SendError {
             SendError::Budget => f.write_str("the request budget (--max-requests) is spent"),
             SendError::Transport(e) => write!(f, "no response: {e}"),
             SendError::NoTarget => f.write_str("no --retired-base-url was given"),
+            SendError::Deadline => f.write_str("the run's time bound (--max-duration) has passed"),
         }
     }
 }
@@ -189,6 +192,8 @@ pub struct Client {
     log: Mutex<Vec<Exchange>>,
     /// Longest `Retry-After` the verifier will wait out.
     pub max_wait: Duration,
+    /// No request is sent after this instant.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Client {
@@ -215,6 +220,7 @@ impl Client {
             sent: AtomicUsize::new(0),
             log: Mutex::new(Vec::new()),
             max_wait: Duration::from_secs(10),
+            deadline: None,
         })
     }
 
@@ -241,6 +247,12 @@ impl Client {
             Target::Base => &self.base,
             Target::Retired => self.retired.as_ref().ok_or(SendError::NoTarget)?,
         };
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(SendError::Deadline);
+        }
         if self.sent.fetch_add(1, Ordering::Relaxed) >= self.max_requests {
             self.sent.fetch_sub(1, Ordering::Relaxed);
             return Err(SendError::Budget);

@@ -95,6 +95,10 @@ pub struct Args {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+    /// Upper bound on the whole run, in seconds: no request is sent after
+    /// it, and the checks left are reported as not run.
+    #[arg(long, default_value_t = 300)]
+    pub max_duration: u64,
     /// Longest Retry-After, in seconds, the verifier waits out.
     #[arg(long, default_value_t = 10)]
     pub max_wait: u64,
@@ -234,6 +238,7 @@ pub async fn verify(args: &Args) -> anyhow::Result<Report> {
         Duration::from_secs(args.timeout.max(1)),
     )?;
     client.max_wait = Duration::from_secs(args.max_wait);
+    client.deadline = Some(started + Duration::from_secs(args.max_duration));
     // Reachability: any HTTP answer will do; no answer is exit 2.
     if let Err(e) = client
         .send(&Req::new("(reachability probe: GET /)", "GET", "/"))

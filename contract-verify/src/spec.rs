@@ -357,20 +357,22 @@ impl Spec {
                         .get("deprecated")
                         .and_then(Value::as_bool)
                         .unwrap_or(false),
-                    sunset: op
-                        .get("x-sunset")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    deprecated_since: op
-                        .get("x-deprecated-since")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
+                    // An operation's own extension, else its path item's,
+                    // else the document's (a whole version deprecated at once).
+                    sunset: self.inherited("x-sunset", op, item.value),
+                    deprecated_since: self.inherited("x-deprecated-since", op, item.value),
                     rate_limit_policy: policy,
                     responses,
                 });
             }
         }
         Ok(ops)
+    }
+
+    fn inherited(&self, key: &str, op: &Value, item: &Value) -> Option<String> {
+        [op, item, self.doc.root().value]
+            .iter()
+            .find_map(|v| v.get(key).and_then(Value::as_str).map(str::to_owned))
     }
 
     fn read_response(&self, status: &str, r: &Value) -> Response {
