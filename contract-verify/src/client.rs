@@ -190,6 +190,8 @@ pub struct Client {
     max_requests: usize,
     sent: AtomicUsize,
     log: Mutex<Vec<Exchange>>,
+    /// Requests that drew no response: (operation, request, error).
+    failures: Mutex<Vec<(String, String, String)>>,
     /// Longest `Retry-After` the verifier will wait out.
     pub max_wait: Duration,
     /// No request is sent after this instant.
@@ -219,6 +221,7 @@ impl Client {
             max_requests,
             sent: AtomicUsize::new(0),
             log: Mutex::new(Vec::new()),
+            failures: Mutex::new(Vec::new()),
             max_wait: Duration::from_secs(10),
             deadline: None,
         })
@@ -241,8 +244,33 @@ impl Client {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// One request to a base URL; counts against the budget.
+    /// Requests that drew no response (connection refused or reset,
+    /// timeout, malformed response): (operation, request, error).
+    pub fn failures(&self) -> Vec<(String, String, String)> {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// One request to a base URL; counts against the budget. A request
+    /// that draws no response is recorded in [`Client::failures`].
     pub async fn send(&self, req: &Req) -> Result<Exchange, SendError> {
+        let result = self.send_once(req).await;
+        if let Err(SendError::Transport(e)) = &result {
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((
+                    req.operation.clone(),
+                    format!("{} {}", req.method, req.path),
+                    e.clone(),
+                ));
+        }
+        result
+    }
+
+    async fn send_once(&self, req: &Req) -> Result<Exchange, SendError> {
         let base = match req.target {
             Target::Base => &self.base,
             Target::Retired => self.retired.as_ref().ok_or(SendError::NoTarget)?,

@@ -30,6 +30,9 @@ pub const CURSOR_NAMES: [&str; 6] = [
 /// Query parameter names read as a page size.
 pub const LIMIT_NAMES: [&str; 4] = ["limit", "page_size", "pageSize", "per_page"];
 
+/// Nodes one [`Spec::inline`] may produce; far above any real schema.
+const INLINE_BUDGET: usize = 50_000;
+
 /// A spec the verifier cannot work from. Exit status 2.
 #[derive(Debug)]
 pub struct SpecError(pub String);
@@ -197,17 +200,34 @@ impl Spec {
             .value
     }
 
-    /// `value` with every local `$ref` replaced by its target, to a depth
-    /// bound (recursive schemas are cut off, never followed forever).
+    /// `value` with every local `$ref` replaced by its target. A reference
+    /// to a schema already being expanded (recursion) becomes `{}`, and the
+    /// whole expansion is capped in nodes, so no spec makes it run long.
     pub fn inline(&self, value: &Value) -> Value {
-        self.inline_at(value, 0)
+        let mut budget = INLINE_BUDGET;
+        self.inline_at(value, &mut Vec::new(), &mut budget)
     }
 
-    fn inline_at(&self, value: &Value, depth: usize) -> Value {
-        if depth > 24 {
+    fn inline_at(&self, value: &Value, stack: &mut Vec<String>, budget: &mut usize) -> Value {
+        if *budget == 0 {
             return Value::Object(Default::default());
         }
-        let value = self.deref(value);
+        *budget -= 1;
+        if let Some(reference) = openapi_doc::ref_of(value) {
+            if stack.iter().any(|r| r == reference) || stack.len() > 32 {
+                return Value::Object(Default::default());
+            }
+            stack.push(reference.to_owned());
+            let target = self.deref(value);
+            let out = if openapi_doc::ref_of(target).is_some() {
+                // Dangling or remote: nothing to expand.
+                Value::Object(Default::default())
+            } else {
+                self.inline_at(target, stack, budget)
+            };
+            stack.pop();
+            return out;
+        }
         match value {
             Value::Object(map) => Value::Object(
                 map.iter()
@@ -218,14 +238,17 @@ impl Spec {
                         {
                             (k.clone(), v.clone())
                         } else {
-                            (k.clone(), self.inline_at(v, depth + 1))
+                            (k.clone(), self.inline_at(v, stack, budget))
                         }
                     })
                     .collect(),
             ),
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| self.inline_at(v, depth + 1)).collect())
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.inline_at(v, stack, budget))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }

@@ -146,5 +146,25 @@ pub async fn run_all(ctx: &Ctx<'_>, families: &[String]) -> Vec<CheckResult> {
     if on("problem") {
         out.extend(problems::run(&spec.problem_required, &ctx.client.log()));
     }
+    // A request the server never answered is a failure whatever check
+    // sent it (the probe of `/` at start-up is exit 2 instead).
+    let mut answered: Vec<CheckResult> = Vec::new();
+    for (op, request, error) in ctx.client.failures() {
+        let i = match answered.iter().position(|r| r.operation == op) {
+            Some(i) => i,
+            None => {
+                answered.push(CheckResult::new("http.answered", &op));
+                answered.len() - 1
+            }
+        };
+        let r = &mut answered[i];
+        if r.violations.len() < 5 {
+            r.violation(rules::ANSWERED, format!("no response: {error}"), None);
+            if let Some(v) = r.violations.last_mut() {
+                v.request = request;
+            }
+        }
+    }
+    out.extend(answered);
     out
 }

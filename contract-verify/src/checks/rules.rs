@@ -35,3 +35,4 @@ pub const PROBLEM_MEMBERS: &str = "RFC 9457 §3.1 and the spec's problem schema:
 pub const NOT_MODIFIED: &str = "RFC 9110 §13.1.2 and §15.4.5: If-None-Match with the current ETag is 304, with the same validators (ETag, Cache-Control) the 200 carries";
 pub const STALE: &str = "RFC 9110 §13.1.1 and §15.5.13: If-Match with a stale ETag is 412";
 pub const REQUIRED: &str = "RFC 6585 §3: a write that requires If-Match is 428 without it";
+pub const ANSWERED: &str = "RFC 9110 §9.1 and §15: every request gets a response within the timeout (--timeout), never a dropped connection";

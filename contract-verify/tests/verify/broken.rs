@@ -127,6 +127,18 @@ fn a_304_with_other_validators() {
 }
 
 #[test]
+fn a_request_that_draws_no_response() {
+    check(
+        Bugs {
+            drop_bad_limit: true,
+            ..Bugs::default()
+        },
+        "pagination",
+        &[("http.answered", "listWidgets")],
+    );
+}
+
+#[test]
 fn a_correct_toy_passes_everything() {
     let base = toy::start(Bugs::default());
     let retired = toy::start(Bugs {

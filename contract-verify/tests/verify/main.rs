@@ -12,6 +12,7 @@
 //! buffers, and reads its JSON report.
 
 mod broken;
+mod detect;
 mod formats;
 mod orderflow;
 mod toy;

@@ -4,7 +4,6 @@
 //! `127.0.0.1:0`, so tests drive the verifier's CLI synchronously.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -36,6 +35,8 @@ pub struct Bugs {
     pub etag_304_differs: bool,
     /// Every deprecated operation answers 410 (a server past the sunset).
     pub retired: bool,
+    /// A `limit` over the maximum closes the connection without answering.
+    pub drop_bad_limit: bool,
 }
 
 #[derive(Default)]
@@ -107,7 +108,7 @@ async fn handle(
     state: Arc<Mutex<State>>,
     bugs: Bugs,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query: HashMap<String, String> = req
@@ -124,6 +125,10 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    if bugs.drop_bad_limit && query.get("limit").is_some_and(|l| l == "11") {
+        // An error from the service makes hyper close the connection.
+        return Err(std::io::Error::other("dropped on purpose"));
+    }
     let auth = header("authorization");
     let key = header("idempotency-key");
     let if_none_match = header("if-none-match");
