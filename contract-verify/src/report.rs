@@ -83,6 +83,8 @@ impl CheckResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct Applicability {
     pub family: String,
+    /// What the applicable operations are called ("deprecated operations").
+    pub noun: String,
     /// What makes an operation applicable.
     pub declared_by: String,
     pub operations: Vec<String>,
@@ -127,13 +129,13 @@ impl Report {
         out.push_str("What the spec declares:\n");
         for a in &self.applicability {
             out.push_str(&format!(
-                "  {:<13} {} operation{} ({}){}\n",
+                "  {:<13} {} {} declared ({}){}\n",
                 a.family,
                 a.operations.len(),
-                if a.operations.len() == 1 { "" } else { "s" },
+                a.noun,
                 a.declared_by,
                 if a.operations.is_empty() {
-                    ": nothing to check".to_owned()
+                    ": nothing checked, nothing counted as passed".to_owned()
                 } else {
                     format!(": {}", a.operations.join(", "))
                 }

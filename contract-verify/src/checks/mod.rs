@@ -48,26 +48,31 @@ pub fn applicability(spec: &Spec) -> Vec<Applicability> {
     vec![
         Applicability {
             family: "idempotency".into(),
+            noun: "idempotent operations".into(),
             declared_by: "an Idempotency-Key header parameter".into(),
             operations: ids(&|o| o.idempotency_param().is_some()),
         },
         Applicability {
             family: "rate-limit".into(),
+            noun: "rate-limited operations".into(),
             declared_by: "x-rate-limit-policy naming a policy of x-rate-limit-policies".into(),
             operations: ids(&|o| o.rate_limit_policy.is_some()),
         },
         Applicability {
             family: "lifecycle".into(),
+            noun: "deprecated operations".into(),
             declared_by: "deprecated: true".into(),
             operations: ids(&|o| o.deprecated),
         },
         Applicability {
             family: "pagination".into(),
+            noun: "cursor-paginated lists".into(),
             declared_by: "a GET with cursor and limit query parameters and a page envelope".into(),
             operations: ids(&|o| spec.pagination(o).is_some()),
         },
         Applicability {
             family: "conditional".into(),
+            noun: "operations with conditional requests".into(),
             declared_by: "an ETag response header or an If-Match header parameter".into(),
             operations: ids(&|o| {
                 (o.method == "GET" && o.success().is_some_and(documents_etag))

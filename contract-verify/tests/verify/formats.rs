@@ -18,6 +18,7 @@ fn report() -> Report {
         duration_ms: 1500,
         applicability: vec![Applicability {
             family: "lifecycle".into(),
+            noun: "deprecated operations".into(),
             declared_by: "deprecated: true".into(),
             operations: vec![],
         }],
@@ -34,7 +35,7 @@ fn human_json_and_junit_carry_every_result() {
     let r = report();
     let human = r.human();
     for expected in [
-        "lifecycle     0 operations (deprecated: true): nothing to check",
+        "lifecycle     0 deprecated operations declared (deprecated: true): nothing checked",
         "PASS    pagination.walk",
         "FAIL    problem.shape",
         "NOT RUN rate-limit.burst",
