@@ -48,6 +48,7 @@ set +e
 "$VERIFY" --spec spec/orderflow.yaml --base-url "$BASE" \
     --header "Authorization: Bearer $KEY" \
     --second-header "Authorization: Bearer $SECOND_KEY" \
+    --fixture .ci/contract-verify-fixture.yaml \
     --format json --output "$REPORT_DIR/report.json" | tee "$REPORT_DIR/report.txt"
 STATUS=${PIPESTATUS[0]}
 set -e

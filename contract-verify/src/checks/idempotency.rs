@@ -338,11 +338,15 @@ async fn rate_limited(
         ));
         return r;
     }
-    // Spend the quota with fresh keys, then send the key under test.
+    // Spend the quota with fresh keys, then send the key under test. When
+    // the quota refilled in between and the key got through, it is spent:
+    // try again with another key and body (three attempts).
     let key = ctx.factory.key();
+    let mut under_test = with_key(base, &key, base.body.clone());
     let mut limited = None;
     let mut sent = 0;
-    while sent < bound {
+    let mut attempts = 0;
+    while sent < bound && limited.is_none() {
         let mut batch = Vec::new();
         for _ in 0..8 {
             match ctx.factory.request(op).await {
@@ -355,28 +359,31 @@ async fn rate_limited(
         }
         sent += batch.len();
         let answers = join_all(batch.iter().map(|q| ctx.client.send(q))).await;
-        if answers.iter().flatten().any(|e| e.status == 429) {
-            match ctx
-                .client
-                .send(&with_key(base, &key, base.body.clone()))
-                .await
-            {
-                Ok(e) if e.status == 429 => {
-                    limited = Some(e);
-                    break;
-                }
-                Ok(e) => {
-                    // The quota refilled between the two sends.
+        if !answers.iter().flatten().any(|e| e.status == 429) {
+            continue;
+        }
+        match ctx.client.send(&under_test).await {
+            Ok(e) if e.status == 429 => limited = Some(e),
+            Ok(e) => {
+                attempts += 1;
+                if attempts == 3 {
                     r.not_run(format!(
-                        "the key under test was answered {} right after a 429, not refused",
+                        "three keys under test were answered {} right after a 429, never refused",
                         e.status
                     ));
                     return r;
                 }
-                Err(e) => {
-                    r.not_run(e.to_string());
-                    return r;
+                match ctx.factory.request(op).await {
+                    Ok(q) => under_test = q,
+                    Err(e) => {
+                        r.not_run(format!("cannot build a request: {e}"));
+                        return r;
+                    }
                 }
+            }
+            Err(e) => {
+                r.not_run(e.to_string());
+                return r;
             }
         }
     }
@@ -394,11 +401,7 @@ async fn rate_limited(
         return r;
     }
     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
-    let again = match ctx
-        .client
-        .send_patient(&with_key(base, &key, base.body.clone()))
-        .await
-    {
+    let again = match ctx.client.send_patient(&under_test).await {
         Ok(e) => e,
         Err(e) => {
             r.not_run(e.to_string());
