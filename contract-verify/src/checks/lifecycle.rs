@@ -153,15 +153,22 @@ fn check_headers(r: &mut CheckResult, op: &Operation, e: &Exchange) {
 
 /// Every relation type named by a `Link` field value (RFC 8288 §3).
 pub fn link_rels(value: &str) -> Vec<String> {
-    let mut rels = Vec::new();
-    let mut depth = false;
+    links(value)
+        .into_iter()
+        .flat_map(|(_, rels)| rels)
+        .collect()
+}
+
+/// The links of a `Link` field value: target and relation types.
+pub fn links(value: &str) -> Vec<(String, Vec<String>)> {
+    let mut inside = false;
     let mut start = 0;
     let mut parts = Vec::new();
     for (i, c) in value.char_indices() {
         match c {
-            '<' => depth = true,
-            '>' => depth = false,
-            ',' if !depth => {
+            '<' => inside = true,
+            '>' => inside = false,
+            ',' if !inside => {
                 parts.push(&value[start..i]);
                 start = i + 1;
             }
@@ -169,8 +176,18 @@ pub fn link_rels(value: &str) -> Vec<String> {
         }
     }
     parts.push(&value[start..]);
+    let mut out = Vec::new();
     for part in parts {
-        for param in part.split(';').skip(1) {
+        let mut pieces = part.split(';');
+        let target = pieces
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned();
+        let mut rels = Vec::new();
+        for param in pieces {
             if let Some((k, v)) = param.split_once('=')
                 && k.trim().eq_ignore_ascii_case("rel")
             {
@@ -182,8 +199,11 @@ pub fn link_rels(value: &str) -> Vec<String> {
                 );
             }
         }
+        if !target.is_empty() {
+            out.push((target, rels));
+        }
     }
-    rels
+    out
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD...` date (the spec's

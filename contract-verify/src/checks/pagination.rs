@@ -88,6 +88,11 @@ pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult
         ),
     }
     let limit_text = limit.to_string();
+    let documents_link = op.success().is_some_and(|s| {
+        s.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("link"))
+    });
     let mut seen: HashSet<String> = HashSet::new();
     let mut cursor: Option<String> = None;
     let mut first_cursor = None;
@@ -149,6 +154,9 @@ pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult
             .map(str::to_owned);
         if first_cursor.is_none() {
             first_cursor = next.clone();
+        }
+        if documents_link {
+            check_next_link(&mut r, &page, p, next.as_deref(), pages);
         }
         let Some(next) = next else { break };
         if pages >= MAX_PAGES {
@@ -292,6 +300,80 @@ pub async fn limits(ctx: &Ctx<'_>, w: &Walked) -> CheckResult {
         }
     }
     r
+}
+
+/// Where the spec documents `Link` on the page, `rel="next"` must carry
+/// the same cursor as the envelope, and the last page must have none.
+fn check_next_link(
+    r: &mut CheckResult,
+    page: &Exchange,
+    p: &Pagination,
+    next: Option<&str>,
+    number: usize,
+) {
+    let value = page.header_joined("link").unwrap_or_default();
+    let target = super::lifecycle::links(&value)
+        .into_iter()
+        .find(|(_, rels)| rels.iter().any(|r| r.eq_ignore_ascii_case("next")))
+        .map(|(t, _)| t);
+    match (next, target) {
+        (None, None) => {}
+        (Some(_), None) => r.violation(
+            rules::NEXT_LINK,
+            format!("page {number} has a next cursor but no Link rel=\"next\""),
+            Some(page),
+        ),
+        (None, Some(t)) => r.violation(
+            rules::NEXT_LINK,
+            format!("the last page (page {number}) still links rel=\"next\" to {t}"),
+            Some(page),
+        ),
+        (Some(cursor), Some(t)) => {
+            let query = t.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let linked = query.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (decode(k) == p.cursor_param).then(|| decode(v))
+            });
+            if linked.as_deref() != Some(cursor) {
+                r.violation(
+                    rules::NEXT_LINK,
+                    format!(
+                        "page {number}: Link rel=\"next\" <{t}> carries {} {linked:?}, the body's {} is {cursor:?}",
+                        p.cursor_param, p.next_field
+                    ),
+                    Some(page),
+                );
+            }
+        }
+    }
+}
+
+/// Percent-decoding of a query component (`+` is a space).
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn is_problem(e: &Exchange) -> bool {

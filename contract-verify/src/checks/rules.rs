@@ -36,3 +36,4 @@ pub const NOT_MODIFIED: &str = "RFC 9110 §13.1.2 and §15.4.5: If-None-Match wi
 pub const STALE: &str = "RFC 9110 §13.1.1 and §15.5.13: If-Match with a stale ETag is 412";
 pub const REQUIRED: &str = "RFC 6585 §3: a write that requires If-Match is 428 without it";
 pub const ANSWERED: &str = "RFC 9110 §9.1 and §15: every request gets a response within the timeout (--timeout), never a dropped connection";
+pub const NEXT_LINK: &str = "RFC 8288 §3 with the spec's documented Link header: a page with a next cursor links rel=\"next\" to it, the last page does not";

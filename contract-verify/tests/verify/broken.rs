@@ -103,6 +103,18 @@ fn a_list_that_repeats_an_item_across_pages() {
 }
 
 #[test]
+fn a_last_page_that_still_links_next() {
+    check(
+        Bugs {
+            stale_next_link: true,
+            ..Bugs::default()
+        },
+        "pagination",
+        &[("pagination.walk", "listWidgets")],
+    );
+}
+
+#[test]
 fn a_4xx_that_is_not_a_problem() {
     check(
         Bugs {

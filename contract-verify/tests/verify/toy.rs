@@ -37,6 +37,8 @@ pub struct Bugs {
     pub retired: bool,
     /// A `limit` over the maximum closes the connection without answering.
     pub drop_bad_limit: bool,
+    /// The last page still links `rel="next"`.
+    pub stale_next_link: bool,
 }
 
 #[derive(Default)]
@@ -357,7 +359,23 @@ fn route(
                 (true, Some(last)) => json!(format!("{}.{}", last.0, signature(last.0))),
                 _ => Value::Null,
             };
+            let last_seq = page.last().map(|w| w.0).unwrap_or(0);
             let items: Vec<Value> = page.into_iter().map(widget_json).collect();
+            let mut headers = headers;
+            match next.as_str() {
+                Some(c) => headers.push((
+                    "link".into(),
+                    format!("</widgets?limit={limit}&cursor={c}>; rel=\"next\""),
+                )),
+                None if bugs.stale_next_link => headers.push((
+                    "link".into(),
+                    format!(
+                        "</widgets?limit={limit}&cursor={last_seq}.{}>; rel=\"next\"",
+                        signature(last_seq)
+                    ),
+                )),
+                None => {}
+            }
             (
                 200,
                 headers,
