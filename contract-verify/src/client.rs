@@ -286,6 +286,13 @@ impl Client {
             return Err(SendError::Budget);
         }
         let url = format!("{base}{}", req.path);
+        // A spec path is text from the document: make sure it cannot name
+        // another host (`@host`, `//host`).
+        if !same_origin(base, &url) {
+            return Err(SendError::Transport(format!(
+                "{url} is not on {base}; refusing to send"
+            )));
+        }
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|e| SendError::Transport(e.to_string()))?;
         let mut builder = self.http.request(method, &url);
@@ -362,6 +369,19 @@ impl Client {
             response = self.send(req).await?;
         }
         Ok(response)
+    }
+}
+
+/// Whether `url` has the scheme, host and port of `base`.
+fn same_origin(base: &str, url: &str) -> bool {
+    match (reqwest::Url::parse(base), reqwest::Url::parse(url)) {
+        (Ok(b), Ok(u)) => {
+            b.scheme() == u.scheme()
+                && b.host_str() == u.host_str()
+                && b.port_or_known_default() == u.port_or_known_default()
+                && u.username().is_empty()
+        }
+        _ => false,
     }
 }
 

@@ -219,8 +219,13 @@ pub async fn verify(args: &Args) -> anyhow::Result<Report> {
         }
     }
     for url in std::iter::once(&args.base_url).chain(args.retired_base_url.iter()) {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            anyhow::bail!("`{url}` is not an http:// or https:// URL");
+        if url.starts_with("https://") {
+            anyhow::bail!(
+                "`{url}`: https is not supported by this build (no TLS); run the server on loopback over http"
+            );
+        }
+        if !url.starts_with("http://") || reqwest::Url::parse(url).is_err() {
+            anyhow::bail!("`{url}` is not an http:// URL");
         }
     }
     let primary = header_pairs(&args.headers, "--header").map_err(anyhow::Error::msg)?;

@@ -71,6 +71,10 @@ fn usage_errors_exit_2_with_a_reason() {
             "not an http",
         ),
         (
+            vec!["--spec", &spec, "--base-url", "https://example.com"],
+            "https is not supported",
+        ),
+        (
             vec![
                 "--spec",
                 &spec,
@@ -114,4 +118,31 @@ fn usage_errors_exit_2_with_a_reason() {
             run.stderr
         );
     }
+}
+
+#[test]
+fn requests_never_leave_the_base_url() {
+    // A path that would turn the base URL's host into user info and send
+    // the request to 127.0.0.2 instead.
+    let base = crate::toy::start(crate::toy::Bugs::default());
+    let (_dir, spec) = temp_file(
+        "escape.yaml",
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nx-rate-limit-policies:\n  p: {quota: 1, window: 1}\npaths:\n  '@127.0.0.2:9/x':\n    get:\n      operationId: escape\n      x-rate-limit-policy: p\n      responses:\n        '200': {description: ok}\n",
+    );
+    let run = verify(&[
+        "--spec",
+        &spec,
+        "--base-url",
+        &base,
+        "--checks",
+        "rate-limit",
+    ]);
+    assert_eq!(run.exit, Exit::Violation, "{:#}", run.report);
+    let reported = run.report.to_string();
+    assert!(reported.contains("refusing to send"), "{reported}");
+    assert!(
+        run.violations()
+            .contains(&("http.answered".to_owned(), "escape".to_owned())),
+        "{reported}"
+    );
 }
