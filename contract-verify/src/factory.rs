@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex as StdMutex, OnceLock};
 
 use regex::Regex;
 use serde_json::{Map, Value, json};
@@ -456,8 +457,7 @@ pub fn valid(schema: &Value, value: &Value) -> bool {
                 .and_then(Value::as_u64)
                 .unwrap_or(u64::MAX);
             let pattern_ok = match schema.get("pattern").and_then(Value::as_str) {
-                // A pattern the regex crate cannot read is not judged.
-                Some(p) => Regex::new(p).map(|r| r.is_match(s)).unwrap_or(true),
+                Some(p) => pattern_matches(p, s),
                 None => true,
             };
             (min..=max).contains(&len) && pattern_ok
@@ -476,6 +476,23 @@ pub fn valid(schema: &Value, value: &Value) -> bool {
         }
         _ => true,
     }
+}
+
+/// Whether `s` matches `pattern`; a pattern the regex crate cannot read
+/// is not judged. Compiled patterns are kept: bursts check the same few
+/// patterns hundreds of times.
+fn pattern_matches(pattern: &str, s: &str) -> bool {
+    static CACHE: OnceLock<StdMutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| StdMutex::new(HashMap::new()));
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() > 1000 {
+        cache.clear();
+    }
+    cache
+        .entry(pattern.to_owned())
+        .or_insert_with(|| Regex::new(pattern).ok())
+        .as_ref()
+        .is_none_or(|r| r.is_match(s))
 }
 
 /// Another valid body: the first integer moved by one within its bounds,

@@ -84,3 +84,65 @@ fn idempotency_and_the_replay_marker_come_from_the_spec() {
     assert!(note.idempotency_param().is_none());
     assert_eq!(note.replay_marker(), None);
 }
+
+#[test]
+fn generated_values_respect_the_schema() {
+    use contract_verify::factory::{generate, valid, variant};
+    use serde_json::json;
+    let cases = [
+        (
+            json!({"type": "string", "pattern": "^[A-Z]{3}$"}),
+            json!("EUR"),
+            true,
+        ),
+        (
+            json!({"type": "string", "pattern": "^[A-Z]{3}$"}),
+            json!("cv1-EUR"),
+            false,
+        ),
+        // ECMA-style \u escapes, as OpenAPI patterns write them.
+        (
+            json!({"type": "string", "pattern": "^[^\\u0000-\\u001F]+$"}),
+            json!("a b"),
+            true,
+        ),
+        (
+            json!({"type": "string", "pattern": "^[^\\u0000-\\u001F]+$"}),
+            json!("a\u{1}b"),
+            false,
+        ),
+        (json!({"type": "string", "minLength": 2}), json!("a"), false),
+        (
+            json!({"type": "integer", "minimum": 1, "maximum": 3}),
+            json!(4),
+            false,
+        ),
+        (
+            json!({"type": "object", "required": ["a"]}),
+            json!({}),
+            false,
+        ),
+        (json!({"type": "array", "minItems": 1}), json!([]), false),
+    ];
+    for (schema, value, expected) in cases {
+        assert_eq!(valid(&schema, &value), expected, "{value} against {schema}");
+    }
+    let schema = json!({
+        "type": "object",
+        "required": ["name", "items"],
+        "properties": {
+            "name": {"type": "string", "minLength": 3},
+            "items": {"type": "array", "minItems": 2, "items": {
+                "type": "object", "required": ["quantity"],
+                "properties": {"quantity": {"type": "integer", "minimum": 1, "maximum": 1}}
+            }}
+        }
+    });
+    let body = generate(&schema, 0);
+    assert!(valid(&schema, &body), "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(2));
+    // Quantities cannot move (minimum = maximum), so the name changes.
+    let other = variant(&schema, &body, "t1").expect("a variant");
+    assert!(valid(&schema, &other) && other != body, "{other}");
+    assert_eq!(other["items"], body["items"]);
+}
