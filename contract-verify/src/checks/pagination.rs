@@ -98,6 +98,7 @@ pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult
     let mut first_cursor = None;
     let mut pages = 0;
     let mut created_during = 0;
+    let mut last_page: Option<Exchange> = None;
     loop {
         let mut pairs = vec![(p.limit_param.as_str(), limit_text.as_str())];
         if let Some(c) = &cursor {
@@ -112,6 +113,7 @@ pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult
             }
         };
         pages += 1;
+        last_page = Some(page.clone());
         if page.status != 200 {
             r.violation(
                 rules::PAGE_WALK,
@@ -174,7 +176,7 @@ pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult
             r.violation(
                 rules::PAGE_WALK,
                 format!("item {id}, created before the walk, was on no page: it was skipped"),
-                None,
+                last_page.as_ref(),
             );
         }
     }
