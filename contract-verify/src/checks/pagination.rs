@@ -98,7 +98,7 @@ pub async fn walk(ctx: &Ctx<'_>, op: &Operation, p: &Pagination) -> (CheckResult
     let mut first_cursor = None;
     let mut pages = 0;
     let mut created_during = 0;
-    let mut last_page: Option<Exchange> = None;
+    let mut last_page: Option<Exchange>;
     loop {
         let mut pairs = vec![(p.limit_param.as_str(), limit_text.as_str())];
         if let Some(c) = &cursor {
