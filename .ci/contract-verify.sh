@@ -9,7 +9,7 @@
 # Uses the caller's `step` when it exported one, else defines its own.
 #
 # Environment (optional):
-#   CONTRACT_VERIFY_REPORT_DIR  where report.txt, report.json and junit.xml go
+#   CONTRACT_VERIFY_REPORT_DIR  where report.txt (human) and report.json go
 #                               (default: $CARGO_TARGET_DIR/contract-verify-report)
 #   CARGO_TARGET_DIR            as for cargo
 #
