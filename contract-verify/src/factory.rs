@@ -149,7 +149,14 @@ impl<'a> Factory<'a> {
             Ok(match value {
                 Value::String(s) => {
                     let mut s = s.replace("{{unique}}", &self.unique());
+                    // Bounded: an id that itself held a placeholder must not
+                    // make this loop forever.
+                    let mut rounds = 0;
                     while let Some(start) = s.find("{{id:") {
+                        rounds += 1;
+                        if rounds > 100 {
+                            break;
+                        }
                         let Some(len) = s[start..].find("}}") else {
                             break;
                         };
