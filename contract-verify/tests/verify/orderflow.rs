@@ -72,6 +72,18 @@ fn orderflow_passes_what_its_spec_declares() {
     let spec = format!("{}/../spec/orderflow.yaml", env!("CARGO_MANIFEST_DIR"));
     let primary = format!("Authorization: Bearer {admin}");
     let secondary = format!("Authorization: Bearer {second}");
+    // The fixture gives orders five lines, so listOrderItems has pages.
+    let fixture_dir = tempfile::tempdir().expect("a temporary directory");
+    let fixture = fixture_dir.path().join("fixture.yaml");
+    let lines: String = (1..=5)
+        .map(|q| format!("    - {{product_id: '{{{{id:product_id}}}}', quantity: {q}}}\n"))
+        .collect();
+    std::fs::write(
+        &fixture,
+        format!("createOrder:\n  customer_id: '{{{{id:customer_id}}}}'\n  items:\n{lines}"),
+    )
+    .expect("written");
+    let fixture = fixture.to_string_lossy().into_owned();
     let run = crate::verify(&[
         "--spec",
         &spec,
@@ -81,6 +93,8 @@ fn orderflow_passes_what_its_spec_declares() {
         &primary,
         "--second-header",
         &secondary,
+        "--fixture",
+        &fixture,
     ]);
     assert!(run.violations().is_empty(), "violations: {:#}", run.report);
     assert_eq!(run.exit, Exit::Pass, "{}", run.stderr);
@@ -106,6 +120,17 @@ fn orderflow_passes_what_its_spec_declares() {
             run.report
         );
     }
+    let walked = run.report["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["check"] == "pagination.walk" && r["operation"] == "listOrderItems")
+        .map(|r| r["notes"].to_string())
+        .unwrap_or_default();
+    assert!(
+        walked.contains("walked 2 pages of listOrderItems with limit=3: 5 items"),
+        "{walked}"
+    );
     // Declared nothing, checked nothing, and said so.
     let applicability = run.report["applicability"].as_array().expect("a list");
     for family in ["lifecycle", "conditional"] {
