@@ -1,7 +1,7 @@
 # Sourced by the CI scripts that need a live server (schemathesis.sh,
-# observability.sh): builds the debug server, starts it on a free loopback
-# port with a fresh database in a temporary directory, and waits for
-# /healthz. Sets SERVER, WORK, SERVER_PID, BASE (http://127.0.0.1:PORT) and
+# contract-verify.sh, observability.sh): builds the debug server, starts it
+# on a free loopback port with a fresh database in a temporary directory,
+# and waits for /healthz. Sets SERVER, WORK, SERVER_PID, BASE (http://127.0.0.1:PORT) and
 # KEY (the bootstrap admin key); an EXIT trap stops the server and removes
 # WORK whatever happens, so a failed run leaves nothing behind.
 # Needs `step` defined by the caller.
