@@ -42,13 +42,41 @@ if [ -z "$SECOND_KEY" ]; then
     exit 1
 fi
 
-step "contract-verify --spec spec/orderflow.yaml --base-url $BASE"
+step "a rehearsal server whose clock is past every sunset (--rehearse-at), for the 410 checks"
+RETIRED_PID=""
+stop_retired() {
+    if [ -n "$RETIRED_PID" ] && kill -0 "$RETIRED_PID" 2>/dev/null; then
+        kill -TERM "$RETIRED_PID" 2>/dev/null || true
+        wait "$RETIRED_PID" 2>/dev/null || true
+    fi
+    cleanup
+}
+trap stop_retired EXIT
+"$SERVER" --listen 127.0.0.1:0 --database "$WORK/retired.db" --log-level warn \
+    --rehearse-at 2100-01-01T00:00:00Z >"$WORK/retired.out" 2>"$WORK/retired.err" &
+RETIRED_PID=$!
+RETIRED=""
+deadline=$((SECONDS + 60))
+until [ -n "$RETIRED" ] && curl -fsS --max-time 2 "$RETIRED/healthz" >/dev/null 2>&1; do
+    if ! kill -0 "$RETIRED_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+        echo "the rehearsal server did not start:" >&2
+        cat "$WORK/retired.err" >&2
+        exit 1
+    fi
+    RETIRED="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/retired.out" | head -n1 || true)"
+    # Poll interval while waiting for the deadline, not a fixed wait.
+    sleep 0.1
+done
+
+step "contract-verify --spec spec/orderflow.yaml --base-url $BASE --retired-base-url $RETIRED"
 mkdir -p "$REPORT_DIR"
 set +e
 "$VERIFY" --spec spec/orderflow.yaml --base-url "$BASE" \
     --header "Authorization: Bearer $KEY" \
     --second-header "Authorization: Bearer $SECOND_KEY" \
     --fixture .ci/contract-verify-fixture.yaml \
+    --retired-base-url "$RETIRED" \
+    --max-requests 10000 \
     --format json --output "$REPORT_DIR/report.json" | tee "$REPORT_DIR/report.txt"
 STATUS=${PIPESTATUS[0]}
 set -e

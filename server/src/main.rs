@@ -66,6 +66,13 @@ struct Args {
     /// own lines included.
     #[arg(long, env = "ORDERFLOW_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// Run as if the clock read this instant at start (RFC 3339, e.g.
+    /// 2027-07-01T00:00:00Z); time moves on from there. For rehearsing a
+    /// sunset in staging: deprecated operations answer 410 from their
+    /// sunset on. Every timestamp written is shifted too: never in
+    /// production.
+    #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+    rehearse_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -107,6 +114,12 @@ impl From<anyhow::Error> for Failure {
 }
 
 /// Whole seconds, with or without an `s`: "10", "10s".
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{text:?} is not an RFC 3339 instant like 2027-07-01T00:00:00Z: {e}"))
+}
+
 fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
     let digits = s.trim().strip_suffix('s').unwrap_or(s.trim());
     digits
@@ -271,7 +284,21 @@ async fn real_main() -> Result<(), Failure> {
             "WARNING: --unsafe-disable-guardrails: rate limiting and idempotency are OFF (demonstration only)"
         );
     }
-    let running = run::start(config, log.clone()).await?;
+    let running = match args.rehearse_at {
+        None => run::start(config, log.clone()).await?,
+        Some(at) => {
+            eprintln!(
+                "WARNING: --rehearse-at {at}: the clock is shifted; every timestamp written is too (rehearsal only)"
+            );
+            run::start_with(
+                config,
+                log.clone(),
+                std::sync::Arc::new(orderflow_server::store::OffsetClock::starting_at(at)),
+                std::sync::Arc::new(orderflow_server::store::RandomIds),
+            )
+            .await?
+        }
+    };
     if let Some(key) = &running.bootstrap_admin_key {
         println!("Created the first admin API key. It is shown only this once; store it safely:");
         println!();

@@ -171,6 +171,7 @@ fn bad_settings_are_usage_errors_that_name_the_setting() {
         (&["--cors-origin", "https://shop.example/"], "no path"),
         (&["--cors-origin", "shop.example"], "--cors-origin"),
         (&["--drain-timeout", "soon"], "--drain-timeout"),
+        (&["--rehearse-at", "next summer"], "--rehearse-at"),
     ];
     for (args, names) in cases {
         let out = run(server().args(["--database", &db]).args(*args));
@@ -234,4 +235,48 @@ fn sigterm_drains_within_the_timeout_even_with_a_stalled_upload() {
         "it waited for the drain time first ({took:?})"
     );
     drop(stalled);
+}
+
+/// Sends one bodiless request and returns the status line and headers.
+fn head_of(addr: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out.split("\r\n\r\n").next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn rehearse_at_runs_the_server_as_if_it_were_then() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, _, addr) = start_with(dir.path(), &["--rehearse-at", "2100-01-01T00:00:00Z"]);
+    let v1 = head_of(&addr, "GET", "/v1/orders");
+    assert!(
+        v1.starts_with("HTTP/1.1 410"),
+        "v1 is past its sunset: {v1}"
+    );
+    assert!(
+        v1.to_ascii_lowercase()
+            .contains("rel=\"successor-version\""),
+        "{v1}"
+    );
+    let v2 = head_of(&addr, "GET", "/v2/orders");
+    assert!(v2.starts_with("HTTP/1.1 401"), "v2 is current: {v2}");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, _, addr) = start_with(dir.path(), &[]);
+    let today = head_of(&addr, "GET", "/v1/orders");
+    assert!(
+        today.starts_with("HTTP/1.1 401"),
+        "without it v1 serves: {today}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

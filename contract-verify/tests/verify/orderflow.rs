@@ -1,7 +1,8 @@
 //! The real OrderFlow server (in-process, fresh database, `127.0.0.1:0`)
 //! against `spec/orderflow.yaml`, with a customer key as the second
-//! credential: everything the spec declares passes, and the families it
-//! declares nothing for say so.
+//! credential and a second server whose clock is past v1's sunset:
+//! everything the spec declares passes, and the family it declares nothing
+//! for (conditional requests) says so.
 
 use std::sync::mpsc;
 
@@ -10,7 +11,9 @@ use orderflow_server::run::{self, Config};
 
 /// Starts the server on its own thread and runtime; returns its base URL,
 /// the bootstrap admin key, and the directory holding its database.
-fn start() -> (String, String, tempfile::TempDir) {
+fn start(
+    rehearse_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> (String, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database = dir.path().join("orderflow.db");
     let (tx, rx) = mpsc::channel();
@@ -19,7 +22,19 @@ fn start() -> (String, String, tempfile::TempDir) {
         rt.block_on(async move {
             let config = Config::new("127.0.0.1:0".parse().expect("an address"), database);
             let log = slog::Logger::root(slog::Discard, slog::o!());
-            let running = run::start(config, log).await.expect("the server starts");
+            let running = match rehearse_at {
+                None => run::start(config, log).await,
+                Some(at) => {
+                    run::start_with(
+                        config,
+                        log,
+                        std::sync::Arc::new(orderflow_server::store::OffsetClock::starting_at(at)),
+                        std::sync::Arc::new(orderflow_server::store::RandomIds),
+                    )
+                    .await
+                }
+            }
+            .expect("the server starts");
             let key = running
                 .bootstrap_admin_key
                 .clone()
@@ -67,23 +82,22 @@ fn customer_key(base: &str, admin: &str) -> String {
 
 #[test]
 fn orderflow_passes_what_its_spec_declares() {
-    let (base, admin, _dir) = start();
+    let (base, admin, _dir) = start(None);
+    let (retired, _, _retired_dir) = start(Some(
+        chrono::DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z")
+            .expect("an instant")
+            .with_timezone(&chrono::Utc),
+    ));
     let second = customer_key(&base, &admin);
     let spec = format!("{}/../spec/orderflow.yaml", env!("CARGO_MANIFEST_DIR"));
     let primary = format!("Authorization: Bearer {admin}");
     let secondary = format!("Authorization: Bearer {second}");
-    // The fixture gives orders five lines, so listOrderItems has pages.
-    let fixture_dir = tempfile::tempdir().expect("a temporary directory");
-    let fixture = fixture_dir.path().join("fixture.yaml");
-    let lines: String = (1..=5)
-        .map(|q| format!("    - {{product_id: '{{{{id:product_id}}}}', quantity: {q}}}\n"))
-        .collect();
-    std::fs::write(
-        &fixture,
-        format!("createOrder:\n  customer_id: '{{{{id:customer_id}}}}'\n  items:\n{lines}"),
-    )
-    .expect("written");
-    let fixture = fixture.to_string_lossy().into_owned();
+    // The fixture CI uses: orders with five lines (so listOrderItems has
+    // pages), and product updates that keep the product orderable.
+    let fixture = format!(
+        "{}/../.ci/contract-verify-fixture.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let run = crate::verify(&[
         "--spec",
         &spec,
@@ -95,6 +109,10 @@ fn orderflow_passes_what_its_spec_declares() {
         &secondary,
         "--fixture",
         &fixture,
+        "--retired-base-url",
+        &retired,
+        "--max-requests",
+        "10000",
     ]);
     assert!(run.violations().is_empty(), "violations: {:#}", run.report);
     assert_eq!(run.exit, Exit::Pass, "{}", run.stderr);
@@ -112,6 +130,10 @@ fn orderflow_passes_what_its_spec_declares() {
         ("pagination.cursor", "listCustomers"),
         ("pagination.limit", "listProducts"),
         ("problem.shape", "createOrder"),
+        ("idempotency.replay", "createOrderV2"),
+        ("lifecycle.headers", "getOrder"),
+        ("lifecycle.retired", "getOrder"),
+        ("lifecycle.retired", "createOrder"),
     ] {
         assert_eq!(
             run.outcome(check, op).map(|o| o.0),
@@ -131,20 +153,35 @@ fn orderflow_passes_what_its_spec_declares() {
         walked.contains("walked 2 pages of listOrderItems with limit=3: 5 items"),
         "{walked}"
     );
-    // Declared nothing, checked nothing, and said so.
+    // v1 is deprecated: every v1 operation's lifecycle is checked, and no
+    // v2 one's.
     let applicability = run.report["applicability"].as_array().expect("a list");
-    for family in ["lifecycle", "conditional"] {
-        let entry = applicability
-            .iter()
-            .find(|a| a["family"] == family)
-            .expect("every family is listed");
-        assert_eq!(entry["operations"], serde_json::json!([]), "{family}");
-    }
+    let lifecycle = applicability
+        .iter()
+        .find(|a| a["family"] == "lifecycle")
+        .expect("every family is listed");
+    let deprecated: Vec<&str> = lifecycle["operations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|o| o.as_str())
+        .collect();
+    assert_eq!(deprecated.len(), 16, "{deprecated:?}");
+    assert!(
+        deprecated.iter().all(|o| !o.ends_with("V2")),
+        "{deprecated:?}"
+    );
+    // Conditional requests: declared nothing, checked nothing, said so.
+    let conditional = applicability
+        .iter()
+        .find(|a| a["family"] == "conditional")
+        .expect("every family is listed");
+    assert_eq!(conditional["operations"], serde_json::json!([]));
     let results = run.report["results"].as_array().expect("results");
     assert!(
         !results.iter().any(|r| r["check"]
             .as_str()
-            .is_some_and(|c| c.starts_with("lifecycle.") || c.starts_with("conditional."))),
-        "no lifecycle or conditional result may be reported as run"
+            .is_some_and(|c| c.starts_with("conditional."))),
+        "no conditional result may be reported as run"
     );
 }

@@ -24,6 +24,29 @@ impl Clock for SystemClock {
     }
 }
 
+/// The wall clock moved by a fixed offset: a server started with
+/// `--rehearse-at 2027-07-01T00:00:00Z` runs as if it were then, and time
+/// moves on from there. For rehearsing a sunset (or any date) in staging.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: Duration,
+}
+
+impl OffsetClock {
+    /// A clock that reads `at` now.
+    pub fn starting_at(at: DateTime<Utc>) -> Self {
+        OffsetClock {
+            offset: at - Utc::now(),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}
+
 /// A clock that stands still until a test moves it.
 #[derive(Debug)]
 pub struct ManualClock {

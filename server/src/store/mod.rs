@@ -51,7 +51,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rusqlite::{Connection, OpenFlags, Statement, StatementStatus, TransactionBehavior};
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use cursor::CursorError;
 pub use customers::{Customer, CustomerPatch};
 use idempotency::complete_claim;
