@@ -43,30 +43,9 @@ if [ -z "$SECOND_KEY" ]; then
 fi
 
 step "a rehearsal server whose clock is past every sunset (--rehearse-at), for the 410 checks"
-RETIRED_PID=""
-stop_retired() {
-    if [ -n "$RETIRED_PID" ] && kill -0 "$RETIRED_PID" 2>/dev/null; then
-        kill -TERM "$RETIRED_PID" 2>/dev/null || true
-        wait "$RETIRED_PID" 2>/dev/null || true
-    fi
-    cleanup
-}
-trap stop_retired EXIT
-"$SERVER" --listen 127.0.0.1:0 --database "$WORK/retired.db" --log-level warn \
-    --rehearse-at 2100-01-01T00:00:00Z >"$WORK/retired.out" 2>"$WORK/retired.err" &
-RETIRED_PID=$!
-RETIRED=""
-deadline=$((SECONDS + 60))
-until [ -n "$RETIRED" ] && curl -fsS --max-time 2 "$RETIRED/healthz" >/dev/null 2>&1; do
-    if ! kill -0 "$RETIRED_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-        echo "the rehearsal server did not start:" >&2
-        cat "$WORK/retired.err" >&2
-        exit 1
-    fi
-    RETIRED="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/retired.out" | head -n1 || true)"
-    # Poll interval while waiting for the deadline, not a fixed wait.
-    sleep 0.1
-done
+start_server retired --rehearse-at 2100-01-01T00:00:00Z
+RETIRED_PID="$STARTED_PID"
+RETIRED="$STARTED_BASE"
 
 step "contract-verify --spec spec/orderflow.yaml --base-url $BASE --retired-base-url $RETIRED"
 mkdir -p "$REPORT_DIR"
@@ -81,9 +60,6 @@ set +e
 STATUS=${PIPESTATUS[0]}
 set -e
 
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "the server died during the run:" >&2
-    tail -n 50 "$WORK/server.err" >&2
-    exit 1
-fi
+server_survived "$SERVER_PID" orderflow
+server_survived "$RETIRED_PID" retired
 exit "$STATUS"

@@ -70,10 +70,15 @@ while [ "$SECONDS" -lt "$end" ]; do
         -d "{\"name\": \"CI\", \"email\": \"ci$((n % 3))@example.com\"}"
     curl -sS -o /dev/null "$BASE/v1/nowhere"
 done
-for _ in $(seq 1 70); do
-    curl -sS -o /dev/null -H "$AUTH" -H 'Content-Type: application/json' -X POST "$BASE/v1/customers" \
-        -d '{"name": "Burst", "email": "burst@example.com"}'
-done
+# Past the writes quota (50 per second) even on a loaded machine: 150
+# requests, 20 at a time, then a check that some were refused.
+seq 1 150 | xargs -P 20 -I{} curl -sS -o /dev/null -w '%{http_code}\n' -H "$AUTH" \
+    -H 'Content-Type: application/json' -X POST "$BASE/v1/customers" \
+    -d '{"name": "Burst", "email": "burst@example.com"}' >"$WORK/burst.txt"
+if ! grep -q '^429$' "$WORK/burst.txt"; then
+    echo "the burst of 150 writes drew no 429: $(sort "$WORK/burst.txt" | uniq -c | tr '\n' ' ')" >&2
+    exit 1
+fi
 sleep 2
 chromium --headless=new --no-sandbox --disable-gpu --virtual-time-budget=3000 \
     --dump-dom "$BASE/dashboard" 2>/dev/null >"$WORK/dashboard.html"

@@ -109,9 +109,5 @@ set +e
 STATUS=${PIPESTATUS[0]}
 set -e
 
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "the server died during the run:" >&2
-    tail -n 50 "$WORK/server.err" >&2
-    exit 1
-fi
+server_survived "$SERVER_PID" orderflow
 exit "$STATUS"
