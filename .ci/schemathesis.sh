@@ -81,14 +81,41 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 include-operation-id = ["createCustomer", "createCustomerV2"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
+# Conditional requests. An entity tag is a quoted string (RFC 9110 §8.8.3):
+# If-None-Match and If-Match accept any string up to 1024 characters in the
+# schema, and one that is not a list of entity tags is a documented 400.
+# A well-formed If-Match the server did not issue for the current version
+# is a documented 412 (nothing changes). In v2 a change without If-Match is
+# 428 Precondition Required (RFC 6585 §3), the status made for exactly this,
+# not one of the generic 4xx the missing-header check expects. One entry per
+# set of operations, so that every setting of an operation is in one place.
+[[operations]]
+include-operation-id = ["getCustomer", "getProduct", "getOrder", "getCustomerV2", "getProductV2", "getOrderV2"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+
+[[operations]]
+include-operation-id = ["updateCustomer", "transitionOrder", "updateProduct"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "412", "429", "5xx"]
+
+[[operations]]
+include-operation-id = ["updateCustomerV2", "transitionOrderV2"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "412", "428", "429", "5xx"]
+checks.missing_required_header.expected-statuses = ["428"]
+
 # v2's money is a decimal string whose number of fraction digits depends on
 # its currency (ISO 4217: two for EUR, none for JPY, three for KWD), and
 # whose value is bounded in minor units. The pattern admits up to four
 # digits for any currency; "1.234" EUR is schema-valid and a documented
-# 422 that points at `/price/amount`.
+# 422 that points at `/price/amount`. updateProductV2 has that and the
+# conditional statuses above.
 [[operations]]
-include-operation-id = ["createProductV2", "updateProductV2"]
+include-operation-id = "createProductV2"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+[[operations]]
+include-operation-id = "updateProductV2"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "412", "422", "428", "429", "5xx"]
+checks.missing_required_header.expected-statuses = ["428"]
 EOF
 
 step "schemathesis run: all phases, positive and negative data, --checks all, $MAX_EXAMPLES examples per operation"

@@ -53,8 +53,10 @@ pub struct Rewrite {
     pub response: Arc<RewriteResponse>,
 }
 
-/// (path with query, body) -> the same, as the upstream gets them.
-pub type RewriteRequest = dyn Fn(&str, Bytes) -> (String, Bytes) + Send + Sync;
+/// (method, path with query, headers (edited in place), body) -> the path
+/// with query and the body, as the upstream gets them.
+pub type RewriteRequest =
+    dyn Fn(&http::Method, &str, &mut http::HeaderMap, Bytes) -> (String, Bytes) + Send + Sync;
 /// The upstream's headers (edited in place) and body -> the client's body.
 pub type RewriteResponse = dyn Fn(&mut http::HeaderMap, Bytes) -> Bytes + Send + Sync;
 
@@ -191,7 +193,7 @@ async fn forward(
     if let Some(hook) = &shared.before {
         hook();
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let mut body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return plain(502, format!("proxy: reading the request body: {e}")),
@@ -202,7 +204,8 @@ async fn forward(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
     if let Some(rw) = &shared.rewrite {
-        (path_and_query, body) = (rw.request)(&path_and_query, body);
+        (path_and_query, body) =
+            (rw.request)(&parts.method, &path_and_query, &mut parts.headers, body);
     }
     let path = path_and_query
         .split_once('?')

@@ -32,7 +32,8 @@ pub use keywords::{Keyword, KeywordKind};
 #[cfg(feature = "runtime")]
 pub use pipeline::{
     BodyPart, Call, Checked, CheckedBody, Created, HandlerFuture, Idempotency, Inputs, Lifecycle,
-    Location, Operation, OperationRules, Param, Reply, Request, param, run,
+    Location, Operation, OperationRules, Param, Precondition, Reply, Request, Tagged, param,
+    row_etag, run,
 };
 #[cfg(feature = "runtime")]
 pub use ports::{

@@ -78,6 +78,88 @@ pub struct OperationRules {
     pub body: Option<Rules>,
 }
 
+/// Whether and how an operation takes `If-Match` (RFC 9110 §13.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// The spec declares no `If-Match` header.
+    None,
+    /// Declared, not required: with one, the change is conditional.
+    Optional,
+    /// Declared and required: a request without one is a 428.
+    Required,
+}
+
+/// A handler's value with the strong entity tag of what it represents
+/// (the operation's success response declares `ETag`).
+#[derive(Debug, Clone)]
+pub struct Tagged<T> {
+    pub value: T,
+    /// The quoted entity tag, e.g. `"r3"`.
+    pub etag: String,
+}
+
+/// The strong ETag of a stored row at `version`: `"r<version>"`.
+pub fn row_etag(version: i64) -> String {
+    format!("\"r{version}\"")
+}
+
+/// The entity tags of an `If-Match` / `If-None-Match` value: `None` for
+/// `*`, else the tags (weak ones keep their `W/`). `Err` when the value is
+/// not a list of entity tags (RFC 9110 §8.8.3).
+pub fn entity_tags(value: &str) -> Result<Option<Vec<String>>, String> {
+    let value = value.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let mut tags = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            break;
+        }
+        let (weak, body) = match rest.strip_prefix("W/") {
+            Some(b) => (true, b),
+            None => (false, rest),
+        };
+        let Some(inner) = body.strip_prefix('"') else {
+            return Err(format!(
+                "{value:?} is not a list of entity tags such as \"r3\""
+            ));
+        };
+        let Some(end) = inner.find('"') else {
+            return Err(format!("{value:?} has an unterminated entity tag"));
+        };
+        let tag = &inner[..end];
+        tags.push(format!("{}\"{tag}\"", if weak { "W/" } else { "" }));
+        rest = &inner[end + 1..];
+        if !rest.is_empty() && !rest.trim_start().starts_with(',') {
+            return Err(format!(
+                "{value:?} is not a comma-separated list of entity tags"
+            ));
+        }
+    }
+    if tags.is_empty() {
+        return Err("an empty entity-tag list".into());
+    }
+    Ok(Some(tags))
+}
+
+/// Every field line of `name`, joined with ", " (RFC 9110 §5.3).
+fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+/// Weak comparison (RFC 9110 §8.8.3.2), for If-None-Match.
+fn weak_match(a: &str, b: &str) -> bool {
+    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+}
+
 /// What the spec says about one operation, as the pipeline needs it.
 #[derive(Debug)]
 pub struct Operation {
@@ -94,6 +176,8 @@ pub struct Operation {
     pub rate_limit: Option<&'static RateLimitPolicy>,
     /// For a deprecated operation: its dates and successor.
     pub lifecycle: Option<&'static Lifecycle>,
+    /// Whether the operation takes `If-Match`.
+    pub if_match: Precondition,
     pub rules: OperationRules,
 }
 
@@ -224,6 +308,10 @@ pub struct Call {
     pub claim: Option<Claim>,
     /// Storage's per-call state (see [`UnitSlot`]).
     pub unit: UnitSlot,
+    /// The request's `If-None-Match`, if any (all field lines joined).
+    pub if_none_match: Option<String>,
+    /// The request's `If-Match`, if any.
+    pub if_match: Option<String>,
 }
 
 impl Call {
@@ -238,7 +326,34 @@ impl Call {
             rate: None,
             claim: None,
             unit: UnitSlot::default(),
+            if_none_match: joined(req.headers, "if-none-match"),
+            if_match: joined(req.headers, "if-match"),
         }
+    }
+
+    /// The row versions the request's `If-Match` accepts: `None` when it
+    /// has none or `*` (any current version), else the versions named by
+    /// this server's strong tags (`"r3"`). A weak or foreign tag names no
+    /// version, so it can never match (strong comparison, RFC 9110
+    /// §13.1.1); a malformed value is a 400.
+    pub fn expected_versions(&self) -> Result<Option<Vec<i64>>, ApiError> {
+        let Some(raw) = &self.if_match else {
+            return Ok(None);
+        };
+        let tags = entity_tags(raw).map_err(|e| {
+            ApiError::invalid(
+                "invalid_parameter",
+                vec![FieldError {
+                    pointer: "If-Match".into(),
+                    detail: e,
+                }],
+            )
+        })?;
+        Ok(tags.map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.strip_prefix("\"r")?.strip_suffix('"')?.parse().ok())
+                .collect()
+        }))
     }
 
     /// The authenticated principal. Operations without security never call
@@ -559,6 +674,11 @@ where
         Ok(value) => {
             let reply = render(value, &call);
             let Some(claim) = &call.claim else {
+                if let Some(wanted) = &call.if_none_match
+                    && (op.method == "GET" || op.method == "HEAD")
+                {
+                    return not_modified_or(&call, ports, wanted, reply, idem).await;
+                }
                 observe(ports, &call, op.success_status, None, idem);
                 return Reply::Success(reply);
             };
@@ -577,6 +697,101 @@ where
         }
         Err(e) => fail(&call, ports, e, idem).await,
     }
+}
+
+/// A conditional GET (RFC 9110 §13.1.2): `304 Not Modified` when the
+/// rendered response's `ETag` matches `If-None-Match` (weak comparison, or
+/// `*`), with the headers a 200 would carry but no body; else the 200.
+async fn not_modified_or<R: HttpResponse>(
+    call: &Call,
+    ports: &Ports,
+    wanted: &str,
+    reply: R,
+    idem: Option<IdempotencyOutcome>,
+) -> Reply<R> {
+    let tags = match entity_tags(wanted) {
+        Ok(t) => t,
+        Err(e) => {
+            let err = ApiError::invalid(
+                "invalid_parameter",
+                vec![FieldError {
+                    pointer: "If-None-Match".into(),
+                    detail: e,
+                }],
+            );
+            return fail(call, ports, err, idem).await;
+        }
+    };
+    // The whole rendered response, every header kept (a 200 goes out as
+    // rendered).
+    let rendered = match whole_reply(reply).await {
+        Ok(s) => s,
+        Err(e) => return fail(call, ports, e, idem).await,
+    };
+    let etag = rendered
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("etag"))
+        .map(|(_, v)| v.clone());
+    let matched = match (&tags, &etag) {
+        (None, Some(_)) => true,
+        (Some(tags), Some(etag)) => tags.iter().any(|t| weak_match(t, etag)),
+        _ => false,
+    };
+    if !matched {
+        observe(ports, call, rendered.status, None, idem);
+        return Reply::Stored(rendered, HeaderMap::new());
+    }
+    // RFC 9110 §15.4.5: the validators and caching headers a 200 would
+    // have carried, and this request's own headers; no content.
+    let headers = rendered
+        .headers
+        .into_iter()
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            [
+                "etag",
+                "cache-control",
+                "vary",
+                "expires",
+                "content-location",
+            ]
+            .contains(&n.as_str())
+                || PER_REQUEST_HEADERS.contains(&n.as_str())
+        })
+        .collect();
+    observe(ports, call, 304, None, idem);
+    Reply::Stored(
+        StoredReply {
+            status: 304,
+            headers,
+            body: Vec::new(),
+        },
+        HeaderMap::new(),
+    )
+}
+
+/// A rendered response as bytes, with every header.
+async fn whole_reply<R: HttpResponse>(reply: R) -> Result<StoredReply, ApiError> {
+    use http_body_util::BodyExt;
+    let rsp = reply.to_result().map_err(|e| {
+        ApiError::internal_because(format!("rendering a response: {}", e.internal_message))
+    })?;
+    let (parts, body) = rsp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| ApiError::internal_because(format!("collecting a response body: {e}")))?
+        .to_bytes();
+    Ok(StoredReply {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.to_string(), v.to_string())))
+            .collect(),
+        body: bytes.to_vec(),
+    })
 }
 
 enum Prepared<V> {
@@ -627,6 +842,15 @@ async fn prepare<I: Inputs>(
     }
     if let Some(policy) = op.rate_limit {
         call.rate = Some(ports.rate_limiter.check(call, policy).await?);
+    }
+    if op.if_match == Precondition::Required && call.if_match.is_none() {
+        return Err(ApiError::new(
+            "precondition_required",
+            format!(
+                "{} {} changes a resource only conditionally: send If-Match with the ETag of the version you read (GET it first), or If-Match: * to change it whatever its version",
+                op.method, op.route
+            ),
+        ));
     }
     let key = match op.idempotency {
         Idempotency::None => None,

@@ -101,8 +101,66 @@ fn regex(pattern: &str) -> Option<Regex> {
     };
     guard
         .entry(pattern.to_string())
-        .or_insert_with(|| Regex::new(pattern).ok())
+        .or_insert_with(|| Regex::new(&ecma_to_rust(pattern)).ok())
         .clone()
+}
+
+/// ECMA-262 white space and line terminators: what `\s` means in a JSON
+/// Schema `pattern` (JSON Schema §6.3.3 uses ECMA-262 regular
+/// expressions). Unicode's White_Space, which the regex crate's `\s`
+/// follows, differs: it has U+0085 and lacks U+FEFF.
+const ECMA_SPACE: &str = r"\t\n\x0B\x0C\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
+
+/// A JSON Schema (ECMA-262) pattern in the regex crate's syntax, with the
+/// shorthand classes and `.` meaning what ECMA-262 says: `\d` is `[0-9]`
+/// and `\w` `[A-Za-z0-9_]` (ASCII, not Unicode), `\s` the ECMA-262 white
+/// space, and `.` any character but a line terminator.
+pub fn ecma_to_rust(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let (positive, negative) = match next {
+                    'd' | 'D' => ("0-9".to_string(), next == 'D'),
+                    'w' | 'W' => ("A-Za-z0-9_".to_string(), next == 'W'),
+                    's' | 'S' => (ECMA_SPACE.to_string(), next == 'S'),
+                    other => {
+                        out.push('\\');
+                        out.push(other);
+                        continue;
+                    }
+                };
+                match (in_class, negative) {
+                    (true, false) => out.push_str(&positive),
+                    (true, true) => out.push_str(&format!("[^{positive}]")),
+                    (false, false) => out.push_str(&format!("[{positive}]")),
+                    (false, true) => out.push_str(&format!("[^{positive}]")),
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                // A leading `^` or `]` belongs to the class as written.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '.' if !in_class => out.push_str(r"[^\n\r\x{2028}\x{2029}]"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Every violation in `value` against `rules`, resolving `$ref`s in
@@ -589,6 +647,39 @@ fn is_date_time(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn patterns_mean_what_ecma_262_says() {
+        let email = regex("^[^@\\s]+@[^@\\s]+$").expect("compiles");
+        assert!(email.is_match("ada@example.com"));
+        assert!(!email.is_match("a da@example.com"));
+        // U+0085 is Unicode white space but not ECMA-262's: allowed here,
+        // as a JSON Schema validator allows it.
+        assert!(email.is_match("\u{85}a@b"));
+        // U+FEFF is ECMA-262 white space: refused.
+        assert!(!email.is_match("\u{feff}a@b"));
+        let digits = regex("^\\d+$").expect("compiles");
+        assert!(digits.is_match("0123"));
+        assert!(
+            !digits.is_match("\u{663}"),
+            "Arabic-Indic digits are not \\d"
+        );
+        let word = regex("^\\w+$").expect("compiles");
+        assert!(!word.is_match("é"), "\\w is ASCII");
+        let not_space = regex("^[\\S]+$").expect("compiles");
+        assert!(not_space.is_match("\u{85}x"));
+        assert!(!not_space.is_match("a b"));
+        let dot = regex("^a.b$").expect("compiles");
+        assert!(dot.is_match("a-b"));
+        assert!(!dot.is_match("a\u{2028}b"), ". stops at line terminators");
+        assert_eq!(
+            ecma_to_rust("^[A-Z]{3}$"),
+            "^[A-Z]{3}$",
+            "plain patterns are kept"
+        );
+        assert_eq!(ecma_to_rust("a\\.b\\\\"), "a\\.b\\\\", "escapes are kept");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -33,6 +33,7 @@ const fn op(idempotency: Idempotency) -> Operation {
         success_status: 201,
         rate_limit: Some(&POLICY),
         lifecycle: None,
+        if_match: Precondition::None,
         rules: OperationRules {
             components: &COMPONENTS,
             path: None,
@@ -552,4 +553,23 @@ async fn a_failed_commit_answers_500_and_abandons() {
             "observe 500 new"
         ]
     );
+}
+
+#[test]
+fn entity_tag_lists_parse_as_rfc_9110_writes_them() {
+    use orderflow_edge::pipeline::entity_tags;
+    assert_eq!(entity_tags("*"), Ok(None));
+    assert_eq!(entity_tags("\"r3\""), Ok(Some(vec!["\"r3\"".into()])));
+    assert_eq!(
+        entity_tags(" \"r3\" , W/\"r4\",\"\""),
+        Ok(Some(vec![
+            "\"r3\"".into(),
+            "W/\"r4\"".into(),
+            "\"\"".into()
+        ]))
+    );
+    for bad in ["r3", "\"r3", "\"r3\" x", "", ",", "W/r3"] {
+        assert!(entity_tags(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(row_etag(12), "\"r12\"");
 }

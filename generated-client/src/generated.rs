@@ -817,6 +817,330 @@ pub mod types {
             Default::default()
         }
     }
+    ///`GetCustomerIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetCustomerIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetCustomerIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetCustomerIfNoneMatch> for ::std::string::String {
+        fn from(value: GetCustomerIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetCustomerIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetCustomerIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetCustomerIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetCustomerIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetCustomerV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetCustomerV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetCustomerV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetCustomerV2IfNoneMatch> for ::std::string::String {
+        fn from(value: GetCustomerV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetCustomerV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetCustomerV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetCustomerV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetCustomerV2IfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetOrderIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetOrderIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetOrderIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetOrderIfNoneMatch> for ::std::string::String {
+        fn from(value: GetOrderIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetOrderIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetOrderIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetOrderIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetOrderIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetOrderV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetOrderV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetOrderV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetOrderV2IfNoneMatch> for ::std::string::String {
+        fn from(value: GetOrderV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetOrderV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetOrderV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetOrderV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetOrderV2IfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetProductIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetProductIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetProductIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetProductIfNoneMatch> for ::std::string::String {
+        fn from(value: GetProductIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetProductIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetProductIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetProductIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetProductIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`GetProductV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetProductV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for GetProductV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetProductV2IfNoneMatch> for ::std::string::String {
+        fn from(value: GetProductV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetProductV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetProductV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetProductV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetProductV2IfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`HealthStatus`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct HealthStatus {
@@ -882,6 +1206,60 @@ pub mod types {
                 })
         }
     }
+    ///`ListCustomersIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListCustomersIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListCustomersIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListCustomersIfNoneMatch> for ::std::string::String {
+        fn from(value: ListCustomersIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListCustomersIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListCustomersIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListCustomersIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListCustomersIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListCustomersV2Cursor`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -925,6 +1303,60 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ListCustomersV2Cursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListCustomersV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListCustomersV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListCustomersV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListCustomersV2IfNoneMatch> for ::std::string::String {
+        fn from(value: ListCustomersV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListCustomersV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListCustomersV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListCustomersV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListCustomersV2IfNoneMatch {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -990,6 +1422,60 @@ pub mod types {
                 })
         }
     }
+    ///`ListOrderItemsIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrderItemsIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListOrderItemsIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrderItemsIfNoneMatch> for ::std::string::String {
+        fn from(value: ListOrderItemsIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrderItemsIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrderItemsIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrderItemsIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrderItemsIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListOrderItemsV2Cursor`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1033,6 +1519,60 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ListOrderItemsV2Cursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListOrderItemsV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrderItemsV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListOrderItemsV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrderItemsV2IfNoneMatch> for ::std::string::String {
+        fn from(value: ListOrderItemsV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrderItemsV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrderItemsV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrderItemsV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrderItemsV2IfNoneMatch {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1098,6 +1638,60 @@ pub mod types {
                 })
         }
     }
+    ///`ListOrdersIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrdersIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListOrdersIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrdersIfNoneMatch> for ::std::string::String {
+        fn from(value: ListOrdersIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrdersIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrdersIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrdersIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrdersIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListOrdersV2Cursor`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1141,6 +1735,60 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ListOrdersV2Cursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListOrdersV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListOrdersV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListOrdersV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListOrdersV2IfNoneMatch> for ::std::string::String {
+        fn from(value: ListOrdersV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListOrdersV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListOrdersV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListOrdersV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListOrdersV2IfNoneMatch {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1206,6 +1854,60 @@ pub mod types {
                 })
         }
     }
+    ///`ListProductsIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListProductsIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListProductsIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListProductsIfNoneMatch> for ::std::string::String {
+        fn from(value: ListProductsIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListProductsIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListProductsIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListProductsIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListProductsIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListProductsV2Cursor`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1249,6 +1951,60 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ListProductsV2Cursor {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListProductsV2IfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListProductsV2IfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for ListProductsV2IfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListProductsV2IfNoneMatch> for ::std::string::String {
+        fn from(value: ListProductsV2IfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListProductsV2IfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListProductsV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListProductsV2IfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListProductsV2IfNoneMatch {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -2251,6 +3007,330 @@ Never a JSON number, so no client parses it as a float.
     impl ProductV2 {
         pub fn builder() -> builder::ProductV2 {
             Default::default()
+        }
+    }
+    ///`TransitionOrderIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TransitionOrderIfMatch(::std::string::String);
+    impl ::std::ops::Deref for TransitionOrderIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TransitionOrderIfMatch> for ::std::string::String {
+        fn from(value: TransitionOrderIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TransitionOrderIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TransitionOrderIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TransitionOrderIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransitionOrderIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`TransitionOrderV2IfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TransitionOrderV2IfMatch(::std::string::String);
+    impl ::std::ops::Deref for TransitionOrderV2IfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TransitionOrderV2IfMatch> for ::std::string::String {
+        fn from(value: TransitionOrderV2IfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TransitionOrderV2IfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TransitionOrderV2IfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TransitionOrderV2IfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TransitionOrderV2IfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UpdateCustomerIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UpdateCustomerIfMatch(::std::string::String);
+    impl ::std::ops::Deref for UpdateCustomerIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateCustomerIfMatch> for ::std::string::String {
+        fn from(value: UpdateCustomerIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateCustomerIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateCustomerIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateCustomerIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateCustomerIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UpdateCustomerV2IfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UpdateCustomerV2IfMatch(::std::string::String);
+    impl ::std::ops::Deref for UpdateCustomerV2IfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateCustomerV2IfMatch> for ::std::string::String {
+        fn from(value: UpdateCustomerV2IfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateCustomerV2IfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateCustomerV2IfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateCustomerV2IfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateCustomerV2IfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UpdateProductIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UpdateProductIfMatch(::std::string::String);
+    impl ::std::ops::Deref for UpdateProductIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateProductIfMatch> for ::std::string::String {
+        fn from(value: UpdateProductIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateProductIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateProductIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateProductIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateProductIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`UpdateProductV2IfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UpdateProductV2IfMatch(::std::string::String);
+    impl ::std::ops::Deref for UpdateProductV2IfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateProductV2IfMatch> for ::std::string::String {
+        fn from(value: UpdateProductV2IfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateProductV2IfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateProductV2IfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateProductV2IfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateProductV2IfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     /// Types for composing complex structures.
@@ -5138,10 +6218,12 @@ valid, so any other string, however well-formed, is a 400
 `invalid_cursor`. Omit it for the first page.
 
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_customers()
     .cursor(cursor)
     .limit(limit)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5188,9 +6270,11 @@ Sends a `GET` request to `/v1/customers/{customer_id}`
 
 Arguments:
 - `customer_id`: The customer's id (`cus_` prefix).
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.get_customer()
     .customer_id(customer_id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5208,10 +6292,12 @@ Sends a `PATCH` request to `/v1/customers/{customer_id}`
 
 Arguments:
 - `customer_id`: The customer's id (`cus_` prefix).
+- `if_match`: Change the resource only if it is still at this ETag (the one you read): otherwise 412 Precondition Failed, and nothing changes (RFC 9110 §13.1.1). `*` matches any version. Optional in v1; v2 requires it.
 - `body`
 ```ignore
 let response = client.update_customer()
     .customer_id(customer_id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5301,11 +6387,13 @@ valid, so any other string, however well-formed, is a 400
 `invalid_cursor`. Omit it for the first page.
 
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_products()
     .active(active)
     .cursor(cursor)
     .limit(limit)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5341,9 +6429,11 @@ Sends a `GET` request to `/v1/products/{product_id}`
 
 Arguments:
 - `product_id`: The product's id (`prd_` prefix).
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.get_product()
     .product_id(product_id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5364,10 +6454,12 @@ Sends a `PATCH` request to `/v1/products/{product_id}`
 
 Arguments:
 - `product_id`: The product's id (`prd_` prefix).
+- `if_match`: Change the resource only if it is still at this ETag (the one you read): otherwise 412 Precondition Failed, and nothing changes (RFC 9110 §13.1.1). `*` matches any version. Optional in v1; v2 requires it.
 - `body`
 ```ignore
 let response = client.update_product()
     .product_id(product_id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5396,12 +6488,14 @@ valid, so any other string, however well-formed, is a 400
 - `customer_id`: Only orders of this customer.
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
 - `status`: Only orders in this status.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_orders()
     .cursor(cursor)
     .customer_id(customer_id)
     .limit(limit)
     .status(status)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5454,9 +6548,11 @@ Sends a `GET` request to `/v1/orders/{order_id}`
 
 Arguments:
 - `order_id`: The order's id (`ord_` prefix).
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.get_order()
     .order_id(order_id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5480,11 +6576,13 @@ valid, so any other string, however well-formed, is a 400
 `invalid_cursor`. Omit it for the first page.
 
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_order_items()
     .order_id(order_id)
     .cursor(cursor)
     .limit(limit)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5507,10 +6605,12 @@ Sends a `POST` request to `/v1/orders/{order_id}/transitions`
 
 Arguments:
 - `order_id`: The order's id (`ord_` prefix).
+- `if_match`: Change the resource only if it is still at this ETag (the one you read): otherwise 412 Precondition Failed, and nothing changes (RFC 9110 §13.1.1). `*` matches any version. Optional in v1; v2 requires it.
 - `body`
 ```ignore
 let response = client.transition_order()
     .order_id(order_id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5534,10 +6634,12 @@ valid, so any other string, however well-formed, is a 400
 `invalid_cursor`. Omit it for the first page.
 
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_customers_v2()
     .cursor(cursor)
     .limit(limit)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5578,9 +6680,11 @@ Sends a `GET` request to `/v2/customers/{customer_id}`
 
 Arguments:
 - `customer_id`: The customer's id (`cus_` prefix).
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.get_customer_v2()
     .customer_id(customer_id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5595,10 +6699,12 @@ Sends a `PATCH` request to `/v2/customers/{customer_id}`
 
 Arguments:
 - `customer_id`: The customer's id (`cus_` prefix).
+- `if_match`: Required: the ETag of the version you read (GET the resource first), so that two clients changing it at once cannot overwrite each other. A stale one is a 412 and nothing changes; `*` changes it whatever its version (RFC 9110 §13.1.1). Without the header the answer is 428.
 - `body`
 ```ignore
 let response = client.update_customer_v2()
     .customer_id(customer_id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5676,11 +6782,13 @@ valid, so any other string, however well-formed, is a 400
 `invalid_cursor`. Omit it for the first page.
 
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_products_v2()
     .active(active)
     .cursor(cursor)
     .limit(limit)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5710,9 +6818,11 @@ Sends a `GET` request to `/v2/products/{product_id}`
 
 Arguments:
 - `product_id`: The product's id (`prd_` prefix).
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.get_product_v2()
     .product_id(product_id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5730,10 +6840,12 @@ Sends a `PATCH` request to `/v2/products/{product_id}`
 
 Arguments:
 - `product_id`: The product's id (`prd_` prefix).
+- `if_match`: Required: the ETag of the version you read (GET the resource first), so that two clients changing it at once cannot overwrite each other. A stale one is a 412 and nothing changes; `*` changes it whatever its version (RFC 9110 §13.1.1). Without the header the answer is 428.
 - `body`
 ```ignore
 let response = client.update_product_v2()
     .product_id(product_id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5759,12 +6871,14 @@ valid, so any other string, however well-formed, is a 400
 - `customer_id`: Only orders of this customer.
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
 - `status`: Only orders in this status.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_orders_v2()
     .cursor(cursor)
     .customer_id(customer_id)
     .limit(limit)
     .status(status)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5811,9 +6925,11 @@ Sends a `GET` request to `/v2/orders/{order_id}`
 
 Arguments:
 - `order_id`: The order's id (`ord_` prefix).
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.get_order_v2()
     .order_id(order_id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5834,11 +6950,13 @@ valid, so any other string, however well-formed, is a 400
 `invalid_cursor`. Omit it for the first page.
 
 - `limit`: Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+- `if_none_match`: The ETag of the copy you hold (or `*`): when it still matches, the answer is 304 Not Modified with no body (RFC 9110 §13.1.2).
 ```ignore
 let response = client.list_order_items_v2()
     .order_id(order_id)
     .cursor(cursor)
     .limit(limit)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -5858,10 +6976,12 @@ Sends a `POST` request to `/v2/orders/{order_id}/transitions`
 
 Arguments:
 - `order_id`: The order's id (`ord_` prefix).
+- `if_match`: Required: the ETag of the version you read (GET the resource first), so that two clients changing it at once cannot overwrite each other. A stale one is a 412 and nothing changes; `*` changes it whatever its version (RFC 9110 §13.1.1). Without the header the answer is 428.
 - `body`
 ```ignore
 let response = client.transition_order_v2()
     .order_id(order_id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -5990,6 +7110,7 @@ pub mod builder {
         client: &'a super::Client,
         cursor: Result<Option<types::ListCustomersCursor>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<types::ListCustomersIfNoneMatch>, String>,
     }
     impl<'a> ListCustomers<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -5997,6 +7118,7 @@ pub mod builder {
                 client: client,
                 cursor: Ok(None),
                 limit: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn cursor<V>(mut self, value: V) -> Self
@@ -6024,15 +7146,29 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListCustomersIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListCustomersIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/customers`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CustomerPage>, Error<types::Problem>> {
-            let Self { client, cursor, limit } = self;
+            let Self { client, cursor, limit, if_none_match } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/customers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6040,6 +7176,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6271,12 +7410,14 @@ pub mod builder {
     pub struct GetCustomer<'a> {
         client: &'a super::Client,
         customer_id: Result<::std::string::String, String>,
+        if_none_match: Result<Option<types::GetCustomerIfNoneMatch>, String>,
     }
     impl<'a> GetCustomer<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 customer_id: Err("customer_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn customer_id<V>(mut self, value: V) -> Self
@@ -6291,17 +7432,31 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetCustomerIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetCustomerIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/customers/{customer_id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, customer_id } = self;
+            let Self { client, customer_id, if_none_match } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/customers/{}", client.baseurl, encode_path(& customer_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6309,6 +7464,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6374,6 +7532,7 @@ pub mod builder {
     pub struct UpdateCustomer<'a> {
         client: &'a super::Client,
         customer_id: Result<::std::string::String, String>,
+        if_match: Result<Option<types::UpdateCustomerIfMatch>, String>,
         body: Result<types::builder::CustomerUpdate, String>,
     }
     impl<'a> UpdateCustomer<'a> {
@@ -6381,6 +7540,7 @@ pub mod builder {
             Self {
                 client: client,
                 customer_id: Err("customer_id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6392,6 +7552,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for customer_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateCustomerIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `UpdateCustomerIfMatch` for if_match failed"
                         .to_string()
                 });
             self
@@ -6424,8 +7597,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, customer_id, body } = self;
+            let Self { client, customer_id, if_match, body } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CustomerUpdate::try_from(v).map_err(|e| e.to_string())
@@ -6435,7 +7609,7 @@ pub mod builder {
                 "{}/v1/customers/{}", client.baseurl, encode_path(& customer_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6443,6 +7617,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6499,6 +7676,13 @@ pub mod builder {
                     )
                 }
                 410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6890,6 +8074,7 @@ pub mod builder {
         active: Result<Option<bool>, String>,
         cursor: Result<Option<types::ListProductsCursor>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<types::ListProductsIfNoneMatch>, String>,
     }
     impl<'a> ListProducts<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6898,6 +8083,7 @@ pub mod builder {
                 active: Ok(None),
                 cursor: Ok(None),
                 limit: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn active<V>(mut self, value: V) -> Self
@@ -6935,16 +8121,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListProductsIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListProductsIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/products`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProductPage>, Error<types::Problem>> {
-            let Self { client, active, cursor, limit } = self;
+            let Self { client, active, cursor, limit, if_none_match } = self;
             let active = active.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/products", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6952,6 +8152,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7156,12 +8359,14 @@ pub mod builder {
     pub struct GetProduct<'a> {
         client: &'a super::Client,
         product_id: Result<::std::string::String, String>,
+        if_none_match: Result<Option<types::GetProductIfNoneMatch>, String>,
     }
     impl<'a> GetProduct<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 product_id: Err("product_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn product_id<V>(mut self, value: V) -> Self
@@ -7176,17 +8381,31 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetProductIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetProductIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/products/{product_id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Product>, Error<types::Problem>> {
-            let Self { client, product_id } = self;
+            let Self { client, product_id, if_none_match } = self;
             let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/products/{}", client.baseurl, encode_path(& product_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7194,6 +8413,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7259,6 +8481,7 @@ pub mod builder {
     pub struct UpdateProduct<'a> {
         client: &'a super::Client,
         product_id: Result<::std::string::String, String>,
+        if_match: Result<Option<types::UpdateProductIfMatch>, String>,
         body: Result<types::builder::ProductUpdate, String>,
     }
     impl<'a> UpdateProduct<'a> {
@@ -7266,6 +8489,7 @@ pub mod builder {
             Self {
                 client: client,
                 product_id: Err("product_id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -7277,6 +8501,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for product_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateProductIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `UpdateProductIfMatch` for if_match failed"
                         .to_string()
                 });
             self
@@ -7307,8 +8544,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Product>, Error<types::Problem>> {
-            let Self { client, product_id, body } = self;
+            let Self { client, product_id, if_match, body } = self;
             let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ProductUpdate::try_from(v).map_err(|e| e.to_string())
@@ -7318,7 +8556,7 @@ pub mod builder {
                 "{}/v1/products/{}", client.baseurl, encode_path(& product_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7326,6 +8564,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7381,6 +8622,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -7423,6 +8671,7 @@ pub mod builder {
         customer_id: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
         status: Result<Option<types::OrderStatus>, String>,
+        if_none_match: Result<Option<types::ListOrdersIfNoneMatch>, String>,
     }
     impl<'a> ListOrders<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7432,6 +8681,7 @@ pub mod builder {
                 customer_id: Ok(None),
                 limit: Ok(None),
                 status: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn cursor<V>(mut self, value: V) -> Self
@@ -7484,17 +8734,31 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListOrdersIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListOrdersIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/orders`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderPage>, Error<types::Problem>> {
-            let Self { client, cursor, customer_id, limit, status } = self;
+            let Self { client, cursor, customer_id, limit, status, if_none_match } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7502,6 +8766,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7729,12 +8996,14 @@ pub mod builder {
     pub struct GetOrder<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
+        if_none_match: Result<Option<types::GetOrderIfNoneMatch>, String>,
     }
     impl<'a> GetOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 order_id: Err("order_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -7749,16 +9018,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetOrderIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetOrderIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/orders/{order_id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, order_id } = self;
+            let Self { client, order_id, if_none_match } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/orders/{}", client.baseurl, encode_path(& order_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7766,6 +9049,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7833,6 +9119,7 @@ pub mod builder {
         order_id: Result<::std::string::String, String>,
         cursor: Result<Option<types::ListOrderItemsCursor>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<types::ListOrderItemsIfNoneMatch>, String>,
     }
     impl<'a> ListOrderItems<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -7841,6 +9128,7 @@ pub mod builder {
                 order_id: Err("order_id was not initialized".to_string()),
                 cursor: Ok(None),
                 limit: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -7880,19 +9168,33 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListOrderItemsIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListOrderItemsIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v1/orders/{order_id}/items`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderItemPage>, Error<types::Problem>> {
-            let Self { client, order_id, cursor, limit } = self;
+            let Self { client, order_id, cursor, limit, if_none_match } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v1/orders/{}/items", client.baseurl, encode_path(& order_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7900,6 +9202,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7967,6 +9272,7 @@ pub mod builder {
     pub struct TransitionOrder<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
+        if_match: Result<Option<types::TransitionOrderIfMatch>, String>,
         body: Result<types::builder::OrderTransition, String>,
     }
     impl<'a> TransitionOrder<'a> {
@@ -7974,6 +9280,7 @@ pub mod builder {
             Self {
                 client: client,
                 order_id: Err("order_id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -7985,6 +9292,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for order_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TransitionOrderIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `TransitionOrderIfMatch` for if_match failed"
                         .to_string()
                 });
             self
@@ -8017,8 +9337,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, order_id, body } = self;
+            let Self { client, order_id, if_match, body } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::OrderTransition::try_from(v).map_err(|e| e.to_string())
@@ -8028,7 +9349,7 @@ pub mod builder {
                 "{}/v1/orders/{}/transitions", client.baseurl, encode_path(& order_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -8036,6 +9357,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8098,6 +9422,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8131,6 +9462,7 @@ pub mod builder {
         client: &'a super::Client,
         cursor: Result<Option<types::ListCustomersV2Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<types::ListCustomersV2IfNoneMatch>, String>,
     }
     impl<'a> ListCustomersV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8138,6 +9470,7 @@ pub mod builder {
                 client: client,
                 cursor: Ok(None),
                 limit: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn cursor<V>(mut self, value: V) -> Self
@@ -8165,15 +9498,29 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListCustomersV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListCustomersV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/customers`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CustomerPage>, Error<types::Problem>> {
-            let Self { client, cursor, limit } = self;
+            let Self { client, cursor, limit, if_none_match } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v2/customers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -8181,6 +9528,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8398,12 +9748,14 @@ pub mod builder {
     pub struct GetCustomerV2<'a> {
         client: &'a super::Client,
         customer_id: Result<::std::string::String, String>,
+        if_none_match: Result<Option<types::GetCustomerV2IfNoneMatch>, String>,
     }
     impl<'a> GetCustomerV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 customer_id: Err("customer_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn customer_id<V>(mut self, value: V) -> Self
@@ -8418,17 +9770,31 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetCustomerV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetCustomerV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/customers/{customer_id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, customer_id } = self;
+            let Self { client, customer_id, if_none_match } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v2/customers/{}", client.baseurl, encode_path(& customer_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -8436,6 +9802,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8494,6 +9863,7 @@ pub mod builder {
     pub struct UpdateCustomerV2<'a> {
         client: &'a super::Client,
         customer_id: Result<::std::string::String, String>,
+        if_match: Result<types::UpdateCustomerV2IfMatch, String>,
         body: Result<types::builder::CustomerUpdate, String>,
     }
     impl<'a> UpdateCustomerV2<'a> {
@@ -8501,6 +9871,7 @@ pub mod builder {
             Self {
                 client: client,
                 customer_id: Err("customer_id was not initialized".to_string()),
+                if_match: Err("if_match was not initialized".to_string()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -8512,6 +9883,18 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for customer_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateCustomerV2IfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `UpdateCustomerV2IfMatch` for if_match failed"
                         .to_string()
                 });
             self
@@ -8544,8 +9927,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, customer_id, body } = self;
+            let Self { client, customer_id, if_match, body } = self;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CustomerUpdate::try_from(v).map_err(|e| e.to_string())
@@ -8555,7 +9939,7 @@ pub mod builder {
                 "{}/v2/customers/{}", client.baseurl, encode_path(& customer_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -8563,6 +9947,7 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            header_map.append("If-Match", if_match.to_string().try_into()?);
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8618,6 +10003,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -8633,6 +10025,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -8982,6 +10381,7 @@ pub mod builder {
         active: Result<Option<bool>, String>,
         cursor: Result<Option<types::ListProductsV2Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<types::ListProductsV2IfNoneMatch>, String>,
     }
     impl<'a> ListProductsV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -8990,6 +10390,7 @@ pub mod builder {
                 active: Ok(None),
                 cursor: Ok(None),
                 limit: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn active<V>(mut self, value: V) -> Self
@@ -9027,16 +10428,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListProductsV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListProductsV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/products`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProductPageV2>, Error<types::Problem>> {
-            let Self { client, active, cursor, limit } = self;
+            let Self { client, active, cursor, limit, if_none_match } = self;
             let active = active.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v2/products", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -9044,6 +10459,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -9236,12 +10654,14 @@ pub mod builder {
     pub struct GetProductV2<'a> {
         client: &'a super::Client,
         product_id: Result<::std::string::String, String>,
+        if_none_match: Result<Option<types::GetProductV2IfNoneMatch>, String>,
     }
     impl<'a> GetProductV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 product_id: Err("product_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn product_id<V>(mut self, value: V) -> Self
@@ -9256,17 +10676,31 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetProductV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetProductV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/products/{product_id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProductV2>, Error<types::Problem>> {
-            let Self { client, product_id } = self;
+            let Self { client, product_id, if_none_match } = self;
             let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v2/products/{}", client.baseurl, encode_path(& product_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -9274,6 +10708,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -9332,6 +10769,7 @@ pub mod builder {
     pub struct UpdateProductV2<'a> {
         client: &'a super::Client,
         product_id: Result<::std::string::String, String>,
+        if_match: Result<types::UpdateProductV2IfMatch, String>,
         body: Result<types::builder::ProductUpdateV2, String>,
     }
     impl<'a> UpdateProductV2<'a> {
@@ -9339,6 +10777,7 @@ pub mod builder {
             Self {
                 client: client,
                 product_id: Err("product_id was not initialized".to_string()),
+                if_match: Err("if_match was not initialized".to_string()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -9350,6 +10789,18 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for product_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateProductV2IfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `UpdateProductV2IfMatch` for if_match failed"
                         .to_string()
                 });
             self
@@ -9382,8 +10833,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ProductV2>, Error<types::Problem>> {
-            let Self { client, product_id, body } = self;
+            let Self { client, product_id, if_match, body } = self;
             let product_id = product_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ProductUpdateV2::try_from(v).map_err(|e| e.to_string())
@@ -9393,7 +10845,7 @@ pub mod builder {
                 "{}/v2/products/{}", client.baseurl, encode_path(& product_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -9401,6 +10853,7 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            header_map.append("If-Match", if_match.to_string().try_into()?);
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -9449,6 +10902,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -9464,6 +10924,13 @@ pub mod builder {
                     )
                 }
                 422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -9491,6 +10958,7 @@ pub mod builder {
         customer_id: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
         status: Result<Option<types::OrderStatus>, String>,
+        if_none_match: Result<Option<types::ListOrdersV2IfNoneMatch>, String>,
     }
     impl<'a> ListOrdersV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9500,6 +10968,7 @@ pub mod builder {
                 customer_id: Ok(None),
                 limit: Ok(None),
                 status: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn cursor<V>(mut self, value: V) -> Self
@@ -9552,17 +11021,31 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListOrdersV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListOrdersV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/orders`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderPageV2>, Error<types::Problem>> {
-            let Self { client, cursor, customer_id, limit, status } = self;
+            let Self { client, cursor, customer_id, limit, status, if_none_match } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let customer_id = customer_id.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v2/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -9570,6 +11053,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -9783,12 +11269,14 @@ pub mod builder {
     pub struct GetOrderV2<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
+        if_none_match: Result<Option<types::GetOrderV2IfNoneMatch>, String>,
     }
     impl<'a> GetOrderV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 order_id: Err("order_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -9803,16 +11291,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::GetOrderV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `GetOrderV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/orders/{order_id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderV2>, Error<types::Problem>> {
-            let Self { client, order_id } = self;
+            let Self { client, order_id, if_none_match } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v2/orders/{}", client.baseurl, encode_path(& order_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -9820,6 +11322,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -9880,6 +11385,7 @@ pub mod builder {
         order_id: Result<::std::string::String, String>,
         cursor: Result<Option<types::ListOrderItemsV2Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<types::ListOrderItemsV2IfNoneMatch>, String>,
     }
     impl<'a> ListOrderItemsV2<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9888,6 +11394,7 @@ pub mod builder {
                 order_id: Err("order_id was not initialized".to_string()),
                 cursor: Ok(None),
                 limit: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn order_id<V>(mut self, value: V) -> Self
@@ -9928,19 +11435,33 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListOrderItemsV2IfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ListOrderItemsV2IfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/v2/orders/{order_id}/items`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderItemPageV2>, Error<types::Problem>> {
-            let Self { client, order_id, cursor, limit } = self;
+            let Self { client, order_id, cursor, limit, if_none_match } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/v2/orders/{}/items", client.baseurl, encode_path(& order_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -9948,6 +11469,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -10008,6 +11532,7 @@ pub mod builder {
     pub struct TransitionOrderV2<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
+        if_match: Result<types::TransitionOrderV2IfMatch, String>,
         body: Result<types::builder::OrderTransition, String>,
     }
     impl<'a> TransitionOrderV2<'a> {
@@ -10015,6 +11540,7 @@ pub mod builder {
             Self {
                 client: client,
                 order_id: Err("order_id was not initialized".to_string()),
+                if_match: Err("if_match was not initialized".to_string()),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -10026,6 +11552,18 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: std :: string :: String` for order_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TransitionOrderV2IfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `TransitionOrderV2IfMatch` for if_match failed"
                         .to_string()
                 });
             self
@@ -10058,8 +11596,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderV2>, Error<types::Problem>> {
-            let Self { client, order_id, body } = self;
+            let Self { client, order_id, if_match, body } = self;
             let order_id = order_id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::OrderTransition::try_from(v).map_err(|e| e.to_string())
@@ -10069,7 +11608,7 @@ pub mod builder {
                 "{}/v2/orders/{}/transitions", client.baseurl, encode_path(& order_id
                 .to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -10077,6 +11616,7 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            header_map.append("If-Match", if_match.to_string().try_into()?);
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -10132,6 +11672,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -10140,6 +11687,13 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                428u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -16,7 +16,7 @@
 pub mod api;
 
 pub use api::*;
-pub use orderflow_edge::{self as edge, ApiError, Call, Created, Principal, Reply};
+pub use orderflow_edge::{self as edge, ApiError, Call, Created, Principal, Reply, Tagged};
 
 /// The source spec, served verbatim at `/openapi.yaml`.
 pub const SPEC_YAML: &str = include_str!("../../spec/orderflow.yaml");

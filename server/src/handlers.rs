@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use orderflow_server_api::types as t;
-use orderflow_server_api::{ApiError, Call, Created, OrderFlowHandlers, Principal};
+use orderflow_server_api::{ApiError, Call, Created, OrderFlowHandlers, Principal, Tagged};
 use slog::{Logger, error};
 use tokio::sync::Semaphore;
 
@@ -152,6 +152,13 @@ impl App {
                 error!(self.log, "storage failure"; "request_id" => &call.request_id, "operation" => call.op.operation_id, "cause" => cause);
                 ApiError::internal()
             }
+            StoreError::Stale { what, id, current } => ApiError::new(
+                "precondition_failed",
+                format!(
+                    "{what} '{id}' is at a newer version ({}) than If-Match names; nothing changed. GET it again and retry with its ETag if the change still makes sense",
+                    orderflow_server_api::edge::row_etag(current)
+                ),
+            ),
             StoreError::Unavailable(cause) => {
                 error!(self.log, "database unavailable"; "request_id" => &call.request_id, "operation" => call.op.operation_id, "cause" => cause);
                 unavailable()
@@ -175,6 +182,40 @@ impl App {
 
     fn next(&self, next_after: Option<i64>, kind: &str, fingerprint: &str) -> Option<String> {
         next_after.map(|a| cursor::encode(&self.cursor_secret, kind, fingerprint, a))
+    }
+}
+
+/// A value with the strong ETag of its row version.
+fn tagged<T>(version: i64, value: T) -> Tagged<T> {
+    Tagged {
+        etag: orderflow_server_api::edge::row_etag(version),
+        value,
+    }
+}
+
+/// The ETag of a list page: a digest of its items' ids and versions and of
+/// the next cursor, so it changes exactly when the page would.
+fn list_etag<'a>(items: impl Iterator<Item = (&'a str, i64)>, next: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (id, version) in items {
+        h.update(id.as_bytes());
+        h.update(b"\x1f");
+        h.update(version.to_le_bytes());
+        h.update(b"\x1e");
+    }
+    h.update(next.unwrap_or("").as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"l{hex}\"")
+}
+
+/// Retags a v1 value as its v2 representation (the same row, so the same
+/// version).
+pub(crate) fn retag<A, B>(t: Tagged<A>, f: impl FnOnce(A) -> B) -> Tagged<B> {
+    Tagged {
+        etag: t.etag,
+        value: f(t.value),
     }
 }
 
@@ -335,15 +376,23 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         query: t::ListCustomersQuery,
-    ) -> Result<t::CustomerPage, ApiError> {
+    ) -> Result<Tagged<t::CustomerPage>, ApiError> {
         admin(call)?;
         let fp = "{}";
         let after = self.after(&query.cursor, "customers", fp)?;
         let req = page(query.limit, after);
         let p = self.db(call, move |s| s.list_customers(req)).await?;
-        Ok(t::CustomerPage {
-            next_cursor: self.next(p.next_after, "customers", fp),
-            data: p.rows.into_iter().map(customer).collect(),
+        let next_cursor = self.next(p.next_after, "customers", fp);
+        let etag = list_etag(
+            p.rows.iter().map(|c| (c.id.as_str(), c.version)),
+            next_cursor.as_deref(),
+        );
+        Ok(Tagged {
+            etag,
+            value: t::CustomerPage {
+                next_cursor,
+                data: p.rows.into_iter().map(customer).collect(),
+            },
         })
     }
 
@@ -368,14 +417,15 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         path: t::GetCustomerPath,
-    ) -> Result<t::Customer, ApiError> {
+    ) -> Result<Tagged<t::Customer>, ApiError> {
         if let Some(own) = confined_to(call)?
             && own != path.customer_id
         {
             return Err(ApiError::not_found("customer", &path.customer_id));
         }
         let id = path.customer_id;
-        Ok(customer(self.db(call, move |s| s.get_customer(&id)).await?))
+        let c = self.db(call, move |s| s.get_customer(&id)).await?;
+        Ok(tagged(c.version, customer(c)))
     }
 
     async fn update_customer(
@@ -383,17 +433,20 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::UpdateCustomerPath,
         body: t::CustomerUpdate,
-    ) -> Result<t::Customer, ApiError> {
+    ) -> Result<Tagged<t::Customer>, ApiError> {
         admin(call)?;
         let patch = CustomerPatch {
             name: body.name.map(|n| n.trim().to_string()),
             email: body.email.map(|e| e.trim().to_string()),
         };
         let id = path.customer_id;
-        Ok(customer(
-            self.db(call, move |s| s.update_customer(&id, &patch))
-                .await?,
-        ))
+        let expected = call.expected_versions()?;
+        let c = self
+            .db(call, move |s| {
+                s.update_customer_if(&id, &patch, expected.as_deref())
+            })
+            .await?;
+        Ok(tagged(c.version, customer(c)))
     }
 
     async fn create_api_key(
@@ -445,7 +498,7 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         query: t::ListProductsQuery,
-    ) -> Result<t::ProductPage, ApiError> {
+    ) -> Result<Tagged<t::ProductPage>, ApiError> {
         let filter = ProductFilter {
             active: query.active,
         };
@@ -453,9 +506,17 @@ impl OrderFlowHandlers for App {
         let after = self.after(&query.cursor, "products", &fp)?;
         let req = page(query.limit, after);
         let p = self.db(call, move |s| s.list_products(filter, req)).await?;
-        Ok(t::ProductPage {
-            next_cursor: self.next(p.next_after, "products", &fp),
-            data: p.rows.into_iter().map(product).collect(),
+        let next_cursor = self.next(p.next_after, "products", &fp);
+        let etag = list_etag(
+            p.rows.iter().map(|r| (r.id.as_str(), r.version)),
+            next_cursor.as_deref(),
+        );
+        Ok(Tagged {
+            etag,
+            value: t::ProductPage {
+                next_cursor,
+                data: p.rows.into_iter().map(product).collect(),
+            },
         })
     }
 
@@ -485,9 +546,10 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         path: t::GetProductPath,
-    ) -> Result<t::Product, ApiError> {
+    ) -> Result<Tagged<t::Product>, ApiError> {
         let id = path.product_id;
-        Ok(product(self.db(call, move |s| s.get_product(&id)).await?))
+        let p = self.db(call, move |s| s.get_product(&id)).await?;
+        Ok(tagged(p.version, product(p)))
     }
 
     async fn update_product(
@@ -495,7 +557,7 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::UpdateProductPath,
         body: t::ProductUpdate,
-    ) -> Result<t::Product, ApiError> {
+    ) -> Result<Tagged<t::Product>, ApiError> {
         admin(call)?;
         let patch = ProductPatch {
             name: body.name.map(|n| n.trim().to_string()),
@@ -506,17 +568,20 @@ impl OrderFlowHandlers for App {
             active: body.active,
         };
         let id = path.product_id;
-        Ok(product(
-            self.db(call, move |s| s.update_product(&id, &patch))
-                .await?,
-        ))
+        let expected = call.expected_versions()?;
+        let p = self
+            .db(call, move |s| {
+                s.update_product_if(&id, &patch, expected.as_deref())
+            })
+            .await?;
+        Ok(tagged(p.version, product(p)))
     }
 
     async fn list_orders(
         &self,
         call: &Call,
         query: t::ListOrdersQuery,
-    ) -> Result<t::OrderPage, ApiError> {
+    ) -> Result<Tagged<t::OrderPage>, ApiError> {
         let customer_id = match (confined_to(call)?, query.customer_id) {
             (None, filter) => filter,
             (Some(own), None) => Some(own),
@@ -536,9 +601,17 @@ impl OrderFlowHandlers for App {
         let req = page(query.limit, after);
         let f = filter.clone();
         let p = self.db(call, move |s| s.list_orders(&f, req)).await?;
-        Ok(t::OrderPage {
-            next_cursor: self.next(p.next_after, "orders", &fp),
-            data: p.rows.into_iter().map(order).collect(),
+        let next_cursor = self.next(p.next_after, "orders", &fp);
+        let etag = list_etag(
+            p.rows.iter().map(|o| (o.id.as_str(), o.version)),
+            next_cursor.as_deref(),
+        );
+        Ok(Tagged {
+            etag,
+            value: t::OrderPage {
+                next_cursor,
+                data: p.rows.into_iter().map(order).collect(),
+            },
         })
     }
 
@@ -580,13 +653,17 @@ impl OrderFlowHandlers for App {
         })
     }
 
-    async fn get_order(&self, call: &Call, path: t::GetOrderPath) -> Result<t::Order, ApiError> {
+    async fn get_order(
+        &self,
+        call: &Call,
+        path: t::GetOrderPath,
+    ) -> Result<Tagged<t::Order>, ApiError> {
         let visible_to = confined_to(call)?;
         let id = path.order_id;
-        Ok(order(
-            self.db(call, move |s| s.get_order(&id, visible_to.as_deref()))
-                .await?,
-        ))
+        let o = self
+            .db(call, move |s| s.get_order(&id, visible_to.as_deref()))
+            .await?;
+        Ok(tagged(o.version, order(o)))
     }
 
     async fn list_order_items(
@@ -594,7 +671,7 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::ListOrderItemsPath,
         query: t::ListOrderItemsQuery,
-    ) -> Result<t::OrderItemPage, ApiError> {
+    ) -> Result<Tagged<t::OrderItemPage>, ApiError> {
         let visible_to = confined_to(call)?;
         let kind = format!("order_items:{}", path.order_id);
         let after = self.after(&query.cursor, &kind, "{}")?;
@@ -605,9 +682,19 @@ impl OrderFlowHandlers for App {
                 s.list_order_items(&id, visible_to.as_deref(), req)
             })
             .await?;
-        Ok(t::OrderItemPage {
-            next_cursor: self.next(p.next_after, &kind, "{}"),
-            data: p.rows.into_iter().map(item).collect(),
+        let next_cursor = self.next(p.next_after, &kind, "{}");
+        // An order's lines never change after it is placed: the page is
+        // named by its order and line numbers.
+        let etag = list_etag(
+            p.rows.iter().map(|i| (kind.as_str(), i64::from(i.line))),
+            next_cursor.as_deref(),
+        );
+        Ok(Tagged {
+            etag,
+            value: t::OrderItemPage {
+                next_cursor,
+                data: p.rows.into_iter().map(item).collect(),
+            },
         })
     }
 
@@ -616,7 +703,7 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::TransitionOrderPath,
         body: t::OrderTransition,
-    ) -> Result<t::Order, ApiError> {
+    ) -> Result<Tagged<t::Order>, ApiError> {
         let visible_to = confined_to(call)?;
         let to = status_in(body.to);
         if visible_to.is_some() && to != OrderStatus::Cancelled {
@@ -625,12 +712,13 @@ impl OrderFlowHandlers for App {
             ));
         }
         let id = path.order_id;
-        Ok(order(
-            self.db(call, move |s| {
-                s.transition_order(&id, to, visible_to.as_deref())
+        let expected = call.expected_versions()?;
+        let o = self
+            .db(call, move |s| {
+                s.transition_order_if(&id, to, visible_to.as_deref(), expected.as_deref())
             })
-            .await?,
-        ))
+            .await?;
+        Ok(tagged(o.version, order(o)))
     }
 
     // ---- /v2: each operation is its v1 twin with money as a decimal
@@ -640,7 +728,7 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         q: t::ListCustomersV2Query,
-    ) -> Result<t::CustomerPage, ApiError> {
+    ) -> Result<Tagged<t::CustomerPage>, ApiError> {
         let q = t::ListCustomersQuery {
             cursor: q.cursor,
             limit: q.limit,
@@ -664,7 +752,7 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         path: t::GetCustomerV2Path,
-    ) -> Result<t::Customer, ApiError> {
+    ) -> Result<Tagged<t::Customer>, ApiError> {
         let path = t::GetCustomerPath {
             customer_id: path.customer_id,
         };
@@ -676,7 +764,7 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::UpdateCustomerV2Path,
         body: t::CustomerUpdate,
-    ) -> Result<t::Customer, ApiError> {
+    ) -> Result<Tagged<t::Customer>, ApiError> {
         let path = t::UpdateCustomerPath {
             customer_id: path.customer_id,
         };
@@ -718,17 +806,17 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         q: t::ListProductsV2Query,
-    ) -> Result<t::ProductPageV2, ApiError> {
+    ) -> Result<Tagged<t::ProductPageV2>, ApiError> {
         let q = t::ListProductsQuery {
             active: q.active,
             cursor: q.cursor,
             limit: q.limit,
         };
         let p = self.list_products(call, q).await?;
-        Ok(t::ProductPageV2 {
+        Ok(retag(p, |p| t::ProductPageV2 {
             data: p.data.into_iter().map(v2::product).collect(),
             next_cursor: p.next_cursor,
-        })
+        }))
     }
 
     async fn create_product_v2(
@@ -753,11 +841,11 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         path: t::GetProductV2Path,
-    ) -> Result<t::ProductV2, ApiError> {
+    ) -> Result<Tagged<t::ProductV2>, ApiError> {
         let path = t::GetProductPath {
             product_id: path.product_id,
         };
-        Ok(v2::product(self.get_product(call, path).await?))
+        Ok(retag(self.get_product(call, path).await?, v2::product))
     }
 
     async fn update_product_v2(
@@ -765,7 +853,7 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::UpdateProductV2Path,
         body: t::ProductUpdateV2,
-    ) -> Result<t::ProductV2, ApiError> {
+    ) -> Result<Tagged<t::ProductV2>, ApiError> {
         let path = t::UpdateProductPath {
             product_id: path.product_id,
         };
@@ -774,14 +862,17 @@ impl OrderFlowHandlers for App {
             active: body.active,
             name: body.name,
         };
-        Ok(v2::product(self.update_product(call, path, body).await?))
+        Ok(retag(
+            self.update_product(call, path, body).await?,
+            v2::product,
+        ))
     }
 
     async fn list_orders_v2(
         &self,
         call: &Call,
         q: t::ListOrdersV2Query,
-    ) -> Result<t::OrderPageV2, ApiError> {
+    ) -> Result<Tagged<t::OrderPageV2>, ApiError> {
         let q = t::ListOrdersQuery {
             cursor: q.cursor,
             customer_id: q.customer_id,
@@ -789,10 +880,10 @@ impl OrderFlowHandlers for App {
             status: q.status,
         };
         let p = self.list_orders(call, q).await?;
-        Ok(t::OrderPageV2 {
+        Ok(retag(p, |p| t::OrderPageV2 {
             data: p.data.into_iter().map(v2::order).collect(),
             next_cursor: p.next_cursor,
-        })
+        }))
     }
 
     async fn create_order_v2(
@@ -811,11 +902,11 @@ impl OrderFlowHandlers for App {
         &self,
         call: &Call,
         path: t::GetOrderV2Path,
-    ) -> Result<t::OrderV2, ApiError> {
+    ) -> Result<Tagged<t::OrderV2>, ApiError> {
         let path = t::GetOrderPath {
             order_id: path.order_id,
         };
-        Ok(v2::order(self.get_order(call, path).await?))
+        Ok(retag(self.get_order(call, path).await?, v2::order))
     }
 
     async fn list_order_items_v2(
@@ -823,7 +914,7 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::ListOrderItemsV2Path,
         q: t::ListOrderItemsV2Query,
-    ) -> Result<t::OrderItemPageV2, ApiError> {
+    ) -> Result<Tagged<t::OrderItemPageV2>, ApiError> {
         let path = t::ListOrderItemsPath {
             order_id: path.order_id,
         };
@@ -832,10 +923,10 @@ impl OrderFlowHandlers for App {
             limit: q.limit,
         };
         let p = self.list_order_items(call, path, q).await?;
-        Ok(t::OrderItemPageV2 {
+        Ok(retag(p, |p| t::OrderItemPageV2 {
             data: p.data.into_iter().map(v2::item).collect(),
             next_cursor: p.next_cursor,
-        })
+        }))
     }
 
     async fn transition_order_v2(
@@ -843,10 +934,13 @@ impl OrderFlowHandlers for App {
         call: &Call,
         path: t::TransitionOrderV2Path,
         body: t::OrderTransition,
-    ) -> Result<t::OrderV2, ApiError> {
+    ) -> Result<Tagged<t::OrderV2>, ApiError> {
         let path = t::TransitionOrderPath {
             order_id: path.order_id,
         };
-        Ok(v2::order(self.transition_order(call, path, body).await?))
+        Ok(retag(
+            self.transition_order(call, path, body).await?,
+            v2::order,
+        ))
     }
 }

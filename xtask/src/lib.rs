@@ -4,6 +4,7 @@
 //! compare it with the committed files (the freshness test) without running
 //! the binary. Nothing here is needed at run time by the server.
 
+pub mod conditional;
 pub mod gen_client;
 pub mod gen_server;
 pub mod lifecycle;

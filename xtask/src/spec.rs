@@ -25,6 +25,8 @@ pub const EDGE_RESPONSE_HEADERS: &[&str] = &[
     "Idempotent-Replayed",
     "Deprecation",
     "Sunset",
+    "ETag",
+    "Cache-Control",
 ];
 
 /// A rate-limit policy declared at the root under `x-rate-limit-policies`.
@@ -456,6 +458,7 @@ impl Spec {
     pub fn lint(&self) -> Result<(), SpecError> {
         let mut errors = self.schema_keywords();
         errors.extend(crate::lifecycle::lint(self));
+        errors.extend(crate::conditional::lint(self));
         let api = &self.api;
         let (policies, policy_errors) = self.policies_checked();
         errors.extend(policy_errors);
@@ -787,6 +790,23 @@ impl Spec {
                             "every error response must share one schema (progenitor and dropshot allow one error type)",
                         )),
                         Some(_) => {}
+                    }
+                } else if code_str == "304" {
+                    // The edge answers a conditional GET itself; the 304
+                    // carries no content and is only valid where the
+                    // request can be conditional.
+                    let conditional = op.parameters(api).iter().any(|p| {
+                        matches!(p, Parameter::Header { .. })
+                            && p.parameter_data_ref()
+                                .name
+                                .eq_ignore_ascii_case("If-None-Match")
+                    });
+                    if !conditional || !resp.content.is_empty() {
+                        errors.push(self.err(
+                            rptr,
+                            "a 304 on an operation without an If-None-Match header, or with content",
+                            "declare the If-None-Match header parameter, and no content on the 304",
+                        ));
                     }
                 } else {
                     errors.push(self.err(

@@ -207,6 +207,13 @@ pub fn canonical(doc: &Value) -> Value {
                 .flatten()
             {
                 let r = deref(doc, r);
+                // A 304 is the edge's answer to a conditional GET: like the
+                // errors, it is not one of the responses dropshot documents
+                // (one success per endpoint); the coverage gate checks it on
+                // the wire.
+                if code == "304" {
+                    continue;
+                }
                 let is_error = code.starts_with('4') || code.starts_with('5');
                 if is_error {
                     for m in r

@@ -13,6 +13,7 @@
 // purpose until its sunset, beside v2.
 #![allow(deprecated)]
 
+mod conditional;
 mod drift;
 mod http;
 mod lifecycle;

@@ -434,6 +434,15 @@ async fn paging_through_orders_while_inserting_skips_and_repeats_nothing() {
     server.running.stop().await.expect("clean shutdown");
 }
 
+/// The ETag of a response.
+fn etag(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag")
+        .to_string()
+}
+
 fn eur(amount: &str) -> types::MoneyV2 {
     types::MoneyV2::builder()
         .amount(amount)
@@ -491,6 +500,8 @@ async fn v2_serves_every_resource_on_the_same_data() {
     let renamed = admin
         .update_customer_v2()
         .customer_id(&ada.id)
+        // `*`: whatever its version (If-Match is required in v2).
+        .if_match("*")
         .body(types::CustomerUpdate::builder().name(Some("Ada L.".parse().expect("a name"))))
         .send()
         .await
@@ -564,8 +575,9 @@ async fn v2_serves_every_resource_on_the_same_data() {
         .product_id(&tee.id)
         .send()
         .await
-        .expect("v2 get product")
-        .into_inner();
+        .expect("v2 get product");
+    let tee_etag = etag(got.headers());
+    let got = got.into_inner();
     assert_eq!(
         got.price.amount.as_str(),
         "20.00",
@@ -575,11 +587,17 @@ async fn v2_serves_every_resource_on_the_same_data() {
     let cheaper = admin
         .update_product_v2()
         .product_id(&tee.id)
+        .if_match(tee_etag.as_str())
         .body(types::ProductUpdateV2::builder().price(Some(eur("18"))))
         .send()
         .await
-        .expect("update v2")
-        .into_inner();
+        .expect("update v2");
+    assert_ne!(
+        etag(cheaper.headers()),
+        tee_etag,
+        "a change makes a new ETag"
+    );
+    let cheaper = cheaper.into_inner();
     assert_eq!(cheaper.price.amount.as_str(), "18.00");
     exercised.insert("updateProductV2");
     let products = admin
@@ -633,8 +651,9 @@ async fn v2_serves_every_resource_on_the_same_data() {
         .order_id(&v1_order.id)
         .send()
         .await
-        .expect("v2 get order")
-        .into_inner();
+        .expect("v2 get order");
+    let seen_etag = etag(seen.headers());
+    let seen = seen.into_inner();
     assert_eq!(seen.id, v1_order.id);
     assert_eq!(seen.total.amount.as_str(), "25.00", "2 x 12.50");
     assert_eq!(seen.items[0].unit_price.amount.as_str(), "12.50");
@@ -704,6 +723,7 @@ async fn v2_serves_every_resource_on_the_same_data() {
     let moved = admin
         .transition_order_v2()
         .order_id(&v1_order.id)
+        .if_match(seen_etag.as_str())
         .body(types::OrderTransition::builder().to(types::OrderStatus::Processing))
         .send()
         .await

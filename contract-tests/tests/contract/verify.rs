@@ -90,6 +90,23 @@ impl Harness {
     }
 
     /// Sends one raw request through the proxy and asserts its status.
+    /// The ETag a GET of `path` answers with.
+    async fn etag(&self, path: &str, key: Option<&str>) -> String {
+        let rsp = self
+            .server
+            .http(key)
+            .get(format!("{}{path}", self.proxy.base))
+            .send()
+            .await
+            .expect("the proxy answers");
+        assert_eq!(rsp.status().as_u16(), 200, "GET {path}");
+        rsp.headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("GET {path} has no ETag"))
+            .to_string()
+    }
+
     async fn raw(&self, case: Raw<'_>) -> Value {
         let client = self.server.http(case.key);
         let mut req = client.request(
@@ -811,6 +828,58 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         "the name pattern is enforced at the edge: {blank}"
     );
 
+    // 304: every conditional GET, revalidated with the ETag it gave.
+    for path in [
+        "/v1/customers?limit=1".to_string(),
+        cus.clone(),
+        "/v1/products".into(),
+        prd.clone(),
+        "/v1/orders".into(),
+        ord.clone(),
+        format!("{ord}/items"),
+    ] {
+        let etag = h.etag(&path, a).await;
+        h.raw(
+            raw("GET", path, a)
+                .header("If-None-Match", etag)
+                .expect(304),
+        )
+        .await;
+    }
+    // 412: a change under a stale If-Match changes nothing.
+    for (method, path, body) in [
+        ("PATCH", cus.clone(), json!({"name": "Stale"})),
+        ("PATCH", prd.clone(), json!({"name": "Stale"})),
+        (
+            "POST",
+            format!("{ord}/transitions"),
+            json!({"to": "shipped"}),
+        ),
+    ] {
+        h.raw(
+            raw(method, path, a)
+                .header("If-Match", "\"r999\"")
+                .json(body)
+                .expect(412),
+        )
+        .await;
+    }
+    // 428: v2 requires If-Match (sent to v2 as is: the translation only
+    // moves v1 paths).
+    if v2 {
+        for (method, path, body) in [
+            ("PATCH", cus.replace("/v1/", "/v2/"), json!({"name": "N"})),
+            ("PATCH", prd.replace("/v1/", "/v2/"), json!({"name": "N"})),
+            (
+                "POST",
+                format!("{}/transitions", ord.replace("/v1/", "/v2/")),
+                json!({"to": "shipped"}),
+            ),
+        ] {
+            h.raw(raw(method, path, a).json(body).expect(428)).await;
+        }
+    }
+
     // 429: stop the clock and exhaust each policy, then every limited
     // operation is refused.
     h.freeze();
@@ -1022,6 +1091,8 @@ fn the_validator_accepts_what_the_spec_documents() {
         ("x-request-id", "r1"),
         ("ratelimit", "\"reads\";r=1;t=1"),
         ("ratelimit-policy", "\"reads\";q=200;w=1"),
+        ("etag", "\"l0123456789abcdef01234567\""),
+        ("cache-control", "private, no-cache"),
     ];
     let cases: Vec<(&str, &str, u16, Headers, Value)> = vec![
         (
@@ -1433,9 +1504,18 @@ fn to_v2() -> Rewrite {
         }
     };
     Rewrite {
-        request: Arc::new(move |path, body| {
+        request: Arc::new(move |method, path, headers, body| {
             let path = match path.strip_prefix("/v1/") {
-                Some(rest) => format!("/v2/{rest}"),
+                Some(rest) => {
+                    // v2 requires If-Match on changes, v1 does not: a v1
+                    // change without one becomes a v2 change "whatever the
+                    // version", which is what v1 did.
+                    let changes = *method == http::Method::PATCH || rest.ends_with("/transitions");
+                    if changes && !headers.contains_key("if-match") {
+                        headers.insert("if-match", http::HeaderValue::from_static("*"));
+                    }
+                    format!("/v2/{rest}")
+                }
                 None => path.to_string(),
             };
             (path, rebody(body, &money_up))

@@ -22,6 +22,8 @@ pub struct Customer {
     pub email: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Starts at 1; every change adds one (see migration 4).
+    pub version: i64,
 }
 
 /// The fields of a customer to change; `None` keeps the stored value.
@@ -40,6 +42,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
             email: row.get(3)?,
             created_at: ts_from_row(row, 4)?,
             updated_at: ts_from_row(row, 5)?,
+            version: row.get(6)?,
         },
     ))
 }
@@ -92,7 +95,7 @@ pub(super) fn customer_exists(tx: &Connection, id: &str) -> Result<bool> {
 
 fn load(tx: &Connection, id: &str) -> Result<Customer> {
     tx.prepare_cached(
-        "SELECT seq, id, name, email, created_at, updated_at FROM customers WHERE id = ?1",
+        "SELECT seq, id, name, email, created_at, updated_at, version FROM customers WHERE id = ?1",
     )?
     .query_row([id], from_row)
     .optional()?
@@ -118,6 +121,7 @@ impl Store {
             email: email.to_owned(),
             created_at: now,
             updated_at: now,
+            version: 1,
         };
         self.write(|tx| {
             ensure_email_free(tx, email, None)?;
@@ -144,6 +148,18 @@ impl Store {
     /// Applies `patch`; with nothing to change, returns the customer as is
     /// (and leaves `updated_at` alone, since nothing was updated).
     pub fn update_customer(&self, id: &str, patch: &CustomerPatch) -> Result<Customer> {
+        self.update_customer_if(id, patch, None)
+    }
+
+    /// [`Store::update_customer`] only while the customer is at version
+    /// `expected` (If-Match); otherwise [`StoreError::Stale`] and nothing
+    /// changes. The check and the write are one transaction.
+    pub fn update_customer_if(
+        &self,
+        id: &str,
+        patch: &CustomerPatch,
+        expected: Option<&[i64]>,
+    ) -> Result<Customer> {
         let mut issues = Vec::new();
         if let Some(name) = &patch.name {
             check_name(name, &mut issues);
@@ -157,6 +173,15 @@ impl Store {
         let now = self.now();
         self.write(|tx| {
             let mut customer = load(tx, id)?;
+            if let Some(versions) = expected
+                && !versions.contains(&customer.version)
+            {
+                return Err(StoreError::Stale {
+                    what: "customer",
+                    id: id.to_owned(),
+                    current: customer.version,
+                });
+            }
             if patch.name.is_none() && patch.email.is_none() {
                 return Ok(customer);
             }
@@ -168,9 +193,10 @@ impl Store {
                 customer.name = name.clone();
             }
             customer.updated_at = now;
+            customer.version += 1;
             tx.prepare_cached(
-                "UPDATE customers SET name = ?2, email = ?3, email_key = ?4, updated_at = ?5 \
-                 WHERE id = ?1",
+                "UPDATE customers SET name = ?2, email = ?3, email_key = ?4, updated_at = ?5, \
+                 version = version + 1 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -188,7 +214,7 @@ impl Store {
         let limit = page.checked_limit()?;
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT seq, id, name, email, created_at, updated_at FROM customers \
+                "SELECT seq, id, name, email, created_at, updated_at, version FROM customers \
                  WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
             reset_steps(&stmt);

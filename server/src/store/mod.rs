@@ -105,6 +105,14 @@ pub enum StoreError {
     /// may then succeed. The message is for logs.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A conditional change whose precondition failed: the row is no longer
+    /// at the version the client named (If-Match). Nothing was written.
+    #[error("{what} '{id}' is at version {current}, not the one the request expected")]
+    Stale {
+        what: &'static str,
+        id: String,
+        current: i64,
+    },
 }
 
 fn issue_count(issues: &[FieldIssue]) -> String {

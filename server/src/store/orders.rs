@@ -66,6 +66,8 @@ pub struct Order {
     pub currency: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Starts at 1; every transition adds one (see migration 4).
+    pub version: i64,
 }
 
 /// Which orders a list returns. Every combination has its own index.
@@ -97,16 +99,16 @@ impl OrderFilter {
 // INDEXED BY makes a plan change (say, after ANALYZE) an error instead of a
 // silent scan. Parameters: ?1 after, ?2 limit + 1, then the filters.
 const LIST_ORDERS_ALL: &str = "SELECT seq, id, customer_id, status, total_minor, currency, \
-     created_at, updated_at FROM orders \
+     created_at, updated_at, version FROM orders \
      WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
 const LIST_ORDERS_BY_CUSTOMER: &str = "SELECT seq, id, customer_id, status, total_minor, \
-     currency, created_at, updated_at FROM orders INDEXED BY orders_customer_seq \
+     currency, created_at, updated_at, version FROM orders INDEXED BY orders_customer_seq \
      WHERE customer_id = ?3 AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
 const LIST_ORDERS_BY_STATUS: &str = "SELECT seq, id, customer_id, status, total_minor, \
-     currency, created_at, updated_at FROM orders INDEXED BY orders_status_seq \
+     currency, created_at, updated_at, version FROM orders INDEXED BY orders_status_seq \
      WHERE status = ?3 AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
 const LIST_ORDERS_BY_CUSTOMER_STATUS: &str = "SELECT seq, id, customer_id, status, \
-     total_minor, currency, created_at, updated_at FROM orders \
+     total_minor, currency, created_at, updated_at, version FROM orders \
      INDEXED BY orders_customer_status_seq \
      WHERE customer_id = ?3 AND status = ?4 AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
 
@@ -129,6 +131,7 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Order)> {
             currency: row.get(5)?,
             created_at: ts_from_row(row, 6)?,
             updated_at: ts_from_row(row, 7)?,
+            version: row.get(8)?,
         },
     ))
 }
@@ -169,8 +172,8 @@ fn load_items(tx: &Connection, order_seq: i64) -> Result<Vec<OrderItem>> {
 fn load_order(tx: &Connection, id: &str, visible_to: Option<&str>) -> Result<(i64, Order)> {
     let found = tx
         .prepare_cached(
-            "SELECT seq, id, customer_id, status, total_minor, currency, created_at, updated_at \
-             FROM orders WHERE id = ?1",
+            "SELECT seq, id, customer_id, status, total_minor, currency, created_at, updated_at, \
+             version FROM orders WHERE id = ?1",
         )?
         .query_row([id], order_from_row)
         .optional()?;
@@ -297,6 +300,7 @@ fn place_order<P: AsRef<str>>(
                 currency,
                 created_at: now,
                 updated_at: now,
+                version: 1,
             })
         }
     }
@@ -396,9 +400,31 @@ impl Store {
         to: OrderStatus,
         visible_to: Option<&str>,
     ) -> Result<Order> {
+        self.transition_order_if(order_id, to, visible_to, None)
+    }
+
+    /// [`Store::transition_order`] only while the order is at version
+    /// `expected` (If-Match); otherwise [`StoreError::Stale`] and nothing
+    /// changes.
+    pub fn transition_order_if(
+        &self,
+        order_id: &str,
+        to: OrderStatus,
+        visible_to: Option<&str>,
+        expected: Option<&[i64]>,
+    ) -> Result<Order> {
         let now = self.now();
         self.write(|tx| {
             let (seq, mut order) = load_order(tx, order_id, visible_to)?;
+            if let Some(versions) = expected
+                && !versions.contains(&order.version)
+            {
+                return Err(StoreError::Stale {
+                    what: "order",
+                    id: order_id.to_owned(),
+                    current: order.version,
+                });
+            }
             let from = order.status;
             if from == to {
                 return Err(StoreError::Conflict {
@@ -417,7 +443,8 @@ impl Store {
             // if that ever changes.
             let changed = tx
                 .prepare_cached(
-                    "UPDATE orders SET status = ?2, updated_at = ?3 WHERE seq = ?1 AND status = ?4",
+                    "UPDATE orders SET status = ?2, updated_at = ?3, version = version + 1 \
+                     WHERE seq = ?1 AND status = ?4",
                 )?
                 .execute(params![seq, to, ts_to_sql(&now), from])?;
             if changed != 1 {
@@ -428,6 +455,7 @@ impl Store {
             }
             order.status = to;
             order.updated_at = now;
+            order.version += 1;
             order.items = load_items(tx, seq)?;
             Ok(order)
         })

@@ -26,6 +26,8 @@ pub struct Product {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Starts at 1; every change adds one (see migration 4).
+    pub version: i64,
 }
 
 /// An amount in minor units with its currency.
@@ -69,9 +71,9 @@ impl ProductFilter {
 // index (`(? IS NULL OR active = ?)` would defeat them). ?1 after, ?2 limit
 // + 1, ?3 the active flag.
 const LIST_ALL: &str = "SELECT seq, id, sku, name, price_minor, currency, active, created_at, \
-     updated_at FROM products WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+     updated_at, version FROM products WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
 const LIST_BY_ACTIVE: &str = "SELECT seq, id, sku, name, price_minor, currency, active, \
-     created_at, updated_at FROM products INDEXED BY products_active_seq \
+     created_at, updated_at, version FROM products INDEXED BY products_active_seq \
      WHERE active = ?3 AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Product)> {
@@ -86,6 +88,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Product)> {
             active: row.get(6)?,
             created_at: ts_from_row(row, 7)?,
             updated_at: ts_from_row(row, 8)?,
+            version: row.get(9)?,
         },
     ))
 }
@@ -115,8 +118,8 @@ fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
 
 fn load(tx: &Connection, id: &str) -> Result<Product> {
     tx.prepare_cached(
-        "SELECT seq, id, sku, name, price_minor, currency, active, created_at, updated_at \
-         FROM products WHERE id = ?1",
+        "SELECT seq, id, sku, name, price_minor, currency, active, created_at, updated_at, \
+         version FROM products WHERE id = ?1",
     )?
     .query_row([id], from_row)
     .optional()?
@@ -148,6 +151,7 @@ impl Store {
             active: new.active,
             created_at: now,
             updated_at: now,
+            version: 1,
         };
         self.write(|tx| {
             // Inside the IMMEDIATE transaction, so no one can take the SKU
@@ -187,6 +191,18 @@ impl Store {
 
     /// Applies `patch`; with nothing to change, returns the product as is.
     pub fn update_product(&self, id: &str, patch: &ProductPatch) -> Result<Product> {
+        self.update_product_if(id, patch, None)
+    }
+
+    /// [`Store::update_product`] only while the product is at version
+    /// `expected` (If-Match); otherwise [`StoreError::Stale`] and nothing
+    /// changes. The check and the write are one transaction.
+    pub fn update_product_if(
+        &self,
+        id: &str,
+        patch: &ProductPatch,
+        expected: Option<&[i64]>,
+    ) -> Result<Product> {
         let mut issues = Vec::new();
         if let Some(name) = &patch.name {
             check_name(name, &mut issues);
@@ -200,6 +216,15 @@ impl Store {
         let now = self.now();
         self.write(|tx| {
             let mut product = load(tx, id)?;
+            if let Some(versions) = expected
+                && !versions.contains(&product.version)
+            {
+                return Err(StoreError::Stale {
+                    what: "product",
+                    id: id.to_owned(),
+                    current: product.version,
+                });
+            }
             if patch == &ProductPatch::default() {
                 return Ok(product);
             }
@@ -214,9 +239,10 @@ impl Store {
                 product.active = active;
             }
             product.updated_at = now;
+            product.version += 1;
             tx.prepare_cached(
                 "UPDATE products SET name = ?2, price_minor = ?3, currency = ?4, active = ?5, \
-                 updated_at = ?6 WHERE id = ?1",
+                 updated_at = ?6, version = version + 1 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -267,6 +293,44 @@ mod tests {
             },
             active: true,
         }
+    }
+
+    #[test]
+    fn a_conditional_update_checks_the_version_in_its_transaction() {
+        let t = TestStore::new();
+        let mug = t.product("MUG-1", 1250, "EUR");
+        assert_eq!(mug.version, 1);
+        let rename = |name: &str| ProductPatch {
+            name: Some(name.to_owned()),
+            ..ProductPatch::default()
+        };
+        let stale = t
+            .store
+            .update_product_if(&mug.id, &rename("Stale"), Some(&[7]));
+        assert!(
+            matches!(&stale, Err(StoreError::Stale { current: 1, .. })),
+            "{stale:?}"
+        );
+        assert_eq!(t.store.get_product(&mug.id).expect("kept").name, mug.name);
+        let none = t
+            .store
+            .update_product_if(&mug.id, &rename("Weak"), Some(&[]));
+        assert!(
+            matches!(none, Err(StoreError::Stale { .. })),
+            "no tag names a version"
+        );
+        let done = t
+            .store
+            .update_product_if(&mug.id, &rename("Big mug"), Some(&[9, 1]))
+            .expect("one of the tags is current");
+        assert_eq!((done.version, done.name.as_str()), (2, "Big mug"));
+        assert_eq!(t.store.get_product(&mug.id).expect("read").version, 2);
+        // An empty patch changes nothing, so the version stays.
+        let same = t
+            .store
+            .update_product_if(&mug.id, &ProductPatch::default(), Some(&[2]))
+            .expect("current");
+        assert_eq!(same.version, 2);
     }
 
     #[test]

@@ -142,6 +142,15 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     ALTER TABLE idempotency_keys ADD COLUMN boot_id TEXT;
     "#,
+    // 4: Row versions. Every change to a customer, product or order adds
+    // one; the version is the resource's strong ETag (`"r<version>"`), so
+    // a client revalidates (If-None-Match) and updates conditionally
+    // (If-Match) against the row, not against a hash of one rendering.
+    r#"
+    ALTER TABLE customers ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
+    ALTER TABLE products ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
+    ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
+    "#,
 ];
 
 /// The schema version this build writes.
