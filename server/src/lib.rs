@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod logging;
 pub mod metrics;
 pub mod ports;
+pub mod pricing;
 pub mod ratelimit;
 pub mod run;
 pub mod store;

@@ -12,6 +12,7 @@
 mod drift;
 mod http;
 mod observe;
+mod pricing;
 mod retry;
 mod sdk;
 mod support;

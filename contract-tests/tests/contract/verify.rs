@@ -806,6 +806,8 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
 
     // ---- 503: readiness while the database is stalled. ----
     exchanges.extend(readiness_when_the_database_stalls().await);
+    // ---- 503: order creation while the pricing service is down. ----
+    exchanges.extend(order_when_pricing_is_down().await);
 
     let violations: Vec<String> = exchanges
         .iter()
@@ -887,6 +889,43 @@ async fn readiness_when_the_database_stalls() -> Vec<Exchange> {
         201,
         "the stalled write completes once the lock is released"
     );
+    let exchanges = h.proxy.exchanges();
+    h.server.running.stop().await.expect("clean shutdown");
+    exchanges
+}
+
+/// `POST /v1/orders` answers the `unavailable` problem (503, with
+/// `Retry-After`) when the internal pricing service does not answer: here
+/// nothing listens at its address.
+async fn order_when_pricing_is_down() -> Vec<Exchange> {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = closed.local_addr().expect("its address");
+    drop(closed);
+    let server = TestServer::start_configured(|c| {
+        c.pricing.url = Some(format!("http://{addr}"));
+        c.pricing.deadline = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let h = Harness::start(server, None).await;
+    let admin = h.server.http(Some(&h.server.admin_key));
+    let c: Value = admin
+        .post(format!("{}/v1/customers", h.proxy.base))
+        .json(&json!({"name": "Down", "email": "down@example.com"}))
+        .send()
+        .await
+        .expect("customer")
+        .json()
+        .await
+        .expect("json");
+    let order = admin
+        .post(format!("{}/v1/orders", h.proxy.base))
+        .header("Idempotency-Key", "pricing-down")
+        .json(&json!({"customer_id": c["id"], "items": [{"product_id": "prd_x", "quantity": 1}]}))
+        .send()
+        .await
+        .expect("the order answers");
+    assert_eq!(order.status().as_u16(), 503);
+    assert!(order.headers().contains_key("retry-after"));
     let exchanges = h.proxy.exchanges();
     h.server.running.stop().await.expect("clean shutdown");
     exchanges
