@@ -38,6 +38,9 @@ pub struct AppOptions {
     pub cursor_secret: Option<[u8; 32]>,
     /// Where the database queue reports (permits in use, waits, refusals).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The internal pricing service that prices orders (`None`: the store
+    /// prices from its own catalog rows).
+    pub pricing: Option<Arc<orderflow_pricing::PricingClient>>,
 }
 
 /// The server's shared state.
@@ -50,6 +53,7 @@ pub struct App {
     permits: Semaphore,
     queue_wait: Duration,
     metrics: Arc<crate::metrics::Metrics>,
+    pricing: Option<Arc<orderflow_pricing::PricingClient>>,
 }
 
 impl App {
@@ -64,6 +68,7 @@ impl App {
             cursor_secret,
             permits: Semaphore::new(options.max_db_in_flight.max(1)),
             queue_wait: Duration::from_secs(2),
+            pricing: options.pricing,
             metrics: {
                 options
                     .metrics
@@ -351,12 +356,18 @@ impl OrderFlowHandlers for App {
 
     async fn get_readiness(&self, call: &Call) -> Result<t::HealthStatus, ApiError> {
         match self.db(call, |s| s.ping()).await {
-            Ok(()) => Ok(t::HealthStatus {
-                status: "ok".into(),
-            }),
-            Err(e) if e.status() == 503 => Err(e),
-            Err(_) => Err(unavailable()),
+            Ok(()) => {}
+            Err(e) if e.status() == 503 => return Err(e),
+            Err(_) => return Err(unavailable()),
         }
+        if let Some(p) = &self.pricing {
+            p.ready().await.map_err(|e| {
+                crate::pricing::unavailable(&self.log, &call.request_id, &e, p.cool_down())
+            })?;
+        }
+        Ok(t::HealthStatus {
+            status: "ok".into(),
+        })
     }
 
     async fn get_caller(&self, call: &Call) -> Result<t::Caller, ApiError> {
@@ -644,9 +655,22 @@ impl OrderFlowHandlers for App {
             .into_iter()
             .map(|i| (i.product_id, i.quantity))
             .collect();
-        let o = self
-            .db(call, move |s| s.create_order(&customer_id, &lines))
-            .await?;
+        let o = match &self.pricing {
+            None => {
+                self.db(call, move |s| s.create_order(&customer_id, &lines))
+                    .await?
+            }
+            Some(p) => {
+                let quote = crate::pricing::quote(p, &lines).await.map_err(|e| {
+                    crate::pricing::unavailable(&self.log, &call.request_id, &e, p.cool_down())
+                })?;
+                self.db(call, move |s| {
+                    s.create_order_at_quote(&customer_id, &lines, &quote)
+                })
+                .await?
+                .ok_or_else(crate::pricing::quote_stale)?
+            }
+        };
         Ok(Created {
             location: order_location(&o.id),
             body: order(o),

@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod money;
 pub mod ports;
+pub mod pricing;
 pub mod ratelimit;
 pub mod run;
 pub mod store;

@@ -76,6 +76,20 @@ struct Args {
     /// Log level: trace, debug, info, warn, error, critical.
     #[arg(long, env = "ORDERFLOW_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// The internal pricing service (gRPC) that prices orders, e.g.
+    /// http://127.0.0.1:50051 (see `pricing serve`). Default: served
+    /// in-process on a loopback port.
+    #[arg(long, env = "ORDERFLOW_PRICING_URL")]
+    pricing_url: Option<String>,
+    /// Deadline of one pricing call, in milliseconds.
+    #[arg(long, env = "ORDERFLOW_PRICING_DEADLINE_MS", default_value_t = 500)]
+    pricing_deadline_ms: u64,
+    /// Consecutive pricing failures that open the circuit breaker.
+    #[arg(long, env = "ORDERFLOW_PRICING_FAILURE_THRESHOLD", default_value_t = 5)]
+    pricing_failure_threshold: u32,
+    /// How long an open breaker refuses calls before a trial ("5" or "5s").
+    #[arg(long, env = "ORDERFLOW_PRICING_COOL_DOWN", default_value = "5s", value_parser = parse_seconds)]
+    pricing_cool_down: std::time::Duration,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -86,6 +100,30 @@ enum Command {
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// The internal pricing service as its own process.
+    Pricing {
+        #[command(subcommand)]
+        action: PricingAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PricingAction {
+    /// Serve the internal pricing service (gRPC, and optionally its REST
+    /// twin) over the catalog of --database, read-only, until SIGTERM.
+    Serve {
+        /// gRPC address.
+        #[arg(
+            long,
+            env = "ORDERFLOW_PRICING_LISTEN",
+            default_value = "127.0.0.1:50051"
+        )]
+        listen: SocketAddr,
+        /// Address of the internal REST twin (POST /internal/quote,
+        /// HTTP/1.1 and h2c); not served when absent.
+        #[arg(long, env = "ORDERFLOW_PRICING_REST_LISTEN")]
+        rest_listen: Option<SocketAddr>,
     },
 }
 
@@ -186,6 +224,24 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
     }
     config.body_limit = args.body_limit;
     config.guardrails = !args.unsafe_disable_guardrails;
+    if args.pricing_deadline_ms == 0 {
+        return Err(Failure::Usage(anyhow!(
+            "--pricing-deadline-ms (ORDERFLOW_PRICING_DEADLINE_MS): 0 would fail every call; give milliseconds, e.g. 500"
+        )));
+    }
+    if args.pricing_failure_threshold == 0 {
+        return Err(Failure::Usage(anyhow!(
+            "--pricing-failure-threshold (ORDERFLOW_PRICING_FAILURE_THRESHOLD): give at least 1"
+        )));
+    }
+    config.pricing = orderflow_server::pricing::PricingSettings {
+        url: args.pricing_url.clone(),
+        deadline: std::time::Duration::from_millis(args.pricing_deadline_ms),
+        breaker: orderflow_pricing::BreakerConfig {
+            failure_threshold: args.pricing_failure_threshold,
+            cool_down: args.pricing_cool_down,
+        },
+    };
     config.cursor_secret = args
         .cursor_secret
         .as_deref()
@@ -267,6 +323,15 @@ async fn real_main() -> Result<(), Failure> {
         println!();
         return Ok(());
     }
+    if let Some(Command::Pricing {
+        action: PricingAction::Serve {
+            listen,
+            rest_listen,
+        },
+    }) = &args.command
+    {
+        return serve_pricing(&args.database, *listen, *rest_listen).await;
+    }
     let (config, log_level) = config_from(&args)?;
     let log = match args.log_format.as_str() {
         "text" => ConfigLogging::StderrTerminal { level: log_level }
@@ -315,6 +380,38 @@ async fn real_main() -> Result<(), Failure> {
             "the drain time ran out: connections still open were closed"
         );
     }
+    Ok(())
+}
+
+/// `orderflow-server pricing serve`: the pricing service alone, so that it
+/// can fail (and be restarted) on its own.
+async fn serve_pricing(
+    database: &std::path::Path,
+    listen: SocketAddr,
+    rest: Option<SocketAddr>,
+) -> Result<(), Failure> {
+    if !database.is_file() {
+        return Err(Failure::Usage(anyhow!(
+            "--database (ORDERFLOW_DATABASE): no database at {}; the pricing service reads the catalog of an existing one",
+            database.display()
+        )));
+    }
+    let catalog = orderflow_pricing::SqliteCatalog::open(database, 4)
+        .map_err(|e| anyhow!("opening the catalog: {e}"))?;
+    let server = orderflow_pricing::PricingServer::start(
+        std::sync::Arc::new(catalog),
+        orderflow_pricing::ServeOptions { grpc: listen, rest },
+    )
+    .await?;
+    println!(
+        "OrderFlow pricing (gRPC) listening on http://{}",
+        server.grpc_addr()
+    );
+    if let Some(a) = server.rest_addr() {
+        println!("OrderFlow pricing (internal REST) listening on http://{a}/internal/quote");
+    }
+    shutdown_signal().await;
+    server.stop().await;
     Ok(())
 }
 

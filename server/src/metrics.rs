@@ -87,6 +87,8 @@ pub struct Metrics {
     db_capacity: Gauge,
     db_wait: Histogram,
     db_refused: Counter,
+    /// The pricing dependency (see `pricing.rs`).
+    pub pricing: crate::pricing::PricingMetrics,
     /// Recent expositions for the built-in dashboard, sampled once a
     /// second by [`Metrics::sample`]: (seconds since start, text).
     history: std::sync::Mutex<std::collections::VecDeque<(f64, String)>>,
@@ -175,7 +177,9 @@ impl Metrics {
             "Database calls refused with 503 after waiting the queue's bound",
             db_refused.clone(),
         );
+        let pricing = crate::pricing::PricingMetrics::register(&mut registry);
         Metrics {
+            pricing,
             registry,
             duration,
             active,

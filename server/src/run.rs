@@ -65,6 +65,8 @@ pub struct Config {
     /// Browser origins allowed to call the API (CORS), already checked by
     /// [`front::Cors::parse_origin`]. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
+    /// The internal pricing service that order creation calls over gRPC.
+    pub pricing: crate::pricing::PricingSettings,
 }
 
 impl Config {
@@ -78,6 +80,7 @@ impl Config {
             guardrails: true,
             observe: true,
             cors_origins: Vec::new(),
+            pricing: crate::pricing::PricingSettings::default(),
         }
     }
 }
@@ -93,6 +96,8 @@ pub struct Running {
     purger: tokio::task::JoinHandle<()>,
     /// Samples the metrics once a second for the dashboard's history.
     sampler: tokio::task::JoinHandle<()>,
+    /// The in-process pricing service (when no `--pricing-url` is given).
+    pricing: Option<orderflow_pricing::PricingServer>,
 }
 
 impl Running {
@@ -135,6 +140,9 @@ impl Running {
             // transactions roll back (SQLite), their claims die with the boot.
             Err(_) => Ok(false),
         };
+        if let Some(p) = self.pricing {
+            p.stop().await;
+        }
         Ok(front? && dropshot?)
     }
 }
@@ -229,6 +237,31 @@ pub async fn start_with(
     .await
     .context("database start-up task")??;
     let metrics = Arc::new(Metrics::new());
+    // The single-binary default serves pricing in-process on a loopback
+    // port, so that order creation takes the same gRPC path (deadline,
+    // breaker) as with a separate pricing process.
+    let (pricing_url, pricing_server) = match &config.pricing.url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let catalog = orderflow_pricing::SqliteCatalog::open(&config.database, 4)
+                .context("opening the catalog for the in-process pricing service")?;
+            let server = orderflow_pricing::PricingServer::start(
+                Arc::new(catalog),
+                orderflow_pricing::ServeOptions {
+                    grpc: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    rest: None,
+                },
+            )
+            .await?;
+            (format!("http://{}", server.grpc_addr()), Some(server))
+        }
+    };
+    let pricing_client = crate::pricing::client(
+        &pricing_url,
+        &config.pricing,
+        metrics.pricing.clone(),
+        log.new(slog::o!("part" => "pricing")),
+    )?;
     let app = Arc::new(
         App::new(
             Arc::new(store),
@@ -237,6 +270,7 @@ pub async fn start_with(
                 max_db_in_flight: config.max_db_in_flight,
                 cursor_secret: config.cursor_secret,
                 metrics: metrics.clone(),
+                pricing: Some(pricing_client),
             },
         )
         .context("reading the cursor secret")?,
@@ -326,6 +360,7 @@ pub async fn start_with(
         bootstrap_admin_key: bootstrap,
         purger,
         sampler,
+        pricing: pricing_server,
     })
 }
 

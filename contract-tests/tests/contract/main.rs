@@ -18,6 +18,7 @@ mod drift;
 mod http;
 mod lifecycle;
 mod observe;
+mod pricing;
 mod retry;
 mod sdk;
 mod support;

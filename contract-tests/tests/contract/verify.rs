@@ -264,6 +264,9 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
 
     // ---- 503: readiness while the database is stalled. ----
     exchanges.extend(readiness_when_the_database_stalls().await);
+    // ---- 503: order creation (both versions) while the pricing service
+    // is down. ----
+    exchanges.extend(order_when_pricing_is_down().await);
 
     let violations: Vec<String> = exchanges
         .iter()
@@ -1011,6 +1014,45 @@ async fn readiness_when_the_database_stalls() -> Vec<Exchange> {
         201,
         "the stalled write completes once the lock is released"
     );
+    let exchanges = h.proxy.exchanges();
+    h.server.running.stop().await.expect("clean shutdown");
+    exchanges
+}
+
+/// `POST /v1/orders` answers the `unavailable` problem (503, with
+/// `Retry-After`) when the internal pricing service does not answer: here
+/// nothing listens at its address.
+async fn order_when_pricing_is_down() -> Vec<Exchange> {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = closed.local_addr().expect("its address");
+    drop(closed);
+    let server = TestServer::start_configured(|c| {
+        c.pricing.url = Some(format!("http://{addr}"));
+        c.pricing.deadline = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let h = Harness::start(server, None).await;
+    let admin = h.server.http(Some(&h.server.admin_key));
+    let c: Value = admin
+        .post(format!("{}/v1/customers", h.proxy.base))
+        .json(&json!({"name": "Down", "email": "down@example.com"}))
+        .send()
+        .await
+        .expect("customer")
+        .json()
+        .await
+        .expect("json");
+    for version in ["v1", "v2"] {
+        let order = admin
+            .post(format!("{}/{version}/orders", h.proxy.base))
+            .header("Idempotency-Key", format!("pricing-down-{version}"))
+            .json(&json!({"customer_id": c["id"], "items": [{"product_id": "prd_x", "quantity": 1}]}))
+            .send()
+            .await
+            .expect("the order answers");
+        assert_eq!(order.status().as_u16(), 503, "{version}");
+        assert!(order.headers().contains_key("retry-after"), "{version}");
+    }
     let exchanges = h.proxy.exchanges();
     h.server.running.stop().await.expect("clean shutdown");
     exchanges

@@ -217,6 +217,34 @@ impl Store {
         let order_id = self.ids.new_id("ord");
         self.write(|tx| place_order(tx, now, order_id, customer_id, items))
     }
+
+    /// [`Store::create_order`] at a quote taken before the transaction (by
+    /// the pricing service): inside the write transaction, each line's
+    /// catalog entry must still be what `quote` says (same existence, price,
+    /// currency, active flag, sku and name). `Ok(None)`: the catalog changed
+    /// since the quote, and nothing was written (the caller answers a
+    /// retryable problem). The order is priced from the rows read in the
+    /// transaction, which the check proved equal to the quote.
+    pub fn create_order_at_quote<P: AsRef<str>>(
+        &self,
+        customer_id: &str,
+        items: &[(P, u32)],
+        quote: &[Option<CatalogProduct>],
+    ) -> Result<Option<Order>> {
+        let now = self.now();
+        let order_id = self.ids.new_id("ord");
+        self.write(|tx| {
+            if quote.len() != items.len() {
+                return Ok(None);
+            }
+            for ((product_id, _), quoted) in items.iter().zip(quote) {
+                if catalog_entry(tx, product_id.as_ref())? != *quoted {
+                    return Ok(None);
+                }
+            }
+            place_order(tx, now, order_id, customer_id, items).map(Some)
+        })
+    }
 }
 
 /// Validates and inserts one order inside the caller's transaction.
