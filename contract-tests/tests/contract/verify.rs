@@ -1031,7 +1031,7 @@ async fn order_when_pricing_is_down() -> Vec<Exchange> {
         c.pricing.deadline = std::time::Duration::from_millis(300);
     })
     .await;
-    let h = Harness::start(server, None).await;
+    let h = Harness::start(server, None, None).await;
     let admin = h.server.http(Some(&h.server.admin_key));
     let c: Value = admin
         .post(format!("{}/v1/customers", h.proxy.base))
@@ -1046,7 +1046,9 @@ async fn order_when_pricing_is_down() -> Vec<Exchange> {
         let order = admin
             .post(format!("{}/{version}/orders", h.proxy.base))
             .header("Idempotency-Key", format!("pricing-down-{version}"))
-            .json(&json!({"customer_id": c["id"], "items": [{"product_id": "prd_x", "quantity": 1}]}))
+            .json(
+                &json!({"customer_id": c["id"], "items": [{"product_id": "prd_x", "quantity": 1}]}),
+            )
             .send()
             .await
             .expect("the order answers");

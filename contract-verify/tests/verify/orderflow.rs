@@ -119,7 +119,6 @@ fn orderflow_passes_what_its_spec_declares() {
         ("idempotency.replay", "createOrder"),
         ("idempotency.reuse", "createOrder"),
         ("idempotency.concurrent", "createOrder"),
-        ("idempotency.rate-limited", "createOrder"),
         ("idempotency.scope", "createOrder"),
         ("idempotency.replay", "createCustomer"),
         // The bursts that must draw a 429 are on the cheapest operation
@@ -156,6 +155,17 @@ fn orderflow_passes_what_its_spec_declares() {
         walked.contains("walked 2 pages of listOrderItems with limit=3: 5 items"),
         "{walked}"
     );
+    // A 429 under a key needs the writes quota spent faster than it
+    // refills; an order creation (which prices through the pricing service)
+    // can be too slow for that on a loaded machine, and the verifier then
+    // says "not run" with its reason. It must never be a violation.
+    for op in ["createOrder", "createOrderV2"] {
+        let outcome = run.outcome("idempotency.rate-limited", op).map(|o| o.0);
+        assert!(
+            matches!(outcome.as_deref(), Some("pass" | "not_run")),
+            "idempotency.rate-limited on {op}: {outcome:?}"
+        );
+    }
     // v1 is deprecated: every v1 operation's lifecycle is checked, and no
     // v2 one's.
     let applicability = run.report["applicability"].as_array().expect("a list");
