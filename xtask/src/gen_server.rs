@@ -181,9 +181,10 @@ fn params_rules(params: &[&Parameter]) -> Result<String> {
     Ok(serde_json::to_string(&rules_of(&obj))?)
 }
 
-/// How an operation declares `Idempotency-Key`.
+/// How an operation declares an edge-owned request header (`Idempotency-Key`,
+/// `If-Match`): absent, optional or required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IdempotencyPlan {
+enum HeaderPlan {
     None,
     Optional,
     Required,
@@ -197,7 +198,7 @@ struct OpPlan {
     path: String,
     tags: Vec<String>,
     authenticated: bool,
-    idempotency: IdempotencyPlan,
+    idempotency: HeaderPlan,
     /// Whether the handler receives the header parameters (it does not
     /// when the only ones are edge-owned, such as `Idempotency-Key`).
     handler_headers: bool,
@@ -215,9 +216,8 @@ struct OpPlan {
     lifecycle: Option<crate::lifecycle::Lifecycle>,
     /// The success body is a list page (it has `next_cursor`).
     has_next_cursor: bool,
-    /// How the operation takes `If-Match` (the same three cases as
-    /// Idempotency-Key).
-    if_match: IdempotencyPlan,
+    /// How the operation takes `If-Match`.
+    if_match: HeaderPlan,
 }
 
 fn ref_name(r: &ReferenceOr<openapiv3::Schema>) -> Option<String> {
@@ -253,11 +253,11 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
         .iter()
         .map(|p| p.parameter_data_ref())
         .find(|d| d.name.eq_ignore_ascii_case(IDEMPOTENCY_KEY))
-        .map_or(IdempotencyPlan::None, |d| {
+        .map_or(HeaderPlan::None, |d| {
             if d.required {
-                IdempotencyPlan::Required
+                HeaderPlan::Required
             } else {
-                IdempotencyPlan::Optional
+                HeaderPlan::Optional
             }
         });
     let handler_headers = params.header.iter().any(|p| {
@@ -271,11 +271,11 @@ fn plan_op<'a>(spec: &'a Spec, op: &Op<'a>) -> Result<(OpPlan, Params<'a>)> {
         .iter()
         .map(|p| p.parameter_data_ref())
         .find(|d| d.name.eq_ignore_ascii_case("If-Match"))
-        .map_or(IdempotencyPlan::None, |d| {
+        .map_or(HeaderPlan::None, |d| {
             if d.required {
-                IdempotencyPlan::Required
+                HeaderPlan::Required
             } else {
-                IdempotencyPlan::Optional
+                HeaderPlan::Optional
             }
         });
     let body_type = match &op.op.request_body {
@@ -470,9 +470,9 @@ pub fn generate(spec: &Spec) -> Result<TokenStream> {
         let (op_id, method, route, auth, success) =
             (&p.id, &p.method, &p.path, p.authenticated, p.success);
         let idempotency = match p.idempotency {
-            IdempotencyPlan::None => quote!(Idempotency::None),
-            IdempotencyPlan::Optional => quote!(Idempotency::Optional),
-            IdempotencyPlan::Required => quote!(Idempotency::Required),
+            HeaderPlan::None => quote!(Idempotency::None),
+            HeaderPlan::Optional => quote!(Idempotency::Optional),
+            HeaderPlan::Required => quote!(Idempotency::Required),
         };
         let rate_limit = match &p.policy {
             Some(name) => {
@@ -482,9 +482,9 @@ pub fn generate(spec: &Spec) -> Result<TokenStream> {
             None => quote!(None),
         };
         let if_match = match p.if_match {
-            IdempotencyPlan::None => quote!(Precondition::None),
-            IdempotencyPlan::Optional => quote!(Precondition::Optional),
-            IdempotencyPlan::Required => quote!(Precondition::Required),
+            HeaderPlan::None => quote!(Precondition::None),
+            HeaderPlan::Optional => quote!(Precondition::Optional),
+            HeaderPlan::Required => quote!(Precondition::Required),
         };
         let lifecycle = match &p.lifecycle {
             None => quote!(None),
