@@ -99,6 +99,128 @@ pub mod types {
             value.parse()
         }
     }
+    ///`AuditChange`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct AuditChange {
+        ///The value after the change; null for a resource the action removed.
+        pub after: ::serde_json::Value,
+        ///The value before the change; null for a resource the action created.
+        pub before: ::serde_json::Value,
+        ///The stored field that changed (`name`, `email`, `price_minor`, `currency`, `active`, `status`, `revoked`, ...); amounts are in minor units whatever version made the change.
+        pub field: ::std::string::String,
+    }
+    ///`AuditEvent`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct AuditEvent {
+        ///What happened, as `resource.verb`: `customer.created`, `product.updated`, `api_key.revoked`, `order.status_changed`, ...
+        pub action: ::std::string::String,
+        ///The id of the admin API key that made the change.
+        pub actor: ::std::string::String,
+        ///The fields the action set, each with its value before and after. Secrets (API keys, signing secrets) never appear.
+        pub changes: ::std::vec::Vec<AuditChange>,
+        pub id: ::std::string::String,
+        pub occurred_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The operationId that made it.
+        pub operation: ::std::string::String,
+        ///The X-Request-Id of the request, as in its log line.
+        pub request_id: ::std::string::String,
+        pub resource_id: ::std::string::String,
+        pub resource_type: AuditEventResourceType,
+    }
+    ///`AuditEventPage`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct AuditEventPage {
+        pub data: ::std::vec::Vec<AuditEvent>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    ///`AuditEventResourceType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum AuditEventResourceType {
+        #[serde(rename = "customer")]
+        Customer,
+        #[serde(rename = "product")]
+        Product,
+        #[serde(rename = "api_key")]
+        ApiKey,
+        #[serde(rename = "order")]
+        Order,
+        #[serde(rename = "webhook_endpoint")]
+        WebhookEndpoint,
+    }
+    impl ::std::fmt::Display for AuditEventResourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Customer => f.write_str("customer"),
+                Self::Product => f.write_str("product"),
+                Self::ApiKey => f.write_str("api_key"),
+                Self::Order => f.write_str("order"),
+                Self::WebhookEndpoint => f.write_str("webhook_endpoint"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for AuditEventResourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "customer" => Ok(Self::Customer),
+                "product" => Ok(Self::Product),
+                "api_key" => Ok(Self::ApiKey),
+                "order" => Ok(Self::Order),
+                "webhook_endpoint" => Ok(Self::WebhookEndpoint),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AuditEventResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AuditEventResourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///The API key a request was made with (never its secret).
     #[derive(
         ::serde::Deserialize,
@@ -329,6 +451,140 @@ that sent them and retained for 24 hours.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
     }
+    ///The path parameters of `deleteWebhookEndpoint`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct DeleteWebhookEndpointPath {
+        ///The webhook endpoint's id (`whe_` prefix).
+        pub endpoint_id: ::std::string::String,
+    }
+    ///The path parameters of `deleteWebhookEndpointV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct DeleteWebhookEndpointV2Path {
+        ///The webhook endpoint's id (`whe_` prefix).
+        pub endpoint_id: ::std::string::String,
+    }
+    ///`DeliveryAttempt`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct DeliveryAttempt {
+        pub attempt: i64,
+        pub attempted_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub duration_ms: i64,
+        ///Why the attempt failed (connection refused, timeout, a non-2xx status); null on success.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///The endpoint's HTTP status; null when none came back.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub status: ::std::option::Option<i64>,
+    }
+    ///`EventDeliveries`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct EventDeliveries {
+        pub data: ::std::vec::Vec<EventDelivery>,
+        pub event: OrderEvent,
+    }
+    ///`EventDelivery`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct EventDelivery {
+        pub attempts: ::std::vec::Vec<DeliveryAttempt>,
+        pub endpoint_id: ::std::string::String,
+        ///When the next attempt is due; null once delivered or dead.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_attempt_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///`pending` until the endpoint acknowledges (`delivered`) or the last attempt failed or the endpoint was removed (`dead`).
+        pub state: EventDeliveryState,
+    }
+    ///`pending` until the endpoint acknowledges (`delivered`) or the last attempt failed or the endpoint was removed (`dead`).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum EventDeliveryState {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "delivered")]
+        Delivered,
+        #[serde(rename = "dead")]
+        Dead,
+    }
+    impl ::std::fmt::Display for EventDeliveryState {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("pending"),
+                Self::Delivered => f.write_str("delivered"),
+                Self::Dead => f.write_str("dead"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EventDeliveryState {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending" => Ok(Self::Pending),
+                "delivered" => Ok(Self::Delivered),
+                "dead" => Ok(Self::Dead),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventDeliveryState {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventDeliveryState {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///The headers parameters of `getCustomer`.
     #[derive(
         ::serde::Deserialize,
@@ -515,6 +771,60 @@ that sent them and retained for 24 hours.
         ///Always `ok` in a 200 response.
         pub status: ::std::string::String,
     }
+    ///The query parameters of `listAuditEvents`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListAuditEventsQuery {
+        ///Only events caused by this API key (its `key_` id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub actor: ::std::option::Option<::std::string::String>,
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+        ///Only events about this resource (a `cus_`, `prd_`, `ord_`, `key_` or `whe_` id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource_id: ::std::option::Option<::std::string::String>,
+    }
+    ///The query parameters of `listAuditEventsV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListAuditEventsV2Query {
+        ///Only events caused by this API key (its `key_` id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub actor: ::std::option::Option<::std::string::String>,
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+        ///Only events about this resource (a `cus_`, `prd_`, `ord_`, `key_` or `whe_` id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource_id: ::std::option::Option<::std::string::String>,
+    }
     ///The headers parameters of `listCustomers`.
     #[derive(
         ::serde::Deserialize,
@@ -590,6 +900,30 @@ valid, so any other string, however well-formed, is a 400
         ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<u32>,
+    }
+    ///The path parameters of `listEventDeliveries`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ListEventDeliveriesPath {
+        ///The event's id (`evt_` prefix), as sent in `webhook-id`.
+        pub event_id: ::std::string::String,
+    }
+    ///The path parameters of `listEventDeliveriesV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct ListEventDeliveriesV2Path {
+        ///The event's id (`evt_` prefix), as sent in `webhook-id`.
+        pub event_id: ::std::string::String,
     }
     ///The headers parameters of `listOrderItems`.
     #[derive(
@@ -859,6 +1193,48 @@ valid, so any other string, however well-formed, is a 400
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<u32>,
     }
+    ///The query parameters of `listWebhookEndpoints`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListWebhookEndpointsQuery {
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+    }
+    ///The query parameters of `listWebhookEndpointsV2`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        schemars::JsonSchema
+    )]
+    pub struct ListWebhookEndpointsV2Query {
+        /**The `next_cursor` of the previous page, unchanged. Opaque and signed:
+only a cursor this server issued for the same list and filters is
+valid, so any other string, however well-formed, is a 400
+`invalid_cursor`. Omit it for the first page.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cursor: ::std::option::Option<::std::string::String>,
+        ///Page size, 1 to 100 (default 20). A larger value is a 400, never silently clamped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<u32>,
+    }
     ///An amount in the currency's minor unit (cents for EUR and USD). Never a float.
     #[derive(
         ::serde::Deserialize,
@@ -922,6 +1298,40 @@ Never a JSON number, so no client parses it as a float.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub customer_id: ::std::option::Option<::std::string::String>,
         pub items: ::std::vec::Vec<OrderItemCreate>,
+    }
+    ///A thin event (fetch the order for its lines and total). The same in v1 and v2.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct OrderEvent {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub data: OrderEventData,
+        ///The event id (`evt_`), also sent as `webhook-id`.
+        pub id: ::std::string::String,
+        #[serde(rename = "type")]
+        pub type_: WebhookEventType,
+    }
+    ///`OrderEventData`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct OrderEventData {
+        pub customer_id: ::std::string::String,
+        pub order_id: ::std::string::String,
+        ///The order's row version after the event (its ETag is `"r<order_version>"`), so a receiver can order events and fetch the order at least as new.
+        pub order_version: i64,
+        ///The status before a change (an `OrderStatus`); null for `order.created`.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub previous_status: ::std::option::Option<::std::string::String>,
+        pub status: OrderStatus,
     }
     ///`OrderItem`
     #[derive(
@@ -1447,6 +1857,121 @@ Never a JSON number, so no client parses it as a float.
         ///The product's id (`prd_` prefix).
         pub product_id: ::std::string::String,
     }
+    ///`WebhookEndpoint`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct WebhookEndpoint {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub events: ::std::vec::Vec<WebhookEventType>,
+        pub id: ::std::string::String,
+        pub url: ::std::string::String,
+    }
+    ///`WebhookEndpointCreate`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct WebhookEndpointCreate {
+        ///The event types to deliver; every type when absent.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<WebhookEventType>,
+        ///An absolute `http` or `https` URL with no user information.
+        pub url: ::std::string::String,
+    }
+    ///`WebhookEndpointCreated`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct WebhookEndpointCreated {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub events: ::std::vec::Vec<WebhookEventType>,
+        pub id: ::std::string::String,
+        ///The signing secret (`whsec_` and base64). Shown once; store it safely.
+        pub secret: ::std::string::String,
+        pub url: ::std::string::String,
+    }
+    ///`WebhookEndpointPage`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        schemars::JsonSchema
+    )]
+    pub struct WebhookEndpointPage {
+        pub data: ::std::vec::Vec<WebhookEndpoint>,
+        ///Pass as `cursor` to fetch the next page; null on the last page.
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    ///`WebhookEventType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum WebhookEventType {
+        #[serde(rename = "order.created")]
+        OrderCreated,
+        #[serde(rename = "order.status_changed")]
+        OrderStatusChanged,
+    }
+    impl ::std::fmt::Display for WebhookEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::OrderCreated => f.write_str("order.created"),
+                Self::OrderStatusChanged => f.write_str("order.status_changed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for WebhookEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "order.created" => Ok(Self::OrderCreated),
+                "order.status_changed" => Ok(Self::OrderStatusChanged),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     /// Error types.
     pub mod error {
         /// Error from a `TryFrom` or `FromStr` implementation.
@@ -1482,7 +2007,7 @@ Never a JSON number, so no client parses it as a float.
 }
 /// The spec's rules (structure and constraints) per component schema, enforced by `orderflow_edge::schema`.
 pub static COMPONENT_RULES: edge::Rules = edge::Rules::new(
-    "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyIssued\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"},\"secret\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"role\",\"customer_id\",\"secret\",\"created_at\"],\"type\":\"object\"},\"Caller\":{\"properties\":{\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"key_id\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"}},\"required\":[\"key_id\",\"role\",\"customer_id\"],\"type\":\"object\"},\"Customer\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"email\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\",\"email\"],\"type\":\"object\"},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"type\":\"object\"},\"FieldError\":{\"properties\":{\"detail\":{\"type\":\"string\"},\"pointer\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"],\"type\":\"object\"},\"HealthStatus\":{\"properties\":{\"status\":{\"type\":\"string\"}},\"required\":[\"status\"],\"type\":\"object\"},\"Money\":{\"properties\":{\"amount_minor\":{\"format\":\"int64\",\"maximum\":100000000000,\"minimum\":0,\"type\":\"integer\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount_minor\",\"currency\"],\"type\":\"object\"},\"MoneyV2\":{\"properties\":{\"amount\":{\"maxLength\":17,\"pattern\":\"^(0|[1-9][0-9]{0,11})(\\\\.[0-9]{1,4})?$\",\"type\":\"string\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount\",\"currency\"],\"type\":\"object\"},\"Order\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"OrderCreate\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1,\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"OrderItem\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderItemCreate\":{\"properties\":{\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"maximum\":10000,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"product_id\",\"quantity\"],\"type\":\"object\"},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderItemPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderItemV2\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/MoneyV2\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderStatus\":{\"enum\":[\"pending\",\"processing\",\"shipped\",\"delivered\",\"cancelled\"],\"type\":\"string\"},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"to\"],\"type\":\"object\"},\"OrderV2\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemV2\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"},\"type\":\"array\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"status\":{\"format\":\"uint16\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},\"violated-policies\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\",\"code\",\"request_id\"],\"type\":\"object\"},\"Product\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"ProductCreate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductCreateV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/ProductV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductUpdate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}},\"type\":\"object\"},\"ProductUpdateV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"}},\"type\":\"object\"},\"ProductV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"}}",
+    "{\"ApiKeyCreate\":{\"properties\":{\"name\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyIssued\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"},\"secret\":{\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"role\",\"customer_id\",\"secret\",\"created_at\"],\"type\":\"object\"},\"AuditChange\":{\"properties\":{\"field\":{\"type\":\"string\"}},\"required\":[\"field\",\"before\",\"after\"],\"type\":\"object\"},\"AuditEvent\":{\"properties\":{\"action\":{\"type\":\"string\"},\"actor\":{\"type\":\"string\"},\"changes\":{\"items\":{\"$ref\":\"#/components/schemas/AuditChange\"},\"type\":\"array\"},\"id\":{\"type\":\"string\"},\"occurred_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"operation\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"resource_id\":{\"type\":\"string\"},\"resource_type\":{\"enum\":[\"customer\",\"product\",\"api_key\",\"order\",\"webhook_endpoint\"],\"type\":\"string\"}},\"required\":[\"id\",\"occurred_at\",\"actor\",\"operation\",\"action\",\"resource_type\",\"resource_id\",\"request_id\",\"changes\"],\"type\":\"object\"},\"AuditEventPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/AuditEvent\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"Caller\":{\"properties\":{\"customer_id\":{\"nullable\":true,\"type\":\"string\"},\"key_id\":{\"type\":\"string\"},\"role\":{\"enum\":[\"admin\",\"customer\"],\"type\":\"string\"}},\"required\":[\"key_id\",\"role\",\"customer_id\"],\"type\":\"object\"},\"Customer\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"name\",\"email\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"CustomerCreate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"required\":[\"name\",\"email\"],\"type\":\"object\"},\"CustomerPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Customer\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"CustomerUpdate\":{\"properties\":{\"email\":{\"maxLength\":254,\"minLength\":3,\"pattern\":\"^[^@\\\\s]+@[^@\\\\s]+$\",\"type\":\"string\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"}},\"type\":\"object\"},\"DeliveryAttempt\":{\"properties\":{\"attempt\":{\"format\":\"int64\",\"type\":\"integer\"},\"attempted_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"duration_ms\":{\"format\":\"int64\",\"type\":\"integer\"},\"error\":{\"nullable\":true,\"type\":\"string\"},\"status\":{\"format\":\"int64\",\"nullable\":true,\"type\":\"integer\"}},\"required\":[\"attempt\",\"attempted_at\",\"status\",\"error\",\"duration_ms\"],\"type\":\"object\"},\"EventDeliveries\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/EventDelivery\"},\"type\":\"array\"},\"event\":{\"$ref\":\"#/components/schemas/OrderEvent\"}},\"required\":[\"event\",\"data\"],\"type\":\"object\"},\"EventDelivery\":{\"properties\":{\"attempts\":{\"items\":{\"$ref\":\"#/components/schemas/DeliveryAttempt\"},\"type\":\"array\"},\"endpoint_id\":{\"type\":\"string\"},\"next_attempt_at\":{\"format\":\"date-time\",\"nullable\":true,\"type\":\"string\"},\"state\":{\"enum\":[\"pending\",\"delivered\",\"dead\"],\"type\":\"string\"}},\"required\":[\"endpoint_id\",\"state\",\"attempts\",\"next_attempt_at\"],\"type\":\"object\"},\"FieldError\":{\"properties\":{\"detail\":{\"type\":\"string\"},\"pointer\":{\"type\":\"string\"}},\"required\":[\"pointer\",\"detail\"],\"type\":\"object\"},\"HealthStatus\":{\"properties\":{\"status\":{\"type\":\"string\"}},\"required\":[\"status\"],\"type\":\"object\"},\"Money\":{\"properties\":{\"amount_minor\":{\"format\":\"int64\",\"maximum\":100000000000,\"minimum\":0,\"type\":\"integer\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount_minor\",\"currency\"],\"type\":\"object\"},\"MoneyV2\":{\"properties\":{\"amount\":{\"maxLength\":17,\"pattern\":\"^(0|[1-9][0-9]{0,11})(\\\\.[0-9]{1,4})?$\",\"type\":\"string\"},\"currency\":{\"pattern\":\"^[A-Z]{3}$\",\"type\":\"string\"}},\"required\":[\"amount\",\"currency\"],\"type\":\"object\"},\"Order\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/Money\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"OrderCreate\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemCreate\"},\"maxItems\":100,\"minItems\":1,\"type\":\"array\"}},\"required\":[\"items\"],\"type\":\"object\"},\"OrderEvent\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"data\":{\"$ref\":\"#/components/schemas/OrderEventData\"},\"id\":{\"type\":\"string\"},\"type\":{\"$ref\":\"#/components/schemas/WebhookEventType\"}},\"required\":[\"id\",\"type\",\"created_at\",\"data\"],\"type\":\"object\"},\"OrderEventData\":{\"properties\":{\"customer_id\":{\"type\":\"string\"},\"order_id\":{\"type\":\"string\"},\"order_version\":{\"format\":\"int64\",\"type\":\"integer\"},\"previous_status\":{\"nullable\":true,\"type\":\"string\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"order_id\",\"customer_id\",\"status\",\"previous_status\",\"order_version\"],\"type\":\"object\"},\"OrderItem\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/Money\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/Money\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderItemCreate\":{\"properties\":{\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"maximum\":10000,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"product_id\",\"quantity\"],\"type\":\"object\"},\"OrderItemPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItem\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderItemPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderItemV2\":{\"properties\":{\"line\":{\"format\":\"uint32\",\"type\":\"integer\"},\"line_total\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"name\":{\"type\":\"string\"},\"product_id\":{\"type\":\"string\"},\"quantity\":{\"format\":\"uint32\",\"type\":\"integer\"},\"sku\":{\"type\":\"string\"},\"unit_price\":{\"$ref\":\"#/components/schemas/MoneyV2\"}},\"required\":[\"line\",\"product_id\",\"sku\",\"name\",\"quantity\",\"unit_price\",\"line_total\"],\"type\":\"object\"},\"OrderPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Order\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/OrderV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"OrderStatus\":{\"enum\":[\"pending\",\"processing\",\"shipped\",\"delivered\",\"cancelled\"],\"type\":\"string\"},\"OrderTransition\":{\"properties\":{\"to\":{\"$ref\":\"#/components/schemas/OrderStatus\"}},\"required\":[\"to\"],\"type\":\"object\"},\"OrderV2\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"customer_id\":{\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"items\":{\"items\":{\"$ref\":\"#/components/schemas/OrderItemV2\"},\"type\":\"array\"},\"status\":{\"$ref\":\"#/components/schemas/OrderStatus\"},\"total\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"customer_id\",\"status\",\"items\",\"total\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"Problem\":{\"properties\":{\"code\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"},\"errors\":{\"items\":{\"$ref\":\"#/components/schemas/FieldError\"},\"type\":\"array\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},\"status\":{\"format\":\"uint16\",\"type\":\"integer\"},\"title\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},\"violated-policies\":{\"items\":{\"type\":\"string\"},\"type\":\"array\"}},\"required\":[\"type\",\"title\",\"status\",\"detail\",\"code\",\"request_id\"],\"type\":\"object\"},\"Product\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"ProductCreate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductCreateV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"sku\":{\"maxLength\":64,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9._-]+$\",\"type\":\"string\"}},\"required\":[\"sku\",\"name\",\"price\"],\"type\":\"object\"},\"ProductPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/Product\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductPageV2\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/ProductV2\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"ProductUpdate\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/Money\"}},\"type\":\"object\"},\"ProductUpdateV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"name\":{\"maxLength\":200,\"minLength\":1,\"pattern\":\"^$|^[^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*[^\\\\u0000-\\\\u0020\\\\u007F-\\\\u00A0\\\\u00AD\\\\u034F\\\\u061C\\\\u115F\\\\u1160\\\\u1680\\\\u17B4\\\\u17B5\\\\u180B-\\\\u180E\\\\u2000-\\\\u200F\\\\u2028-\\\\u202F\\\\u205F-\\\\u206F\\\\u3000\\\\u3164\\\\uFE00-\\\\uFE0F\\\\uFEFF\\\\uFFA0\\\\uFFF0-\\\\uFFF8][^\\\\u0000-\\\\u001F\\\\u007F-\\\\u009F]*$\",\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"}},\"type\":\"object\"},\"ProductV2\":{\"properties\":{\"active\":{\"type\":\"boolean\"},\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"price\":{\"$ref\":\"#/components/schemas/MoneyV2\"},\"sku\":{\"type\":\"string\"},\"updated_at\":{\"format\":\"date-time\",\"type\":\"string\"}},\"required\":[\"id\",\"sku\",\"name\",\"price\",\"active\",\"created_at\",\"updated_at\"],\"type\":\"object\"},\"WebhookEndpoint\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"events\":{\"items\":{\"$ref\":\"#/components/schemas/WebhookEventType\"},\"type\":\"array\"},\"id\":{\"type\":\"string\"},\"url\":{\"type\":\"string\"}},\"required\":[\"id\",\"url\",\"events\",\"created_at\"],\"type\":\"object\"},\"WebhookEndpointCreate\":{\"properties\":{\"events\":{\"items\":{\"$ref\":\"#/components/schemas/WebhookEventType\"},\"maxItems\":2,\"minItems\":1,\"type\":\"array\",\"uniqueItems\":true},\"url\":{\"maxLength\":2048,\"minLength\":8,\"pattern\":\"^https?://[^\\\\s/?#@]+(/[^\\\\s]*)?$\",\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"},\"WebhookEndpointCreated\":{\"properties\":{\"created_at\":{\"format\":\"date-time\",\"type\":\"string\"},\"events\":{\"items\":{\"$ref\":\"#/components/schemas/WebhookEventType\"},\"type\":\"array\"},\"id\":{\"type\":\"string\"},\"secret\":{\"type\":\"string\"},\"url\":{\"type\":\"string\"}},\"required\":[\"id\",\"url\",\"events\",\"secret\",\"created_at\"],\"type\":\"object\"},\"WebhookEndpointPage\":{\"properties\":{\"data\":{\"items\":{\"$ref\":\"#/components/schemas/WebhookEndpoint\"},\"type\":\"array\"},\"next_cursor\":{\"nullable\":true,\"type\":\"string\"}},\"required\":[\"data\",\"next_cursor\"],\"type\":\"object\"},\"WebhookEventType\":{\"enum\":[\"order.created\",\"order.status_changed\"],\"type\":\"string\"}}",
 );
 /// What the spec says about each operation.
 pub mod ops {
@@ -2077,6 +2602,159 @@ pub mod ops {
             body: Some(Rules::new("{\"$ref\":\"#/components/schemas/OrderTransition\"}")),
         },
     };
+    ///`GET /v1/audit-events`: List audit events
+    pub static LIST_AUDIT_EVENTS: Operation = Operation {
+        operation_id: "listAuditEvents",
+        method: "GET",
+        route: "/v1/audit-events",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/audit-events")),
+                policy: Some("/deprecation"),
+            },
+        ),
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"actor\":{\"maxLength\":64,\"minLength\":1,\"type\":\"string\"},\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"resource_id\":{\"maxLength\":64,\"minLength\":1,\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v1/webhook-endpoints`: List webhook endpoints
+    pub static LIST_WEBHOOK_ENDPOINTS: Operation = Operation {
+        operation_id: "listWebhookEndpoints",
+        method: "GET",
+        route: "/v1/webhook-endpoints",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/webhook-endpoints")),
+                policy: Some("/deprecation"),
+            },
+        ),
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`POST /v1/webhook-endpoints`: Register a webhook endpoint
+    pub static CREATE_WEBHOOK_ENDPOINT: Operation = Operation {
+        operation_id: "createWebhookEndpoint",
+        method: "POST",
+        route: "/v1/webhook-endpoints",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 201u16,
+        rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("POST", "/v2/webhook-endpoints")),
+                policy: Some("/deprecation"),
+            },
+        ),
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: None,
+            headers: None,
+            body: Some(
+                Rules::new("{\"$ref\":\"#/components/schemas/WebhookEndpointCreate\"}"),
+            ),
+        },
+    };
+    ///`DELETE /v1/webhook-endpoints/{endpoint_id}`: Remove a webhook endpoint
+    pub static DELETE_WEBHOOK_ENDPOINT: Operation = Operation {
+        operation_id: "deleteWebhookEndpoint",
+        method: "DELETE",
+        route: "/v1/webhook-endpoints/{endpoint_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 204u16,
+        rate_limit: Some(&POLICY_WRITES),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("DELETE", "/v2/webhook-endpoints/{endpoint_id}")),
+                policy: Some("/deprecation"),
+            },
+        ),
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"endpoint_id\":{\"type\":\"string\"}},\"required\":[\"endpoint_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v1/events/{event_id}/deliveries`: The delivery log of an event
+    pub static LIST_EVENT_DELIVERIES: Operation = Operation {
+        operation_id: "listEventDeliveries",
+        method: "GET",
+        route: "/v1/events/{event_id}/deliveries",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        lifecycle: Some(
+            &Lifecycle {
+                deprecation: "@1796083200",
+                sunset: Some("Wed, 30 Jun 2027 00:00:00 GMT"),
+                sunset_at: Some(1814313600i64),
+                successor: Some(("GET", "/v2/events/{event_id}/deliveries")),
+                policy: Some("/deprecation"),
+            },
+        ),
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"event_id\":{\"type\":\"string\"}},\"required\":[\"event_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
     ///`GET /v2/customers`: List customers
     pub static LIST_CUSTOMERS_V2: Operation = Operation {
         operation_id: "listCustomersV2",
@@ -2481,6 +3159,119 @@ pub mod ops {
             body: Some(Rules::new("{\"$ref\":\"#/components/schemas/OrderTransition\"}")),
         },
     };
+    ///`GET /v2/audit-events`: List audit events
+    pub static LIST_AUDIT_EVENTS_V2: Operation = Operation {
+        operation_id: "listAuditEventsV2",
+        method: "GET",
+        route: "/v2/audit-events",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"actor\":{\"maxLength\":64,\"minLength\":1,\"type\":\"string\"},\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"resource_id\":{\"maxLength\":64,\"minLength\":1,\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v2/webhook-endpoints`: List webhook endpoints
+    pub static LIST_WEBHOOK_ENDPOINTS_V2: Operation = Operation {
+        operation_id: "listWebhookEndpointsV2",
+        method: "GET",
+        route: "/v2/webhook-endpoints",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: Some(
+                Rules::new(
+                    "{\"properties\":{\"cursor\":{\"maxLength\":512,\"type\":\"string\"},\"limit\":{\"format\":\"uint32\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"}",
+                ),
+            ),
+            headers: None,
+            body: None,
+        },
+    };
+    ///`POST /v2/webhook-endpoints`: Register a webhook endpoint
+    pub static CREATE_WEBHOOK_ENDPOINT_V2: Operation = Operation {
+        operation_id: "createWebhookEndpointV2",
+        method: "POST",
+        route: "/v2/webhook-endpoints",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 201u16,
+        rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: None,
+            query: None,
+            headers: None,
+            body: Some(
+                Rules::new("{\"$ref\":\"#/components/schemas/WebhookEndpointCreate\"}"),
+            ),
+        },
+    };
+    ///`DELETE /v2/webhook-endpoints/{endpoint_id}`: Remove a webhook endpoint
+    pub static DELETE_WEBHOOK_ENDPOINT_V2: Operation = Operation {
+        operation_id: "deleteWebhookEndpointV2",
+        method: "DELETE",
+        route: "/v2/webhook-endpoints/{endpoint_id}",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 204u16,
+        rate_limit: Some(&POLICY_WRITES),
+        lifecycle: None,
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"endpoint_id\":{\"type\":\"string\"}},\"required\":[\"endpoint_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
+    ///`GET /v2/events/{event_id}/deliveries`: The delivery log of an event
+    pub static LIST_EVENT_DELIVERIES_V2: Operation = Operation {
+        operation_id: "listEventDeliveriesV2",
+        method: "GET",
+        route: "/v2/events/{event_id}/deliveries",
+        authenticated: true,
+        idempotency: Idempotency::None,
+        success_status: 200u16,
+        rate_limit: Some(&POLICY_READS),
+        lifecycle: None,
+        if_match: Precondition::None,
+        rules: OperationRules {
+            components: &super::COMPONENT_RULES,
+            path: Some(
+                Rules::new(
+                    "{\"properties\":{\"event_id\":{\"type\":\"string\"}},\"required\":[\"event_id\"],\"type\":\"object\"}",
+                ),
+            ),
+            query: None,
+            headers: None,
+            body: None,
+        },
+    };
     /// Every operation, in spec order.
     pub static ALL: &[&Operation] = &[
         &GET_HEALTH,
@@ -2501,6 +3292,11 @@ pub mod ops {
         &GET_ORDER,
         &LIST_ORDER_ITEMS,
         &TRANSITION_ORDER,
+        &LIST_AUDIT_EVENTS,
+        &LIST_WEBHOOK_ENDPOINTS,
+        &CREATE_WEBHOOK_ENDPOINT,
+        &DELETE_WEBHOOK_ENDPOINT,
+        &LIST_EVENT_DELIVERIES,
         &LIST_CUSTOMERS_V2,
         &CREATE_CUSTOMER_V2,
         &GET_CUSTOMER_V2,
@@ -2517,6 +3313,11 @@ pub mod ops {
         &GET_ORDER_V2,
         &LIST_ORDER_ITEMS_V2,
         &TRANSITION_ORDER_V2,
+        &LIST_AUDIT_EVENTS_V2,
+        &LIST_WEBHOOK_ENDPOINTS_V2,
+        &CREATE_WEBHOOK_ENDPOINT_V2,
+        &DELETE_WEBHOOK_ENDPOINT_V2,
+        &LIST_EVENT_DELIVERIES_V2,
     ];
 }
 /// The documented response headers of each operation.
@@ -2967,6 +3768,119 @@ pub mod headers {
         #[serde(rename = "Link")]
         pub link: String,
     }
+    ///Response headers of `listAuditEvents`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListAuditEventsResponseHeaders {
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listWebhookEndpoints`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListWebhookEndpointsResponseHeaders {
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `createWebhookEndpoint`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct CreateWebhookEndpointResponseHeaders {
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The URL path of the created resource.
+        #[serde(rename = "Location")]
+        pub location: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `deleteWebhookEndpoint`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct DeleteWebhookEndpointResponseHeaders {
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listEventDeliveries`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListEventDeliveriesResponseHeaders {
+        ///When the operation was deprecated (RFC 9745).
+        #[serde(rename = "Deprecation")]
+        pub deprecation: String,
+        ///When the operation stops answering (RFC 8594).
+        #[serde(rename = "Sunset")]
+        pub sunset: String,
+        ///The successor version and the deprecation policy, and on a list page the next page.
+        #[serde(rename = "Link")]
+        pub link: String,
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
     ///Response headers of `listCustomersV2`.
     #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
     pub struct ListCustomersV2ResponseHeaders {
@@ -3271,6 +4185,82 @@ pub mod headers {
         #[serde(rename = "RateLimit-Policy")]
         pub rate_limit_policy: String,
     }
+    ///Response headers of `listAuditEventsV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListAuditEventsV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The next page (`rel="next"`), absent on the last page.
+        #[serde(rename = "Link")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub link: Option<String>,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listWebhookEndpointsV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListWebhookEndpointsV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The next page (`rel="next"`), absent on the last page.
+        #[serde(rename = "Link")]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub link: Option<String>,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `createWebhookEndpointV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct CreateWebhookEndpointV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///The URL path of the created resource.
+        #[serde(rename = "Location")]
+        pub location: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `deleteWebhookEndpointV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct DeleteWebhookEndpointV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
+    ///Response headers of `listEventDeliveriesV2`.
+    #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+    pub struct ListEventDeliveriesV2ResponseHeaders {
+        ///The request's id.
+        #[serde(rename = "X-Request-Id")]
+        pub x_request_id: String,
+        ///Remaining quota under the operation's policy.
+        #[serde(rename = "RateLimit")]
+        pub rate_limit: String,
+        ///The operation's rate-limit policy.
+        #[serde(rename = "RateLimit-Policy")]
+        pub rate_limit_policy: String,
+    }
 }
 /// The business logic of every operation, implemented by hand in `server/`.
 /// The edge has already authenticated the caller, validated every input
@@ -3378,6 +4368,36 @@ pub trait OrderFlowHandlers: Send + Sync + 'static {
         path: types::TransitionOrderPath,
         body: types::OrderTransition,
     ) -> Result<Tagged<types::Order>, ApiError>;
+    ///`GET /v1/audit-events`: List audit events
+    async fn list_audit_events(
+        &self,
+        call: &Call,
+        query: types::ListAuditEventsQuery,
+    ) -> Result<types::AuditEventPage, ApiError>;
+    ///`GET /v1/webhook-endpoints`: List webhook endpoints
+    async fn list_webhook_endpoints(
+        &self,
+        call: &Call,
+        query: types::ListWebhookEndpointsQuery,
+    ) -> Result<types::WebhookEndpointPage, ApiError>;
+    ///`POST /v1/webhook-endpoints`: Register a webhook endpoint
+    async fn create_webhook_endpoint(
+        &self,
+        call: &Call,
+        body: types::WebhookEndpointCreate,
+    ) -> Result<Created<types::WebhookEndpointCreated>, ApiError>;
+    ///`DELETE /v1/webhook-endpoints/{endpoint_id}`: Remove a webhook endpoint
+    async fn delete_webhook_endpoint(
+        &self,
+        call: &Call,
+        path: types::DeleteWebhookEndpointPath,
+    ) -> Result<(), ApiError>;
+    ///`GET /v1/events/{event_id}/deliveries`: The delivery log of an event
+    async fn list_event_deliveries(
+        &self,
+        call: &Call,
+        path: types::ListEventDeliveriesPath,
+    ) -> Result<types::EventDeliveries, ApiError>;
     ///`GET /v2/customers`: List customers
     async fn list_customers_v2(
         &self,
@@ -3475,6 +4495,36 @@ pub trait OrderFlowHandlers: Send + Sync + 'static {
         path: types::TransitionOrderV2Path,
         body: types::OrderTransition,
     ) -> Result<Tagged<types::OrderV2>, ApiError>;
+    ///`GET /v2/audit-events`: List audit events
+    async fn list_audit_events_v2(
+        &self,
+        call: &Call,
+        query: types::ListAuditEventsV2Query,
+    ) -> Result<types::AuditEventPage, ApiError>;
+    ///`GET /v2/webhook-endpoints`: List webhook endpoints
+    async fn list_webhook_endpoints_v2(
+        &self,
+        call: &Call,
+        query: types::ListWebhookEndpointsV2Query,
+    ) -> Result<types::WebhookEndpointPage, ApiError>;
+    ///`POST /v2/webhook-endpoints`: Register a webhook endpoint
+    async fn create_webhook_endpoint_v2(
+        &self,
+        call: &Call,
+        body: types::WebhookEndpointCreate,
+    ) -> Result<Created<types::WebhookEndpointCreated>, ApiError>;
+    ///`DELETE /v2/webhook-endpoints/{endpoint_id}`: Remove a webhook endpoint
+    async fn delete_webhook_endpoint_v2(
+        &self,
+        call: &Call,
+        path: types::DeleteWebhookEndpointV2Path,
+    ) -> Result<(), ApiError>;
+    ///`GET /v2/events/{event_id}/deliveries`: The delivery log of an event
+    async fn list_event_deliveries_v2(
+        &self,
+        call: &Call,
+        path: types::ListEventDeliveriesV2Path,
+    ) -> Result<types::EventDeliveries, ApiError>;
 }
 /// The server context: the hand-written handlers and the edge's ports.
 pub struct EdgeContext {
@@ -3821,6 +4871,96 @@ pub trait OrderFlowApi {
         >,
         Problem,
     >;
+    ///List audit events
+    #[endpoint{method = GET,
+    path = "/v1/audit-events",
+    operation_id = "listAuditEvents",
+    tags = ["audit"],
+    deprecated = true}]
+    async fn list_audit_events(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListAuditEventsQuery>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::AuditEventPage>,
+                headers::ListAuditEventsResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List webhook endpoints
+    #[endpoint{method = GET,
+    path = "/v1/webhook-endpoints",
+    operation_id = "listWebhookEndpoints",
+    tags = ["webhooks"],
+    deprecated = true}]
+    async fn list_webhook_endpoints(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListWebhookEndpointsQuery>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookEndpointPage>,
+                headers::ListWebhookEndpointsResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Register a webhook endpoint
+    #[endpoint{method = POST,
+    path = "/v1/webhook-endpoints",
+    operation_id = "createWebhookEndpoint",
+    tags = ["webhooks"],
+    deprecated = true}]
+    async fn create_webhook_endpoint(
+        rqctx: RequestContext<Self::Context>,
+        body: CheckedBody<types::WebhookEndpointCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::WebhookEndpointCreated>,
+                headers::CreateWebhookEndpointResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Remove a webhook endpoint
+    #[endpoint{method = DELETE,
+    path = "/v1/webhook-endpoints/{endpoint_id}",
+    operation_id = "deleteWebhookEndpoint",
+    tags = ["webhooks"],
+    deprecated = true}]
+    async fn delete_webhook_endpoint(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::DeleteWebhookEndpointPath>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseDeleted,
+                headers::DeleteWebhookEndpointResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///The delivery log of an event
+    #[endpoint{method = GET,
+    path = "/v1/events/{event_id}/deliveries",
+    operation_id = "listEventDeliveries",
+    tags = ["webhooks"],
+    deprecated = true}]
+    async fn list_event_deliveries(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::ListEventDeliveriesPath>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::EventDeliveries>,
+                headers::ListEventDeliveriesResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
     ///List customers
     #[endpoint{method = GET,
     path = "/v2/customers",
@@ -4105,6 +5245,91 @@ pub trait OrderFlowApi {
             HttpResponseHeaders<
                 HttpResponseOk<types::OrderV2>,
                 headers::TransitionOrderV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List audit events
+    #[endpoint{method = GET,
+    path = "/v2/audit-events",
+    operation_id = "listAuditEventsV2",
+    tags = ["audit"]}]
+    async fn list_audit_events_v2(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListAuditEventsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::AuditEventPage>,
+                headers::ListAuditEventsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///List webhook endpoints
+    #[endpoint{method = GET,
+    path = "/v2/webhook-endpoints",
+    operation_id = "listWebhookEndpointsV2",
+    tags = ["webhooks"]}]
+    async fn list_webhook_endpoints_v2(
+        rqctx: RequestContext<Self::Context>,
+        query: Checked<Query<types::ListWebhookEndpointsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookEndpointPage>,
+                headers::ListWebhookEndpointsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Register a webhook endpoint
+    #[endpoint{method = POST,
+    path = "/v2/webhook-endpoints",
+    operation_id = "createWebhookEndpointV2",
+    tags = ["webhooks"]}]
+    async fn create_webhook_endpoint_v2(
+        rqctx: RequestContext<Self::Context>,
+        body: CheckedBody<types::WebhookEndpointCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::WebhookEndpointCreated>,
+                headers::CreateWebhookEndpointV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///Remove a webhook endpoint
+    #[endpoint{method = DELETE,
+    path = "/v2/webhook-endpoints/{endpoint_id}",
+    operation_id = "deleteWebhookEndpointV2",
+    tags = ["webhooks"]}]
+    async fn delete_webhook_endpoint_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::DeleteWebhookEndpointV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseDeleted,
+                headers::DeleteWebhookEndpointV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    >;
+    ///The delivery log of an event
+    #[endpoint{method = GET,
+    path = "/v2/events/{event_id}/deliveries",
+    operation_id = "listEventDeliveriesV2",
+    tags = ["webhooks"]}]
+    async fn list_event_deliveries_v2(
+        rqctx: RequestContext<Self::Context>,
+        path: Checked<Path<types::ListEventDeliveriesV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::EventDeliveries>,
+                headers::ListEventDeliveriesV2ResponseHeaders,
             >,
         >,
         Problem,
@@ -5136,6 +6361,258 @@ impl OrderFlowApi for OrderFlowEdge {
                 .await,
         )
     }
+    async fn list_audit_events(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListAuditEventsQuery>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::AuditEventPage>,
+                headers::ListAuditEventsResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::AuditEventPage,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::AuditEventPage>,
+            headers::ListAuditEventsResponseHeaders,
+        > {
+            let link = call.link_value(value.next_cursor.as_deref());
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListAuditEventsResponseHeaders {
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_AUDIT_EVENTS,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_audit_events(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_webhook_endpoints(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListWebhookEndpointsQuery>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookEndpointPage>,
+                headers::ListWebhookEndpointsResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::WebhookEndpointPage,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::WebhookEndpointPage>,
+            headers::ListWebhookEndpointsResponseHeaders,
+        > {
+            let link = call.link_value(value.next_cursor.as_deref());
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListWebhookEndpointsResponseHeaders {
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_WEBHOOK_ENDPOINTS,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_webhook_endpoints(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn create_webhook_endpoint(
+        rqctx: RequestContext<EdgeContext>,
+        body: CheckedBody<types::WebhookEndpointCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::WebhookEndpointCreated>,
+                headers::CreateWebhookEndpointResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: Created<types::WebhookEndpointCreated>,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseCreated<types::WebhookEndpointCreated>,
+            headers::CreateWebhookEndpointResponseHeaders,
+        > {
+            let link = call.link_value(None);
+            let location = value.location.clone();
+            HttpResponseHeaders::new(
+                HttpResponseCreated(value.body),
+                headers::CreateWebhookEndpointResponseHeaders {
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
+                    x_request_id: call.request_id.clone(),
+                    location,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::CREATE_WEBHOOK_ENDPOINT,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (body.part(),),
+                    move |call, (body,)| Box::pin(async move {
+                        handlers.create_webhook_endpoint(&call, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn delete_webhook_endpoint(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::DeleteWebhookEndpointPath>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseDeleted,
+                headers::DeleteWebhookEndpointResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            _value: (),
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseDeleted,
+            headers::DeleteWebhookEndpointResponseHeaders,
+        > {
+            let link = call.link_value(None);
+            HttpResponseHeaders::new(
+                HttpResponseDeleted(),
+                headers::DeleteWebhookEndpointResponseHeaders {
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::DELETE_WEBHOOK_ENDPOINT,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.delete_webhook_endpoint(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_event_deliveries(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::ListEventDeliveriesPath>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::EventDeliveries>,
+                headers::ListEventDeliveriesResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::EventDeliveries,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::EventDeliveries>,
+            headers::ListEventDeliveriesResponseHeaders,
+        > {
+            let link = call.link_value(None);
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListEventDeliveriesResponseHeaders {
+                    deprecation: call.deprecation_value(),
+                    sunset: call.sunset_value(),
+                    link,
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_EVENT_DELIVERIES,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.list_event_deliveries(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
     async fn list_customers_v2(
         rqctx: RequestContext<EdgeContext>,
         query: Checked<Query<types::ListCustomersV2Query>>,
@@ -6013,6 +7490,242 @@ impl OrderFlowApi for OrderFlowEdge {
                     ),
                     move |call, (path, _, body)| Box::pin(async move {
                         handlers.transition_order_v2(&call, path, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_audit_events_v2(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListAuditEventsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::AuditEventPage>,
+                headers::ListAuditEventsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::AuditEventPage,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::AuditEventPage>,
+            headers::ListAuditEventsV2ResponseHeaders,
+        > {
+            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListAuditEventsV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_AUDIT_EVENTS_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_audit_events_v2(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_webhook_endpoints_v2(
+        rqctx: RequestContext<EdgeContext>,
+        query: Checked<Query<types::ListWebhookEndpointsV2Query>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::WebhookEndpointPage>,
+                headers::ListWebhookEndpointsV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::WebhookEndpointPage,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::WebhookEndpointPage>,
+            headers::ListWebhookEndpointsV2ResponseHeaders,
+        > {
+            let link = value.next_cursor.as_deref().map(|c| call.next_link(c));
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListWebhookEndpointsV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    link,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_WEBHOOK_ENDPOINTS_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (
+                        edge::param(
+                            query.0.map(|v| v.into_inner()),
+                            edge::Location::Query,
+                        ),
+                    ),
+                    move |call, (query,)| Box::pin(async move {
+                        handlers.list_webhook_endpoints_v2(&call, query).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn create_webhook_endpoint_v2(
+        rqctx: RequestContext<EdgeContext>,
+        body: CheckedBody<types::WebhookEndpointCreate>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseCreated<types::WebhookEndpointCreated>,
+                headers::CreateWebhookEndpointV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: Created<types::WebhookEndpointCreated>,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseCreated<types::WebhookEndpointCreated>,
+            headers::CreateWebhookEndpointV2ResponseHeaders,
+        > {
+            let location = value.location.clone();
+            HttpResponseHeaders::new(
+                HttpResponseCreated(value.body),
+                headers::CreateWebhookEndpointV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    location,
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::CREATE_WEBHOOK_ENDPOINT_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (body.part(),),
+                    move |call, (body,)| Box::pin(async move {
+                        handlers.create_webhook_endpoint_v2(&call, body).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn delete_webhook_endpoint_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::DeleteWebhookEndpointV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseDeleted,
+                headers::DeleteWebhookEndpointV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            _value: (),
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseDeleted,
+            headers::DeleteWebhookEndpointV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseDeleted(),
+                headers::DeleteWebhookEndpointV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::DELETE_WEBHOOK_ENDPOINT_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.delete_webhook_endpoint_v2(&call, path).await
+                    }),
+                    render,
+                )
+                .await,
+        )
+    }
+    async fn list_event_deliveries_v2(
+        rqctx: RequestContext<EdgeContext>,
+        path: Checked<Path<types::ListEventDeliveriesV2Path>>,
+    ) -> Result<
+        Reply<
+            HttpResponseHeaders<
+                HttpResponseOk<types::EventDeliveries>,
+                headers::ListEventDeliveriesV2ResponseHeaders,
+            >,
+        >,
+        Problem,
+    > {
+        fn render(
+            value: types::EventDeliveries,
+            call: &Call,
+        ) -> HttpResponseHeaders<
+            HttpResponseOk<types::EventDeliveries>,
+            headers::ListEventDeliveriesV2ResponseHeaders,
+        > {
+            HttpResponseHeaders::new(
+                HttpResponseOk(value),
+                headers::ListEventDeliveriesV2ResponseHeaders {
+                    x_request_id: call.request_id.clone(),
+                    rate_limit: call.rate_limit_value(),
+                    rate_limit_policy: call.rate_limit_policy_value(),
+                },
+            )
+        }
+        let cx = rqctx.context();
+        let handlers = &cx.handlers;
+        Ok(
+            edge::run(
+                    &ops::LIST_EVENT_DELIVERIES_V2,
+                    edge::Request::of(&rqctx),
+                    &cx.ports,
+                    (edge::param(path.0.map(|v| v.into_inner()), edge::Location::Path),),
+                    move |call, (path,)| Box::pin(async move {
+                        handlers.list_event_deliveries_v2(&call, path).await
                     }),
                     render,
                 )

@@ -41,6 +41,8 @@ pub struct AppOptions {
     /// The internal pricing service that prices orders (`None`: the store
     /// prices from its own catalog rows).
     pub pricing: Option<Arc<orderflow_pricing::PricingClient>>,
+    /// The webhook worker's wake-up (`None`: no worker runs).
+    pub webhooks: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// The server's shared state.
@@ -54,6 +56,8 @@ pub struct App {
     queue_wait: Duration,
     metrics: Arc<crate::metrics::Metrics>,
     pricing: Option<Arc<orderflow_pricing::PricingClient>>,
+    /// Wakes the webhook worker when an event may be waiting.
+    webhooks: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl App {
@@ -69,6 +73,7 @@ impl App {
             permits: Semaphore::new(options.max_db_in_flight.max(1)),
             queue_wait: Duration::from_secs(2),
             pricing: options.pricing,
+            webhooks: options.webhooks,
             metrics: {
                 options
                     .metrics
@@ -136,6 +141,14 @@ impl App {
                 error!(self.log, "database task failed"; "request_id" => &call.request_id, "cause" => join.to_string());
                 Err(ApiError::internal())
             }
+        }
+    }
+
+    /// Tells the webhook worker an event may be due (it also polls, so an
+    /// event committed after this is never missed, only found later).
+    fn wake_webhooks(&self) {
+        if let Some(w) = &self.webhooks {
+            w.notify_one();
         }
     }
 
@@ -240,6 +253,17 @@ fn admin(call: &Call) -> Result<&Principal, ApiError> {
     }
 }
 
+/// Who makes the call's writes, for the audit log.
+fn actor(call: &Call) -> Result<store::Actor, ApiError> {
+    let p = call.principal()?;
+    Ok(store::Actor {
+        key_id: p.key_id.clone(),
+        admin: p.admin,
+        operation: call.op.operation_id.to_owned(),
+        request_id: call.request_id.clone(),
+    })
+}
+
 /// The customer a caller is confined to: `None` for admins.
 fn confined_to(call: &Call) -> Result<Option<String>, ApiError> {
     let p = call.principal()?;
@@ -334,6 +358,74 @@ fn order(o: store::Order) -> t::Order {
 
 /// The database cannot serve: 503, safe to retry after a few seconds. The
 /// cause (which names files) stays in the log.
+fn audit_event(e: store::AuditEvent) -> t::AuditEvent {
+    t::AuditEvent {
+        id: e.id,
+        occurred_at: e.occurred_at,
+        actor: e.actor,
+        operation: e.operation,
+        action: e.action,
+        resource_type: match e.resource_type.as_str() {
+            "customer" => t::AuditEventResourceType::Customer,
+            "product" => t::AuditEventResourceType::Product,
+            "api_key" => t::AuditEventResourceType::ApiKey,
+            "order" => t::AuditEventResourceType::Order,
+            _ => t::AuditEventResourceType::WebhookEndpoint,
+        },
+        resource_id: e.resource_id,
+        request_id: e.request_id,
+        changes: e
+            .changes
+            .into_iter()
+            .map(|c| t::AuditChange {
+                field: c.field.to_owned(),
+                before: c.before,
+                after: c.after,
+            })
+            .collect(),
+    }
+}
+
+fn event_type(name: &str) -> t::WebhookEventType {
+    if name == store::EVENT_TYPES[0] {
+        t::WebhookEventType::OrderCreated
+    } else {
+        t::WebhookEventType::OrderStatusChanged
+    }
+}
+
+fn webhook_endpoint(e: store::WebhookEndpoint) -> t::WebhookEndpoint {
+    t::WebhookEndpoint {
+        id: e.id,
+        url: e.url,
+        events: e.events.iter().map(|n| event_type(n)).collect(),
+        created_at: e.created_at,
+    }
+}
+
+fn delivery(d: store::DeliveryLog) -> t::EventDelivery {
+    t::EventDelivery {
+        endpoint_id: d.endpoint_id,
+        state: match d.state {
+            store::DeliveryState::Pending => t::EventDeliveryState::Pending,
+            store::DeliveryState::Delivered => t::EventDeliveryState::Delivered,
+            store::DeliveryState::Dead => t::EventDeliveryState::Dead,
+        },
+        attempts: d
+            .attempts
+            .into_iter()
+            .map(|a| t::DeliveryAttempt {
+                attempt: a.attempt,
+                attempted_at: a.attempted_at,
+                status: a.status,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect(),
+        next_attempt_at: d.next_attempt_at,
+    }
+}
+
 fn unavailable() -> ApiError {
     let mut e = ApiError::new(
         "unavailable",
@@ -413,9 +505,10 @@ impl OrderFlowHandlers for App {
         body: t::CustomerCreate,
     ) -> Result<Created<t::Customer>, ApiError> {
         admin(call)?;
+        let actor = actor(call)?;
         let c = self
             .db(call, move |s| {
-                s.create_customer(body.name.trim(), body.email.trim())
+                s.create_customer(&actor, body.name.trim(), body.email.trim())
             })
             .await?;
         Ok(Created {
@@ -452,9 +545,10 @@ impl OrderFlowHandlers for App {
         };
         let id = path.customer_id;
         let expected = call.expected_versions()?;
+        let actor = actor(call)?;
         let c = self
             .db(call, move |s| {
-                s.update_customer_if(&id, &patch, expected.as_deref())
+                s.update_customer_if(&actor, &id, &patch, expected.as_deref())
             })
             .await?;
         Ok(tagged(c.version, customer(c)))
@@ -468,12 +562,13 @@ impl OrderFlowHandlers for App {
     ) -> Result<Created<t::ApiKeyIssued>, ApiError> {
         admin(call)?;
         let customer_id = path.customer_id;
+        let actor = actor(call)?;
         let (key, secret) = self
             .db(call, move |s| {
                 // Resolve the customer first so an unknown id is a 404, not
                 // a validation failure.
                 s.get_customer(&customer_id)?;
-                s.create_key(Role::Customer, Some(&customer_id), body.name.trim())
+                s.create_key(&actor, Role::Customer, Some(&customer_id), body.name.trim())
             })
             .await?;
         Ok(Created {
@@ -501,7 +596,8 @@ impl OrderFlowHandlers for App {
             ));
         }
         let id = path.key_id;
-        self.db(call, move |s| s.revoke_key(&id)).await?;
+        let actor = actor(call)?;
+        self.db(call, move |s| s.revoke_key(&actor, &id)).await?;
         Ok(())
     }
 
@@ -546,7 +642,8 @@ impl OrderFlowHandlers for App {
             },
             active: body.active.unwrap_or(true),
         };
-        let p = self.db(call, move |s| s.create_product(&new)).await?;
+        let actor = actor(call)?;
+        let p = self.db(call, move |s| s.create_product(&actor, &new)).await?;
         Ok(Created {
             location: format!("/v1/products/{}", p.id),
             body: product(p),
@@ -580,9 +677,10 @@ impl OrderFlowHandlers for App {
         };
         let id = path.product_id;
         let expected = call.expected_versions()?;
+        let actor = actor(call)?;
         let p = self
             .db(call, move |s| {
-                s.update_product_if(&id, &patch, expected.as_deref())
+                s.update_product_if(&actor, &id, &patch, expected.as_deref())
             })
             .await?;
         Ok(tagged(p.version, product(p)))
@@ -671,6 +769,7 @@ impl OrderFlowHandlers for App {
                 .ok_or_else(crate::pricing::quote_stale)?
             }
         };
+        self.wake_webhooks();
         Ok(Created {
             location: order_location(&o.id),
             body: order(o),
@@ -737,12 +836,106 @@ impl OrderFlowHandlers for App {
         }
         let id = path.order_id;
         let expected = call.expected_versions()?;
+        let actor = actor(call)?;
         let o = self
             .db(call, move |s| {
-                s.transition_order_if(&id, to, visible_to.as_deref(), expected.as_deref())
+                s.transition_order_if(&actor, &id, to, visible_to.as_deref(), expected.as_deref())
             })
             .await?;
+        self.wake_webhooks();
         Ok(tagged(o.version, order(o)))
+    }
+
+    async fn list_audit_events(
+        &self,
+        call: &Call,
+        q: t::ListAuditEventsQuery,
+    ) -> Result<t::AuditEventPage, ApiError> {
+        admin(call)?;
+        let filter = store::AuditFilter {
+            resource_id: q.resource_id,
+            actor: q.actor,
+        };
+        let fp = filter.fingerprint();
+        let after = self.after(&q.cursor, "audit_events", &fp)?;
+        let req = page(q.limit, after);
+        let f = filter.clone();
+        let p = self.db(call, move |s| s.list_audit_events(&f, req)).await?;
+        Ok(t::AuditEventPage {
+            next_cursor: self.next(p.next_after, "audit_events", &fp),
+            data: p.rows.into_iter().map(audit_event).collect(),
+        })
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        call: &Call,
+        q: t::ListWebhookEndpointsQuery,
+    ) -> Result<t::WebhookEndpointPage, ApiError> {
+        admin(call)?;
+        let fp = "{}";
+        let after = self.after(&q.cursor, "webhook_endpoints", fp)?;
+        let req = page(q.limit, after);
+        let p = self.db(call, move |s| s.list_webhook_endpoints(req)).await?;
+        Ok(t::WebhookEndpointPage {
+            next_cursor: self.next(p.next_after, "webhook_endpoints", fp),
+            data: p.rows.into_iter().map(webhook_endpoint).collect(),
+        })
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        call: &Call,
+        body: t::WebhookEndpointCreate,
+    ) -> Result<Created<t::WebhookEndpointCreated>, ApiError> {
+        admin(call)?;
+        let actor = actor(call)?;
+        let events: Vec<String> = body.events.iter().map(ToString::to_string).collect();
+        let url = body.url;
+        let (e, secret) = self
+            .db(call, move |s| s.create_webhook_endpoint(&actor, &url, &events))
+            .await?;
+        let shown = webhook_endpoint(e);
+        Ok(Created {
+            location: format!("/v1/webhook-endpoints/{}", shown.id),
+            body: t::WebhookEndpointCreated {
+                id: shown.id,
+                url: shown.url,
+                events: shown.events,
+                secret,
+                created_at: shown.created_at,
+            },
+        })
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        call: &Call,
+        path: t::DeleteWebhookEndpointPath,
+    ) -> Result<(), ApiError> {
+        admin(call)?;
+        let actor = actor(call)?;
+        let id = path.endpoint_id;
+        self.db(call, move |s| s.delete_webhook_endpoint(&actor, &id))
+            .await
+    }
+
+    async fn list_event_deliveries(
+        &self,
+        call: &Call,
+        path: t::ListEventDeliveriesPath,
+    ) -> Result<t::EventDeliveries, ApiError> {
+        admin(call)?;
+        let id = path.event_id;
+        let (event, logs) = self.db(call, move |s| s.event_deliveries(&id)).await?;
+        let event: t::OrderEvent = serde_json::from_str(&event.payload).map_err(|e| {
+            error!(self.log, "a stored event does not read as the spec's OrderEvent"; "request_id" => &call.request_id, "event" => &event.id, "cause" => e.to_string());
+            ApiError::internal()
+        })?;
+        Ok(t::EventDeliveries {
+            event,
+            data: logs.into_iter().map(delivery).collect(),
+        })
     }
 
     // ---- /v2: each operation is its v1 twin with money as a decimal
@@ -966,5 +1159,65 @@ impl OrderFlowHandlers for App {
             self.transition_order(call, path, body).await?,
             v2::order,
         ))
+    }
+
+    async fn list_audit_events_v2(
+        &self,
+        call: &Call,
+        q: t::ListAuditEventsV2Query,
+    ) -> Result<t::AuditEventPage, ApiError> {
+        let q = t::ListAuditEventsQuery {
+            actor: q.actor,
+            cursor: q.cursor,
+            limit: q.limit,
+            resource_id: q.resource_id,
+        };
+        self.list_audit_events(call, q).await
+    }
+
+    async fn list_webhook_endpoints_v2(
+        &self,
+        call: &Call,
+        q: t::ListWebhookEndpointsV2Query,
+    ) -> Result<t::WebhookEndpointPage, ApiError> {
+        let q = t::ListWebhookEndpointsQuery {
+            cursor: q.cursor,
+            limit: q.limit,
+        };
+        self.list_webhook_endpoints(call, q).await
+    }
+
+    async fn create_webhook_endpoint_v2(
+        &self,
+        call: &Call,
+        body: t::WebhookEndpointCreate,
+    ) -> Result<Created<t::WebhookEndpointCreated>, ApiError> {
+        let e = self.create_webhook_endpoint(call, body).await?;
+        Ok(Created {
+            location: v2::location(&e.location),
+            body: e.body,
+        })
+    }
+
+    async fn delete_webhook_endpoint_v2(
+        &self,
+        call: &Call,
+        path: t::DeleteWebhookEndpointV2Path,
+    ) -> Result<(), ApiError> {
+        let path = t::DeleteWebhookEndpointPath {
+            endpoint_id: path.endpoint_id,
+        };
+        self.delete_webhook_endpoint(call, path).await
+    }
+
+    async fn list_event_deliveries_v2(
+        &self,
+        call: &Call,
+        path: t::ListEventDeliveriesV2Path,
+    ) -> Result<t::EventDeliveries, ApiError> {
+        let path = t::ListEventDeliveriesPath {
+            event_id: path.event_id,
+        };
+        self.list_event_deliveries(call, path).await
     }
 }

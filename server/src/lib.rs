@@ -24,3 +24,4 @@ pub mod ratelimit;
 pub mod run;
 pub mod store;
 pub mod v2;
+pub mod webhooks;

@@ -90,6 +90,22 @@ struct Args {
     /// How long an open breaker refuses calls before a trial ("5" or "5s").
     #[arg(long, env = "ORDERFLOW_PRICING_COOL_DOWN", default_value = "5s", value_parser = parse_seconds)]
     pricing_cool_down: std::time::Duration,
+    /// Attempts per webhook delivery (the first included) before it is
+    /// dead.
+    #[arg(long, env = "ORDERFLOW_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    webhook_max_attempts: u32,
+    /// The wait after a webhook delivery's first failed attempt, in
+    /// milliseconds; it doubles with every attempt (with jitter), up to an
+    /// hour.
+    #[arg(long, env = "ORDERFLOW_WEBHOOK_BACKOFF_MS", default_value_t = 1000)]
+    webhook_backoff_ms: u64,
+    /// How long one webhook attempt may take ("10" or "10s").
+    #[arg(long, env = "ORDERFLOW_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_seconds)]
+    webhook_timeout: std::time::Duration,
+    /// Do not run the webhook worker in this process (events wait in the
+    /// outbox for a process that runs it).
+    #[arg(long)]
+    no_webhook_worker: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -242,6 +258,28 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
             cool_down: args.pricing_cool_down,
         },
     };
+    if args.webhook_max_attempts == 0 {
+        return Err(Failure::Usage(anyhow!(
+            "--webhook-max-attempts (ORDERFLOW_WEBHOOK_MAX_ATTEMPTS): give at least 1"
+        )));
+    }
+    if args.webhook_backoff_ms == 0 || args.webhook_backoff_ms > 3_600_000 {
+        return Err(Failure::Usage(anyhow!(
+            "--webhook-backoff-ms (ORDERFLOW_WEBHOOK_BACKOFF_MS): give 1 to 3600000 milliseconds, got {}",
+            args.webhook_backoff_ms
+        )));
+    }
+    if args.webhook_timeout.is_zero() {
+        return Err(Failure::Usage(anyhow!(
+            "--webhook-timeout (ORDERFLOW_WEBHOOK_TIMEOUT): give at least 1 second"
+        )));
+    }
+    config.webhooks = (!args.no_webhook_worker).then(|| orderflow_server::webhooks::WebhookSettings {
+        max_attempts: args.webhook_max_attempts,
+        backoff_base: std::time::Duration::from_millis(args.webhook_backoff_ms),
+        timeout: args.webhook_timeout,
+        ..orderflow_server::webhooks::WebhookSettings::default()
+    });
     config.cursor_secret = args
         .cursor_secret
         .as_deref()

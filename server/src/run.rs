@@ -67,6 +67,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// The internal pricing service that order creation calls over gRPC.
     pub pricing: crate::pricing::PricingSettings,
+    /// The webhook worker's retries (`None`: no worker runs in this process;
+    /// events wait in the outbox for one that does).
+    pub webhooks: Option<crate::webhooks::WebhookSettings>,
 }
 
 impl Config {
@@ -81,6 +84,7 @@ impl Config {
             observe: true,
             cors_origins: Vec::new(),
             pricing: crate::pricing::PricingSettings::default(),
+            webhooks: Some(crate::webhooks::WebhookSettings::default()),
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct Running {
     sampler: tokio::task::JoinHandle<()>,
     /// The in-process pricing service (when no `--pricing-url` is given).
     pricing: Option<orderflow_pricing::PricingServer>,
+    /// Delivers order events to webhook endpoints.
+    webhooks: Option<crate::webhooks::Worker>,
 }
 
 impl Running {
@@ -142,6 +148,14 @@ impl Running {
         };
         if let Some(p) = self.pricing {
             p.stop().await;
+        }
+        // The worker drains within what is left; a delivery cut short stays
+        // pending and is sent again by the next start.
+        if let Some(w) = self.webhooks {
+            let left = drain
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(100));
+            w.stop(left).await;
         }
         Ok(front? && dropshot?)
     }
@@ -202,7 +216,12 @@ pub fn create_admin_key(database: &std::path::Path, name: &str) -> Result<String
     let store = Store::open(database, Arc::new(SystemClock), Arc::new(RandomIds))
         .with_context(|| format!("opening the database {}", database.display()))?;
     let (key, secret) = store
-        .create_key(crate::store::Role::Admin, None, name)
+        .create_key(
+            &crate::store::Actor::operator("admin create-key"),
+            crate::store::Role::Admin,
+            None,
+            name,
+        )
         .map_err(|e| anyhow!("creating the key: {e}"))?;
     let _ = key;
     Ok(secret)
@@ -262,15 +281,25 @@ pub async fn start_with(
         metrics.pricing.clone(),
         log.new(slog::o!("part" => "pricing")),
     )?;
+    let store = Arc::new(store);
+    let webhooks = match &config.webhooks {
+        Some(settings) => Some(crate::webhooks::Worker::start(
+            store.clone(),
+            settings.clone(),
+            log.new(slog::o!("part" => "webhooks")),
+        )?),
+        None => None,
+    };
     let app = Arc::new(
         App::new(
-            Arc::new(store),
+            store,
             log.clone(),
             AppOptions {
                 max_db_in_flight: config.max_db_in_flight,
                 cursor_secret: config.cursor_secret,
                 metrics: metrics.clone(),
                 pricing: Some(pricing_client),
+                webhooks: webhooks.as_ref().map(|w| w.notify.clone()),
             },
         )
         .context("reading the cursor secret")?,
@@ -361,6 +390,7 @@ pub async fn start_with(
         purger,
         sampler,
         pricing: pricing_server,
+        webhooks,
     })
 }
 

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::audit::{Action, Actor, Change, diff};
 use super::{
     FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
     ts_from_row, ts_to_sql,
@@ -31,6 +32,19 @@ pub struct Customer {
 pub struct CustomerPatch {
     pub name: Option<String>,
     pub email: Option<String>,
+}
+
+/// The audit record of an update: the fields that changed.
+fn customer_updated<'a>(before: &Customer, after: &'a Customer) -> Action<'a> {
+    let mut changes = Vec::new();
+    diff(&mut changes, "name", &before.name, &after.name);
+    diff(&mut changes, "email", &before.email, &after.email);
+    Action {
+        action: "customer.updated",
+        resource_type: "customer",
+        resource_id: &after.id,
+        changes,
+    }
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
@@ -107,7 +121,7 @@ fn load(tx: &Connection, id: &str) -> Result<Customer> {
 }
 
 impl Store {
-    pub fn create_customer(&self, name: &str, email: &str) -> Result<Customer> {
+    pub fn create_customer(&self, actor: &Actor, name: &str, email: &str) -> Result<Customer> {
         let mut issues = Vec::new();
         check_name(name, &mut issues);
         check_email(email, &mut issues);
@@ -136,7 +150,19 @@ impl Store {
                 email_key(email),
                 ts_to_sql(&now)
             ])?;
-            Ok(())
+            self.audit(
+                tx,
+                actor,
+                Action {
+                    action: "customer.created",
+                    resource_type: "customer",
+                    resource_id: &customer.id,
+                    changes: vec![
+                        Change::set("name", customer.name.clone()),
+                        Change::set("email", customer.email.clone()),
+                    ],
+                },
+            )
         })?;
         Ok(customer)
     }
@@ -147,8 +173,13 @@ impl Store {
 
     /// Applies `patch`; with nothing to change, returns the customer as is
     /// (and leaves `updated_at` alone, since nothing was updated).
-    pub fn update_customer(&self, id: &str, patch: &CustomerPatch) -> Result<Customer> {
-        self.update_customer_if(id, patch, None)
+    pub fn update_customer(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: &CustomerPatch,
+    ) -> Result<Customer> {
+        self.update_customer_if(actor, id, patch, None)
     }
 
     /// [`Store::update_customer`] only while the customer is at version
@@ -156,6 +187,7 @@ impl Store {
     /// changes. The check and the write are one transaction.
     pub fn update_customer_if(
         &self,
+        actor: &Actor,
         id: &str,
         patch: &CustomerPatch,
         expected: Option<&[i64]>,
@@ -182,7 +214,9 @@ impl Store {
                     current: customer.version,
                 });
             }
+            let before = customer.clone();
             if patch.name.is_none() && patch.email.is_none() {
+                self.audit(tx, actor, customer_updated(&before, &customer))?;
                 return Ok(customer);
             }
             if let Some(email) = &patch.email {
@@ -205,6 +239,7 @@ impl Store {
                 email_key(&customer.email),
                 ts_to_sql(&now)
             ])?;
+            self.audit(tx, actor, customer_updated(&before, &customer))?;
             Ok(customer)
         })
     }
@@ -263,7 +298,7 @@ mod tests {
         );
         assert!(matches!(
             t.store
-                .update_customer("cus_nope", &CustomerPatch::default()),
+                .update_customer(&op(), "cus_nope", &CustomerPatch::default()),
             Err(StoreError::NotFound { .. })
         ));
     }
@@ -273,7 +308,7 @@ mod tests {
         let t = TestStore::new();
         let ada = t.customer("Ada", "Ada@Example.com");
         for email in ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.com"] {
-            let err = t.store.create_customer("Other", email).expect_err(email);
+            let err = t.store.create_customer(&op(), "Other", email).expect_err(email);
             assert!(
                 matches!(
                     &err,
@@ -287,15 +322,14 @@ mod tests {
         }
         // Non-ASCII letters fold too.
         t.customer("Ä", "ÄDA@example.com");
-        assert!(t.store.create_customer("ä", "äda@example.com").is_err());
+        assert!(t.store.create_customer(&op(), "ä", "äda@example.com").is_err());
 
         // Taking someone else's address by update is a conflict; changing
         // the case of one's own is not.
         let bob = t.customer("Bob", "bob@example.com");
         let err = t
             .store
-            .update_customer(
-                &bob.id,
+            .update_customer(&op(), &bob.id,
                 &CustomerPatch {
                     email: Some("ADA@example.com".to_owned()),
                     ..Default::default()
@@ -311,8 +345,7 @@ mod tests {
         ));
         let renamed = t
             .store
-            .update_customer(
-                &ada.id,
+            .update_customer(&op(), &ada.id,
                 &CustomerPatch {
                     email: Some("ADA@EXAMPLE.COM".to_owned()),
                     ..Default::default()
@@ -330,13 +363,12 @@ mod tests {
         t.clock.advance(chrono::Duration::minutes(5));
         let same = t
             .store
-            .update_customer(&ada.id, &CustomerPatch::default())
+            .update_customer(&op(), &ada.id, &CustomerPatch::default())
             .expect("no-op");
         assert_eq!(same, ada, "an empty patch changes nothing");
         let updated = t
             .store
-            .update_customer(
-                &ada.id,
+            .update_customer(&op(), &ada.id,
                 &CustomerPatch {
                     name: Some("Augusta Ada King".to_owned()),
                     email: None,
@@ -358,7 +390,7 @@ mod tests {
         let t = TestStore::new();
         let err = t
             .store
-            .create_customer(" ", "no-at-sign")
+            .create_customer(&op(), " ", "no-at-sign")
             .expect_err("invalid");
         assert_eq!(
             err,

@@ -227,6 +227,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::op;
     use super::*;
     use crate::store::Unit;
     use crate::store::testutil::TestStore;
@@ -355,10 +356,10 @@ mod tests {
         t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
         let mut unit = Unit::default();
         let (first, dup) = t.store.in_unit(&mut unit, |s| {
-            let first = s.create_customer("Ada", "ada@example.com").expect("first");
+            let first = s.create_customer(&op(), "Ada", "ada@example.com").expect("first");
             let seen = s.get_customer(&first.id).expect("visible inside the unit");
             assert_eq!(seen, first);
-            (first, s.create_customer("Ada 2", "ada@example.com"))
+            (first, s.create_customer(&op(), "Ada 2", "ada@example.com"))
         });
         assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
         // Outside the unit nothing is visible until it commits.

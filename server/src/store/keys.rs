@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::customers::customer_exists;
+use super::audit::{Action, Actor, Change};
 use super::{FieldIssue, Result, Store, StoreError, opt_ts_from_row, ts_from_row, ts_to_sql};
 
 const SECRET_PREFIX: &str = "of_sk_";
@@ -119,6 +120,7 @@ impl Store {
     /// existing customer (NotFound otherwise); an admin key takes none.
     pub fn create_key(
         &self,
+        actor: &Actor,
         role: Role,
         customer_id: Option<&str>,
         name: &str,
@@ -141,7 +143,24 @@ impl Store {
         if !issues.is_empty() {
             return Err(StoreError::Invalid(issues));
         }
-        self.write(|tx| self.insert_key(tx, role, customer_id, name))
+        self.write(|tx| {
+            let (key, secret) = self.insert_key(tx, role, customer_id, name)?;
+            self.audit(
+                tx,
+                actor,
+                Action {
+                    action: "api_key.created",
+                    resource_type: "api_key",
+                    resource_id: &key.id,
+                    changes: vec![
+                        Change::set("name", key.name.clone()),
+                        Change::set("role", role_name(key.role)),
+                        Change::set("customer_id", key.customer_id.clone()),
+                    ],
+                },
+            )?;
+            Ok((key, secret))
+        })
     }
 
     fn insert_key(
@@ -242,15 +261,27 @@ impl Store {
     /// The key stops working on this process as soon as this returns: its
     /// cached principal is dropped after the write. (Revocation is never
     /// part of a claimed unit of work, whose commit comes later.)
-    pub fn revoke_key(&self, id: &str) -> Result<ApiKey> {
+    pub fn revoke_key(&self, actor: &Actor, id: &str) -> Result<ApiKey> {
         let now = self.now();
         let revoked = self.write(|tx| {
             let mut key = load(tx, id)?;
+            let mut changes = Vec::new();
             if key.revoked_at.is_none() {
                 tx.prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1")?
                     .execute(params![id, ts_to_sql(&now)])?;
                 key.revoked_at = Some(now);
+                changes.push(Change::new("revoked", false, true));
             }
+            self.audit(
+                tx,
+                actor,
+                Action {
+                    action: "api_key.revoked",
+                    resource_type: "api_key",
+                    resource_id: id,
+                    changes,
+                },
+            )?;
             Ok(key)
         });
         // Also on failure: dropping a cache entry is always safe.
@@ -272,6 +303,13 @@ impl Store {
             let (_, secret) = self.insert_key(tx, Role::Admin, None, "bootstrap admin")?;
             Ok(Some(secret))
         })
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Customer => "customer",
     }
 }
 
@@ -302,7 +340,7 @@ mod tests {
         let principal = t.store.authenticate(&secret).expect("auth").expect("live");
         assert_eq!(principal.role, Role::Admin);
         assert_eq!(principal.customer_id, None);
-        t.store.revoke_key(&principal.key_id).expect("revoke");
+        t.store.revoke_key(&op(), &principal.key_id).expect("revoke");
         assert_eq!(t.store.bootstrap_admin_key().expect("after revoke"), None);
         assert_eq!(t.count("api_keys"), 1);
     }
@@ -310,7 +348,7 @@ mod tests {
     #[test]
     fn a_cached_key_revoked_here_stops_working_at_once() {
         let t = TestStore::new();
-        let (key, secret) = t.store.create_key(Role::Admin, None, "ops").expect("key");
+        let (key, secret) = t.store.create_key(&op(), Role::Admin, None, "ops").expect("key");
         assert_eq!(
             t.store.cached_principal(&secret),
             None,
@@ -322,7 +360,7 @@ mod tests {
             Some(key.id.clone()),
             "a live key is remembered"
         );
-        t.store.revoke_key(&key.id).expect("revoke");
+        t.store.revoke_key(&op(), &key.id).expect("revoke");
         assert_eq!(t.store.cached_principal(&secret), None);
         assert_eq!(t.store.authenticate(&secret).expect("auth"), None);
     }
@@ -330,7 +368,7 @@ mod tests {
     #[test]
     fn a_key_revoked_by_another_process_stops_working_within_the_ttl() {
         let t = TestStore::new();
-        let (key, secret) = t.store.create_key(Role::Admin, None, "ops").expect("key");
+        let (key, secret) = t.store.create_key(&op(), Role::Admin, None, "ops").expect("key");
         assert!(t.store.authenticate(&secret).expect("auth").is_some());
         // Another process (its own connection) revokes the key.
         let other = rusqlite::Connection::open(&t.path).expect("second connection");
@@ -364,7 +402,7 @@ mod tests {
         let ada = t.customer("Ada", "ada@example.com");
         let (key, secret) = t
             .store
-            .create_key(Role::Customer, Some(&ada.id), "storefront")
+            .create_key(&op(), Role::Customer, Some(&ada.id), "storefront")
             .expect("key");
         assert_eq!(key.customer_id.as_deref(), Some(ada.id.as_str()));
         assert_eq!(
@@ -399,15 +437,15 @@ mod tests {
         }
 
         t.clock.advance(chrono::Duration::minutes(1));
-        let revoked = t.store.revoke_key(&key.id).expect("revoke");
+        let revoked = t.store.revoke_key(&op(), &key.id).expect("revoke");
         assert_eq!(revoked.revoked_at, Some(t.clock_now()));
         assert_eq!(t.store.authenticate(&secret).expect("auth"), None);
         // Revoking again keeps the first time.
         t.clock.advance(chrono::Duration::minutes(1));
-        assert_eq!(t.store.revoke_key(&key.id).expect("again"), revoked);
+        assert_eq!(t.store.revoke_key(&op(), &key.id).expect("again"), revoked);
         assert_eq!(t.store.get_key(&key.id).expect("get"), revoked);
         assert!(matches!(
-            t.store.revoke_key("key_nope"),
+            t.store.revoke_key(&op(), "key_nope"),
             Err(StoreError::NotFound {
                 what: "API key",
                 ..
@@ -452,7 +490,7 @@ mod tests {
             ),
         ];
         for (role, customer, name, expected) in cases {
-            let got = t.store.create_key(role, customer, name).map(|_| ());
+            let got = t.store.create_key(&op(), role, customer, name).map(|_| ());
             assert_eq!(got, expected, "{role:?} {customer:?} {name:?}");
         }
         assert_eq!(t.count("api_keys"), 2);
@@ -465,7 +503,7 @@ mod tests {
         let mut secrets = vec![t.store.bootstrap_admin_key().expect("boot").expect("first")];
         let (_, s) = t
             .store
-            .create_key(Role::Customer, Some(&ada.id), "shop")
+            .create_key(&op(), Role::Customer, Some(&ada.id), "shop")
             .expect("key");
         secrets.push(s);
 

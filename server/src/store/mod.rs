@@ -29,6 +29,7 @@
 //! PostgreSQL backend can be added later. The trait is not extracted yet;
 //! the public methods of [`Store`] are its intended shape.
 
+mod audit;
 mod boots;
 mod clock;
 pub mod cursor;
@@ -40,6 +41,7 @@ mod orders;
 mod principals;
 mod products;
 mod schema;
+mod webhooks;
 #[cfg(test)]
 mod testutil;
 
@@ -51,6 +53,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rusqlite::{Connection, OpenFlags, Statement, StatementStatus, TransactionBehavior};
 
+pub use audit::{Actor, AuditEvent, AuditFilter, Change};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use cursor::CursorError;
 pub use customers::{Customer, CustomerPatch};
@@ -61,6 +64,10 @@ pub use keys::{ApiKey, Principal, Role};
 pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};
 pub use principals::{PRINCIPAL_CAPACITY, PRINCIPAL_TTL};
 pub use products::{Money, NewProduct, Product, ProductFilter, ProductPatch};
+pub use webhooks::{
+    Attempt, AttemptOutcome, DeliveryLog, DeliveryState, DueDelivery, EVENT_TYPES, OrderEventRow,
+    WebhookEndpoint,
+};
 
 /// How many read-only connections the pool holds. Two cores serve the
 /// process, so a handful of concurrent readers is plenty; more would only
@@ -435,7 +442,7 @@ impl Store {
 
     /// The current time, cut to the microseconds that the database stores,
     /// so that a row returned by a write equals the same row read back.
-    fn now(&self) -> DateTime<Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         self.clock.now().trunc_subsecs(6)
     }
 
@@ -855,7 +862,7 @@ mod tests {
         std::fs::remove_file(&t.path).expect("remove");
         assert_unavailable(t.store.ping(), "was removed");
         assert_unavailable(
-            t.store.create_customer("Bob", "bob@example.com"),
+            t.store.create_customer(&op(), "Bob", "bob@example.com"),
             "was removed",
         );
         // Put the file back (same inode is gone for good): still refused,
@@ -872,7 +879,7 @@ mod tests {
         std::fs::rename(&other, &t.path).expect("replace");
         assert_unavailable(t.store.ping(), "replaced");
         assert_unavailable(
-            t.store.create_customer("Bob", "bob@example.com"),
+            t.store.create_customer(&op(), "Bob", "bob@example.com"),
             "replaced",
         );
     }
@@ -887,7 +894,7 @@ mod tests {
             .expect("truncate");
         assert_unavailable(t.store.ping(), "truncated");
         assert_unavailable(
-            t.store.create_customer("Bob", "bob@example.com"),
+            t.store.create_customer(&op(), "Bob", "bob@example.com"),
             "truncated",
         );
     }

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::audit::{Action, Actor, Change};
 use super::customers::customer_exists;
 use super::{
     Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps, ts_from_row,
@@ -215,7 +216,24 @@ impl Store {
     ) -> Result<Order> {
         let now = self.now();
         let order_id = self.ids.new_id("ord");
-        self.write(|tx| place_order(tx, now, order_id, customer_id, items))
+        self.write(|tx| {
+            let order = place_order(tx, now, order_id, customer_id, items)?;
+            self.order_created(tx, &order)?;
+            Ok(order)
+        })
+    }
+
+    /// The outbox event of a placed order, in its transaction.
+    fn order_created(&self, tx: &Connection, order: &Order) -> Result<()> {
+        self.record_order_event(
+            tx,
+            super::webhooks::ORDER_CREATED,
+            &order.id,
+            &order.customer_id,
+            order.status,
+            None,
+            order.version,
+        )
     }
 
     /// [`Store::create_order`] at a quote taken before the transaction (by
@@ -242,7 +260,9 @@ impl Store {
                     return Ok(None);
                 }
             }
-            place_order(tx, now, order_id, customer_id, items).map(Some)
+            let order = place_order(tx, now, order_id, customer_id, items)?;
+            self.order_created(tx, &order)?;
+            Ok(Some(order))
         })
     }
 }
@@ -424,11 +444,12 @@ impl Store {
     /// current status is also a conflict. Nothing is written on error.
     pub fn transition_order(
         &self,
+        actor: &Actor,
         order_id: &str,
         to: OrderStatus,
         visible_to: Option<&str>,
     ) -> Result<Order> {
-        self.transition_order_if(order_id, to, visible_to, None)
+        self.transition_order_if(actor, order_id, to, visible_to, None)
     }
 
     /// [`Store::transition_order`] only while the order is at version
@@ -436,6 +457,7 @@ impl Store {
     /// changes.
     pub fn transition_order_if(
         &self,
+        actor: &Actor,
         order_id: &str,
         to: OrderStatus,
         visible_to: Option<&str>,
@@ -485,6 +507,25 @@ impl Store {
             order.updated_at = now;
             order.version += 1;
             order.items = load_items(tx, seq)?;
+            self.record_order_event(
+                tx,
+                super::webhooks::ORDER_STATUS_CHANGED,
+                &order.id,
+                &order.customer_id,
+                to,
+                Some(from),
+                order.version,
+            )?;
+            self.audit(
+                tx,
+                actor,
+                Action {
+                    action: "order.status_changed",
+                    resource_type: "order",
+                    resource_id: &order.id,
+                    changes: vec![Change::new("status", from.as_str(), to.as_str())],
+                },
+            )?;
             Ok(order)
         })
     }
@@ -1003,8 +1044,7 @@ mod tests {
 
         // A later price change leaves placed orders alone.
         t.store
-            .update_product(
-                &mug.id,
+            .update_product(&op(), &mug.id,
                 &ProductPatch {
                     price: Some(Money {
                         amount_minor: 9999,
@@ -1051,8 +1091,7 @@ mod tests {
         let usd = t.product("USD-001", 500, "USD");
         let off = t.product("OFF-001", 100, "EUR");
         t.store
-            .update_product(
-                &off.id,
+            .update_product(&op(), &off.id,
                 &ProductPatch {
                     active: Some(false),
                     ..Default::default()
@@ -1185,14 +1224,14 @@ mod tests {
                 let order = t.order(&a.id, &[(&p.id, 1)]);
                 for step in path_to(from) {
                     t.store
-                        .transition_order(&order.id, *step, None)
+                        .transition_order(&op(), &order.id, *step, None)
                         .expect("setup");
                 }
                 let before = t.store.get_order(&order.id, None).expect("before");
                 assert_eq!(before.status, from);
                 t.clock.advance(chrono::Duration::seconds(1));
 
-                match t.store.transition_order(&order.id, to, None) {
+                match t.store.transition_order(&op(), &order.id, to, None) {
                     Ok(after) => {
                         assert!(expected_legal, "{from} -> {to} was allowed");
                         assert_eq!(after.status, to);
@@ -1218,7 +1257,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            t.store.transition_order("ord_nope", Processing, None),
+            t.store.transition_order(&op(), "ord_nope", Processing, None),
             Err(StoreError::NotFound { what: "order", .. })
         ));
     }
@@ -1265,7 +1304,7 @@ mod tests {
         );
         assert_eq!(
             t.store
-                .transition_order(&order.id, OrderStatus::Cancelled, Some(&b.id)),
+                .transition_order(&op(), &order.id, OrderStatus::Cancelled, Some(&b.id)),
             Err(missing(&order.id))
         );
         assert_eq!(
@@ -1274,7 +1313,7 @@ mod tests {
         );
         let cancelled = t
             .store
-            .transition_order(&order.id, OrderStatus::Cancelled, Some(&a.id))
+            .transition_order(&op(), &order.id, OrderStatus::Cancelled, Some(&a.id))
             .expect("own cancel");
         assert_eq!(cancelled.status, OrderStatus::Cancelled);
 

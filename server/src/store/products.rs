@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::audit::{Action, Actor, Change, diff};
 use super::{
     FieldIssue, Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps,
     ts_from_row, ts_to_sql,
@@ -76,6 +77,21 @@ const LIST_BY_ACTIVE: &str = "SELECT seq, id, sku, name, price_minor, currency, 
      created_at, updated_at, version FROM products INDEXED BY products_active_seq \
      WHERE active = ?3 AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
 
+/// The audit record of an update: the fields that changed.
+fn product_updated<'a>(before: &Product, after: &'a Product) -> Action<'a> {
+    let mut changes = Vec::new();
+    diff(&mut changes, "name", &before.name, &after.name);
+    diff(&mut changes, "price_minor", &before.price_minor, &after.price_minor);
+    diff(&mut changes, "currency", &before.currency, &after.currency);
+    diff(&mut changes, "active", &before.active, &after.active);
+    Action {
+        action: "product.updated",
+        resource_type: "product",
+        resource_id: &after.id,
+        changes,
+    }
+}
+
 fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Product)> {
     Ok((
         row.get(0)?,
@@ -131,7 +147,7 @@ fn load(tx: &Connection, id: &str) -> Result<Product> {
 }
 
 impl Store {
-    pub fn create_product(&self, new: &NewProduct) -> Result<Product> {
+    pub fn create_product(&self, actor: &Actor, new: &NewProduct) -> Result<Product> {
         let mut issues = Vec::new();
         if new.sku.trim().is_empty() {
             issues.push(FieldIssue::new("#/sku", "must not be empty"));
@@ -180,7 +196,22 @@ impl Store {
                 product.active,
                 ts_to_sql(&now)
             ])?;
-            Ok(())
+            self.audit(
+                tx,
+                actor,
+                Action {
+                    action: "product.created",
+                    resource_type: "product",
+                    resource_id: &product.id,
+                    changes: vec![
+                        Change::set("sku", product.sku.clone()),
+                        Change::set("name", product.name.clone()),
+                        Change::set("price_minor", product.price_minor),
+                        Change::set("currency", product.currency.clone()),
+                        Change::set("active", product.active),
+                    ],
+                },
+            )
         })?;
         Ok(product)
     }
@@ -190,8 +221,13 @@ impl Store {
     }
 
     /// Applies `patch`; with nothing to change, returns the product as is.
-    pub fn update_product(&self, id: &str, patch: &ProductPatch) -> Result<Product> {
-        self.update_product_if(id, patch, None)
+    pub fn update_product(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: &ProductPatch,
+    ) -> Result<Product> {
+        self.update_product_if(actor, id, patch, None)
     }
 
     /// [`Store::update_product`] only while the product is at version
@@ -199,6 +235,7 @@ impl Store {
     /// changes. The check and the write are one transaction.
     pub fn update_product_if(
         &self,
+        actor: &Actor,
         id: &str,
         patch: &ProductPatch,
         expected: Option<&[i64]>,
@@ -225,7 +262,9 @@ impl Store {
                     current: product.version,
                 });
             }
+            let before = product.clone();
             if patch == &ProductPatch::default() {
+                self.audit(tx, actor, product_updated(&before, &product))?;
                 return Ok(product);
             }
             if let Some(name) = &patch.name {
@@ -252,6 +291,7 @@ impl Store {
                 product.active,
                 ts_to_sql(&now)
             ])?;
+            self.audit(tx, actor, product_updated(&before, &product))?;
             Ok(product)
         })
     }
@@ -306,7 +346,7 @@ mod tests {
         };
         let stale = t
             .store
-            .update_product_if(&mug.id, &rename("Stale"), Some(&[7]));
+            .update_product_if(&op(), &mug.id, &rename("Stale"), Some(&[7]));
         assert!(
             matches!(&stale, Err(StoreError::Stale { current: 1, .. })),
             "{stale:?}"
@@ -314,21 +354,21 @@ mod tests {
         assert_eq!(t.store.get_product(&mug.id).expect("kept").name, mug.name);
         let none = t
             .store
-            .update_product_if(&mug.id, &rename("Weak"), Some(&[]));
+            .update_product_if(&op(), &mug.id, &rename("Weak"), Some(&[]));
         assert!(
             matches!(none, Err(StoreError::Stale { .. })),
             "no tag names a version"
         );
         let done = t
             .store
-            .update_product_if(&mug.id, &rename("Big mug"), Some(&[9, 1]))
+            .update_product_if(&op(), &mug.id, &rename("Big mug"), Some(&[9, 1]))
             .expect("one of the tags is current");
         assert_eq!((done.version, done.name.as_str()), (2, "Big mug"));
         assert_eq!(t.store.get_product(&mug.id).expect("read").version, 2);
         // An empty patch changes nothing, so the version stays.
         let same = t
             .store
-            .update_product_if(&mug.id, &ProductPatch::default(), Some(&[2]))
+            .update_product_if(&op(), &mug.id, &ProductPatch::default(), Some(&[2]))
             .expect("current");
         assert_eq!(same.version, 2);
     }
@@ -338,14 +378,13 @@ mod tests {
         let t = TestStore::new();
         let mug = t
             .store
-            .create_product(&new_product("MUG-001"))
+            .create_product(&op(), &new_product("MUG-001"))
             .expect("create");
         assert_eq!(t.store.get_product(&mug.id).expect("get"), mug);
         t.clock.advance(chrono::Duration::hours(1));
         let updated = t
             .store
-            .update_product(
-                &mug.id,
+            .update_product(&op(), &mug.id,
                 &ProductPatch {
                     price: Some(Money {
                         amount_minor: 1500,
@@ -372,12 +411,12 @@ mod tests {
         assert_eq!(t.store.get_product(&mug.id).expect("get"), updated);
         assert_eq!(
             t.store
-                .update_product(&mug.id, &ProductPatch::default())
+                .update_product(&op(), &mug.id, &ProductPatch::default())
                 .expect("no-op"),
             updated
         );
         assert!(matches!(
-            t.store.update_product("prd_nope", &ProductPatch::default()),
+            t.store.update_product(&op(), "prd_nope", &ProductPatch::default()),
             Err(StoreError::NotFound {
                 what: "product",
                 ..
@@ -389,11 +428,11 @@ mod tests {
     fn sku_is_unique() {
         let t = TestStore::new();
         t.store
-            .create_product(&new_product("MUG-001"))
+            .create_product(&op(), &new_product("MUG-001"))
             .expect("create");
         let err = t
             .store
-            .create_product(&new_product("MUG-001"))
+            .create_product(&op(), &new_product("MUG-001"))
             .expect_err("duplicate");
         assert!(matches!(
             err,
@@ -448,7 +487,7 @@ mod tests {
         ];
         let t = TestStore::new();
         for (input, pointers) in cases {
-            match t.store.create_product(&input) {
+            match t.store.create_product(&op(), &input) {
                 Err(StoreError::Invalid(issues)) => {
                     let got: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
                     assert_eq!(got, pointers, "{input:?}");
@@ -467,7 +506,7 @@ mod tests {
         for i in 0..23 {
             let p = t
                 .store
-                .create_product(&NewProduct {
+                .create_product(&op(), &NewProduct {
                     active: i % 3 != 0,
                     ..new_product(&format!("SKU-{i}"))
                 })

@@ -151,6 +151,90 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE products ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
     ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
     "#,
+    // 5: The audit log of admin actions, and the transactional outbox of
+    // order events with their webhook deliveries. An audit event is
+    // written in the transaction of the change it records and is never
+    // changed or deleted: the triggers refuse it, whatever the caller. An
+    // order event is written in the transaction of the order change, with
+    // one delivery row per endpoint registered then whose filter takes it;
+    // the worker moves deliveries to `delivered` or `dead`, and logs each
+    // attempt. A delivery claimed by a worker names its boot, so a claim
+    // whose process died is taken again at once (see `boots`).
+    r#"
+    CREATE TABLE audit_events (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        id            TEXT NOT NULL UNIQUE,
+        occurred_at   TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        operation     TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        request_id    TEXT NOT NULL,
+        -- JSON array of {field, before, after}; never a secret.
+        changes       TEXT NOT NULL CHECK (json_valid(changes))
+    ) STRICT;
+    CREATE INDEX audit_events_resource ON audit_events (resource_id, seq);
+    CREATE INDEX audit_events_actor ON audit_events (actor, seq);
+    CREATE INDEX audit_events_actor_resource ON audit_events (actor, resource_id, seq);
+    CREATE TRIGGER audit_events_are_immutable BEFORE UPDATE ON audit_events
+    BEGIN
+        SELECT RAISE(ABORT, 'audit events are immutable: no update');
+    END;
+    CREATE TRIGGER audit_events_are_kept BEFORE DELETE ON audit_events
+    BEGIN
+        SELECT RAISE(ABORT, 'audit events are immutable: no delete');
+    END;
+
+    CREATE TABLE webhook_endpoints (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        url        TEXT NOT NULL,
+        -- JSON array of the event types delivered.
+        events     TEXT NOT NULL CHECK (json_valid(events)),
+        -- The HMAC key. Kept in the clear because signing needs it; it is
+        -- shown once at creation and never logged or audited.
+        secret     BLOB NOT NULL CHECK (length(secret) = 32),
+        created_at TEXT NOT NULL,
+        deleted_at TEXT
+    ) STRICT;
+    CREATE INDEX webhook_endpoints_live ON webhook_endpoints (deleted_at, seq);
+
+    CREATE TABLE order_events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        type       TEXT NOT NULL,
+        order_id   TEXT NOT NULL,
+        -- The exact JSON body every delivery sends (so a retry is the
+        -- same bytes and the signature covers what was stored).
+        payload    TEXT NOT NULL CHECK (json_valid(payload)),
+        created_at TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE webhook_deliveries (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_seq       INTEGER NOT NULL REFERENCES order_events (seq),
+        endpoint_seq    INTEGER NOT NULL REFERENCES webhook_endpoints (seq),
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        -- The boot whose worker is sending it now (NULL when none is).
+        claimed_by      TEXT,
+        UNIQUE (event_seq, endpoint_seq)
+    ) STRICT;
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+
+    CREATE TABLE webhook_attempts (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_seq INTEGER NOT NULL REFERENCES webhook_deliveries (seq),
+        attempt      INTEGER NOT NULL,
+        attempted_at TEXT NOT NULL,
+        status       INTEGER,
+        error        TEXT,
+        duration_ms  INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_seq, attempt);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -11,6 +11,11 @@ use rusqlite::params;
 
 use super::*;
 
+/// The actor of set-up writes in tests (audited as the operator).
+pub(super) fn op() -> super::Actor {
+    super::Actor::operator("test")
+}
+
 pub(super) fn test_clock() -> Arc<dyn Clock> {
     Arc::new(ManualClock::at_default_epoch())
 }
@@ -57,12 +62,12 @@ impl TestStore {
     }
 
     pub fn customer(&self, name: &str, email: &str) -> Customer {
-        self.store.create_customer(name, email).expect("customer")
+        self.store.create_customer(&op(), name, email).expect("customer")
     }
 
     pub fn product(&self, sku: &str, price_minor: i64, currency: &str) -> Product {
         self.store
-            .create_product(&NewProduct {
+            .create_product(&op(), &NewProduct {
                 sku: sku.to_owned(),
                 name: format!("Product {sku}"),
                 price: Money {
