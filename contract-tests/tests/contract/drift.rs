@@ -474,7 +474,14 @@ fn constraints_are_the_edge_rules() {
             let kept = match k.as_str() {
                 "properties" => Value::Object(
                     val.as_object()
-                        .map(|m| m.iter().map(|(n, p)| (n.clone(), rules(p))).collect())
+                        .map(|m| {
+                            // A member the spec constrains in no way (`{}`,
+                            // any value) has no rule to hold.
+                            m.iter()
+                                .map(|(n, p)| (n.clone(), rules(p)))
+                                .filter(|(_, r)| r.as_object().is_none_or(|o| !o.is_empty()))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 ),
                 "items" => rules(val),

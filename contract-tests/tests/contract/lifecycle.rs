@@ -143,7 +143,7 @@ async fn every_v1_response_carries_the_lifecycle_headers_and_no_v2_response_does
             v1_checked += 1;
         }
     }
-    assert_eq!(v1_checked, 16, "every v1 operation is deprecated");
+    assert_eq!(v1_checked, 21, "every v1 operation is deprecated");
 
     // Answers the front gives for a v1 path: a malformed id, a wrong method.
     let get_order = orderflow_server_api::ops::ALL

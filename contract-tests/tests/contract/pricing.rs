@@ -320,10 +320,10 @@ async fn a_price_changed_between_quote_and_transaction_is_a_retryable_503() {
     )
     .expect("store");
     let c = store
-        .create_customer("C", "c@example.com")
+        .create_customer(&orderflow_server::store::Actor::operator("test"), "C", "c@example.com")
         .expect("customer");
     let p = store
-        .create_product(&orderflow_server::store::NewProduct {
+        .create_product(&orderflow_server::store::Actor::operator("test"), &orderflow_server::store::NewProduct {
             sku: "S".into(),
             name: "N".into(),
             price: orderflow_server::store::Money {

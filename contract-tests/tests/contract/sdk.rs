@@ -291,6 +291,38 @@ async fn every_operation_round_trips_through_the_sdk() {
         404
     );
 
+    // A webhook endpoint, registered before the transitions so that their
+    // events are for it (nothing listens on the discard port: deliveries
+    // stay pending, which the log shows).
+    let endpoint = admin
+        .create_webhook_endpoint()
+        .body(types::WebhookEndpointCreate::builder().url("http://127.0.0.1:9/hooks"))
+        .send()
+        .await
+        .expect("register an endpoint")
+        .into_inner();
+    assert!(endpoint.secret.starts_with("whsec_"), "{endpoint:?}");
+    assert_eq!(
+        endpoint.events,
+        [
+            types::WebhookEventType::OrderCreated,
+            types::WebhookEventType::OrderStatusChanged
+        ],
+        "every type when none is named"
+    );
+    exercised.insert("createWebhookEndpoint");
+    let listed = admin
+        .list_webhook_endpoints()
+        .send()
+        .await
+        .expect("list endpoints")
+        .into_inner();
+    assert_eq!(
+        listed.data.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        [endpoint.id.as_str()]
+    );
+    exercised.insert("listWebhookEndpoints");
+
     // Transitions: a customer may not ship; the admin may process; the
     // customer may cancel; cancelled is final.
     let refused = ada_sdk
@@ -326,6 +358,60 @@ async fn every_operation_round_trips_through_the_sdk() {
         .send()
         .await;
     assert_eq!(problem(illegal).code, "illegal_transition");
+
+    // The events of the order: created (before the endpoint existed: no
+    // delivery), then two status changes, each with a delivery for it.
+    let store = server.running.app.store.clone();
+    let order_id = order.id.clone();
+    let events = tokio::task::spawn_blocking(move || store.order_events(&order_id))
+        .await
+        .expect("join")
+        .expect("events");
+    assert_eq!(
+        events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
+        ["order.created", "order.status_changed", "order.status_changed"]
+    );
+    let log = admin
+        .list_event_deliveries()
+        .event_id(&events[1].id)
+        .send()
+        .await
+        .expect("delivery log")
+        .into_inner();
+    assert_eq!(log.event.id, events[1].id);
+    assert_eq!(log.event.data.status, types::OrderStatus::Processing);
+    assert_eq!(log.event.data.previous_status.as_deref(), Some("pending"));
+    assert_eq!(
+        log.data.iter().map(|d| d.endpoint_id.as_str()).collect::<Vec<_>>(),
+        [endpoint.id.as_str()]
+    );
+    exercised.insert("listEventDeliveries");
+
+    // The audit log of the order: the admin's move, not the customer's
+    // cancellation (a customer action is not an admin action).
+    let audit = admin
+        .list_audit_events()
+        .resource_id(order.id.as_str())
+        .send()
+        .await
+        .expect("audit")
+        .into_inner();
+    assert_eq!(audit.data.len(), 1, "{audit:?}");
+    assert_eq!(audit.data[0].action, "order.status_changed");
+    assert_eq!(audit.data[0].operation, "transitionOrder");
+    assert_eq!(audit.data[0].changes[0].field, "status");
+    assert_eq!(audit.data[0].changes[0].before, "pending");
+    assert_eq!(audit.data[0].changes[0].after, "processing");
+    exercised.insert("listAuditEvents");
+
+    let removed = admin
+        .delete_webhook_endpoint()
+        .endpoint_id(&endpoint.id)
+        .send()
+        .await
+        .expect("remove endpoint");
+    assert_eq!(removed.status().as_u16(), 204);
+    exercised.insert("deleteWebhookEndpoint");
 
     // Who is calling: the admin key, then a customer key.
     let me = admin.get_caller().send().await.expect("me").into_inner();
@@ -743,6 +829,83 @@ async fn v2_serves_every_resource_on_the_same_data() {
         "v1 sees v2's transition"
     );
     exercised.insert("transitionOrderV2");
+
+    // Webhooks and the audit log in v2: the same rows as v1's.
+    let endpoint = admin
+        .create_webhook_endpoint_v2()
+        .body(
+            types::WebhookEndpointCreate::builder()
+                .url("https://hooks.example.com/orderflow")
+                .events(vec![types::WebhookEventType::OrderStatusChanged]),
+        )
+        .send()
+        .await
+        .expect("register v2");
+    assert_eq!(
+        endpoint
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string),
+        Some(format!("/v2/webhook-endpoints/{}", endpoint.id))
+    );
+    let endpoint = endpoint.into_inner();
+    assert_eq!(
+        endpoint.events,
+        [types::WebhookEventType::OrderStatusChanged]
+    );
+    exercised.insert("createWebhookEndpointV2");
+    let listed = admin
+        .list_webhook_endpoints_v2()
+        .send()
+        .await
+        .expect("list v2")
+        .into_inner();
+    assert_eq!(listed.data[0].id, endpoint.id);
+    exercised.insert("listWebhookEndpointsV2");
+    let store = server.running.app.store.clone();
+    let order_id = v1_order.id.clone();
+    let events = tokio::task::spawn_blocking(move || store.order_events(&order_id))
+        .await
+        .expect("join")
+        .expect("events");
+    let log = admin
+        .list_event_deliveries_v2()
+        .event_id(&events[0].id)
+        .send()
+        .await
+        .expect("delivery log v2")
+        .into_inner();
+    assert_eq!(log.event.type_, types::WebhookEventType::OrderCreated);
+    assert!(log.data.is_empty(), "no endpoint existed when it was placed");
+    exercised.insert("listEventDeliveriesV2");
+    let audit = admin
+        .list_audit_events_v2()
+        .actor(admin.get_caller_v2().send().await.expect("me").into_inner().key_id)
+        .limit(2)
+        .send()
+        .await
+        .expect("audit v2")
+        .into_inner();
+    assert_eq!(audit.data.len(), 2);
+    assert_eq!(audit.data[0].action, "webhook_endpoint.created");
+    assert_eq!(audit.data[0].operation, "createWebhookEndpointV2");
+    assert!(audit.next_cursor.is_some(), "more than two admin actions so far");
+    exercised.insert("listAuditEventsV2");
+    let removed = admin
+        .delete_webhook_endpoint_v2()
+        .endpoint_id(&endpoint.id)
+        .send()
+        .await
+        .expect("remove v2");
+    assert_eq!(removed.status().as_u16(), 204);
+    let again = admin
+        .delete_webhook_endpoint_v2()
+        .endpoint_id(&endpoint.id)
+        .send()
+        .await;
+    assert_eq!(problem(again).status, 404, "removed once");
+    exercised.insert("deleteWebhookEndpointV2");
 
     let revoked = admin
         .revoke_api_key_v2()

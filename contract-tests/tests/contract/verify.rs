@@ -435,6 +435,7 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         .into_inner();
     let ada_sdk = h.sdk(&ada_key.secret);
     let c = Some(ada_key.secret.as_str());
+    let store_for_events = h.server.running.app.store.clone();
     let item = |q: u32| -> types::OrderItemCreate {
         types::OrderItemCreate::builder()
             .product_id(mug.id.clone())
@@ -486,6 +487,47 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         .await
         .expect("revoke");
     assert_eq!(revoked.status().as_u16(), 204);
+
+    // Webhook endpoints, the delivery log and the audit log (raw: the
+    // scenario runs on both versions through the translating proxy).
+    let endpoint = h
+        .raw(
+            raw("POST", "/v1/webhook-endpoints", a)
+                .json(json!({"url": "http://127.0.0.1:9/hooks", "events": ["order.status_changed"]}))
+                .expect(201),
+        )
+        .await;
+    let endpoint_id = endpoint["id"].as_str().expect("an endpoint id").to_owned();
+    let doomed = h
+        .raw(
+            raw("POST", "/v1/webhook-endpoints", a)
+                .json(json!({"url": "https://hooks.example.com/x"}))
+                .expect(201),
+        )
+        .await;
+    h.raw(raw("GET", "/v1/webhook-endpoints?limit=1", a).expect(200))
+        .await;
+    h.raw(
+        raw(
+            "DELETE",
+            format!("/v1/webhook-endpoints/{}", doomed["id"].as_str().expect("id")),
+            a,
+        )
+        .expect(204),
+    )
+    .await;
+    let order_id = order.id.clone();
+    let event_id = tokio::task::spawn_blocking(move || store_events(&store_for_events, &order_id))
+        .await
+        .expect("join");
+    let deliveries = format!("/v1/events/{event_id}/deliveries");
+    h.raw(raw("GET", deliveries.clone(), a).expect(200)).await;
+    let audit = h
+        .raw(raw("GET", format!("/v1/audit-events?resource_id={endpoint_id}"), a).expect(200))
+        .await;
+    assert_eq!(audit["data"][0]["action"], "webhook_endpoint.created", "{audit}");
+    h.raw(raw("GET", "/v1/audit-events?limit=2&actor=key_nobody", a).expect(200))
+        .await;
 
     // ---- Refusals the SDK can express. ----
     assert_eq!(problem(ada_sdk.list_customers().send().await).status, 403);
@@ -597,6 +639,12 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
             json!({"to": "shipped"}),
             vec![],
         ),
+        (
+            "POST",
+            "/v1/webhook-endpoints".into(),
+            json!({"url": "http://127.0.0.1:9/more"}),
+            vec![],
+        ),
     ];
     for (method, path, _, headers) in &with_body {
         // 400: malformed JSON; 413: over the limit; 415: not JSON.
@@ -630,10 +678,15 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         ord.clone(),
         format!("{ord}/items"),
         "/v1/me".into(),
+        "/v1/webhook-endpoints".into(),
+        "/v1/audit-events".into(),
+        deliveries.clone(),
     ] {
         h.raw(raw("GET", path, None).expect(401)).await;
     }
     h.raw(raw("DELETE", format!("/v1/api-keys/{}", ada_key.id), None).expect(401))
+        .await;
+    h.raw(raw("DELETE", format!("/v1/webhook-endpoints/{endpoint_id}"), None).expect(401))
         .await;
 
     // 400 on the parameters.
@@ -644,6 +697,10 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     h.raw(raw("GET", "/v1/orders?cursor=not-a-cursor", a).expect(400))
         .await;
     h.raw(raw("GET", format!("{ord}/items?limit=101"), a).expect(400))
+        .await;
+    h.raw(raw("GET", "/v1/audit-events?limit=0", a).expect(400))
+        .await;
+    h.raw(raw("GET", "/v1/webhook-endpoints?cursor=forged", a).expect(400))
         .await;
     h.raw(
         raw("POST", "/v1/orders", a)
@@ -665,6 +722,15 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         h.raw(case).await;
     }
     h.raw(raw("DELETE", format!("/v1/api-keys/{}", ada_key.id), c).expect(403))
+        .await;
+    for path in [
+        "/v1/webhook-endpoints".to_string(),
+        "/v1/audit-events".into(),
+        deliveries.clone(),
+    ] {
+        h.raw(raw("GET", path, c).expect(403)).await;
+    }
+    h.raw(raw("DELETE", format!("/v1/webhook-endpoints/{endpoint_id}"), c).expect(403))
         .await;
     h.raw(
         raw("POST", "/v1/orders", c)
@@ -698,6 +764,10 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     )
     .await;
     h.raw(raw("DELETE", "/v1/api-keys/key_missing", a).expect(404))
+        .await;
+    h.raw(raw("DELETE", "/v1/webhook-endpoints/whe_missing", a).expect(404))
+        .await;
+    h.raw(raw("GET", "/v1/events/evt_missing/deliveries", a).expect(404))
         .await;
     h.raw(
         raw("PATCH", "/v1/products/prd_missing", a)
@@ -783,6 +853,12 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
             "/v1/orders".into(),
             json!({"customer_id": ada.id, "items": []}),
             vec![("Idempotency-Key", "empty-order")],
+        ),
+        (
+            "POST",
+            "/v1/webhook-endpoints".into(),
+            json!({"url": "ftp://hooks.example.com/x", "events": ["order.created", "order.created"]}),
+            vec![],
         ),
     ] {
         let mut case = raw(method, path, a).json(body).expect(422);
@@ -902,6 +978,9 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         ord.clone(),
         format!("{ord}/items"),
         "/v1/me".into(),
+        "/v1/webhook-endpoints".into(),
+        "/v1/audit-events".into(),
+        deliveries.clone(),
     ] {
         h.raw(raw("GET", path, a).expect(429)).await;
     }
@@ -926,6 +1005,8 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     }
     h.raw(raw("DELETE", format!("/v1/api-keys/{}", ada_key.id), a).expect(429))
         .await;
+    h.raw(raw("DELETE", format!("/v1/webhook-endpoints/{endpoint_id}"), a).expect(429))
+        .await;
     h.frozen.store(false, Ordering::SeqCst);
 
     // ---- 400 for the operations whose only input is a path id: a path
@@ -936,6 +1017,8 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         ("GET", "/v1/products/%FF"),
         ("GET", "/v1/orders/%FF"),
         ("DELETE", "/v1/api-keys/%FF"),
+        ("DELETE", "/v1/webhook-endpoints/%FF"),
+        ("GET", "/v1/events/%FF/deliveries"),
     ] {
         let body = h.raw(raw(method, path, a).expect(400)).await;
         assert_eq!(body["code"], json!("malformed_request"), "{method} {path}");
@@ -962,6 +1045,18 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     let exchanges = h.proxy.exchanges();
     h.server.running.stop().await.expect("clean shutdown");
     exchanges
+}
+
+/// The id of an order's first event, from the store (events are pushed to
+/// endpoints, not listed).
+fn store_events(store: &orderflow_server::store::Store, order_id: &str) -> String {
+    store
+        .order_events(order_id)
+        .expect("the order's events")
+        .first()
+        .expect("placing an order writes an event")
+        .id
+        .clone()
 }
 
 /// `/readyz` answers 503 when the database does not answer in time. Another
