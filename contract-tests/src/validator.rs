@@ -218,6 +218,30 @@ fn show(value: &Value) -> String {
     }
 }
 
+/// The errors of `value` against `schema` (an OpenAPI 3.0 schema of the
+/// document `root`, `$ref`s into its components allowed): for what is not
+/// an operation's response, such as the request body of a callback.
+pub fn schema_errors(root: &Value, schema: &Value, value: &Value) -> Result<Vec<String>, SpecError> {
+    let schemas: Map<String, Value> = root
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(name, s)| (name.clone(), to_json_schema(s)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut compiler = Compiler {
+        components: Value::Object(schemas),
+        cache: HashMap::new(),
+    };
+    let validator = compiler.compile(schema, "the schema")?;
+    Ok(validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect())
+}
+
 impl SpecValidator {
     /// Reads an OpenAPI 3.0 document (YAML or JSON) with the shared reader
     /// (`openapi-doc`, as break-diff and the generator's lint do).

@@ -8,6 +8,8 @@
 //!   with `Retry-After`, and how the two interact.
 //! - `http`: what the SDK refuses to send (malformed input, bad auth,
 //!   wrong media type) sent raw, checking statuses and problem bodies.
+//! - `webhooks`: order events delivered to a local receiver that verifies
+//!   signatures and payloads, retries, dead deliveries, and the audit log.
 
 // v1 is deprecated, and its SDK methods say so; these tests drive it on
 // purpose until its sunset, beside v2.
@@ -23,3 +25,4 @@ mod retry;
 mod sdk;
 mod support;
 mod verify;
+mod webhooks;
