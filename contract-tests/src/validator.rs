@@ -221,7 +221,11 @@ fn show(value: &Value) -> String {
 /// The errors of `value` against `schema` (an OpenAPI 3.0 schema of the
 /// document `root`, `$ref`s into its components allowed): for what is not
 /// an operation's response, such as the request body of a callback.
-pub fn schema_errors(root: &Value, schema: &Value, value: &Value) -> Result<Vec<String>, SpecError> {
+pub fn schema_errors(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+) -> Result<Vec<String>, SpecError> {
     let schemas: Map<String, Value> = root
         .pointer("/components/schemas")
         .and_then(Value::as_object)

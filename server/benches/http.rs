@@ -189,7 +189,9 @@ async fn main() {
             (0..API_KEYS)
                 .map(|n| {
                     key_store
-                        .create_key(&orderflow_server::store::Actor::operator("bench"), orderflow_server::store::Role::Admin,
+                        .create_key(
+                            &orderflow_server::store::Actor::operator("bench"),
+                            orderflow_server::store::Role::Admin,
                             None,
                             &format!("bench-{n}"),
                         )
@@ -204,18 +206,25 @@ async fn main() {
     let orders = 2_000;
     let order_id = tokio::task::spawn_blocking(move || {
         let c = store
-            .create_customer(&orderflow_server::store::Actor::operator("bench"), "Bench", "bench@example.com")
+            .create_customer(
+                &orderflow_server::store::Actor::operator("bench"),
+                "Bench",
+                "bench@example.com",
+            )
             .expect("customer");
         let p = store
-            .create_product(&orderflow_server::store::Actor::operator("bench"), &orderflow_server::store::NewProduct {
-                sku: "B-1".into(),
-                name: "Bench".into(),
-                price: orderflow_server::store::Money {
-                    amount_minor: 100,
-                    currency: "EUR".into(),
+            .create_product(
+                &orderflow_server::store::Actor::operator("bench"),
+                &orderflow_server::store::NewProduct {
+                    sku: "B-1".into(),
+                    name: "Bench".into(),
+                    price: orderflow_server::store::Money {
+                        amount_minor: 100,
+                        currency: "EUR".into(),
+                    },
+                    active: true,
                 },
-                active: true,
-            })
+            )
             .expect("product");
         let mut last = String::new();
         for _ in 0..orders {

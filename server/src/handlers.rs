@@ -643,7 +643,9 @@ impl OrderFlowHandlers for App {
             active: body.active.unwrap_or(true),
         };
         let actor = actor(call)?;
-        let p = self.db(call, move |s| s.create_product(&actor, &new)).await?;
+        let p = self
+            .db(call, move |s| s.create_product(&actor, &new))
+            .await?;
         Ok(Created {
             location: format!("/v1/products/{}", p.id),
             body: product(p),
@@ -876,7 +878,9 @@ impl OrderFlowHandlers for App {
         let fp = "{}";
         let after = self.after(&q.cursor, "webhook_endpoints", fp)?;
         let req = page(q.limit, after);
-        let p = self.db(call, move |s| s.list_webhook_endpoints(req)).await?;
+        let p = self
+            .db(call, move |s| s.list_webhook_endpoints(req))
+            .await?;
         Ok(t::WebhookEndpointPage {
             next_cursor: self.next(p.next_after, "webhook_endpoints", fp),
             data: p.rows.into_iter().map(webhook_endpoint).collect(),
@@ -893,7 +897,9 @@ impl OrderFlowHandlers for App {
         let events: Vec<String> = body.events.iter().map(ToString::to_string).collect();
         let url = body.url;
         let (e, secret) = self
-            .db(call, move |s| s.create_webhook_endpoint(&actor, &url, &events))
+            .db(call, move |s| {
+                s.create_webhook_endpoint(&actor, &url, &events)
+            })
             .await?;
         let shown = webhook_endpoint(e);
         Ok(Created {

@@ -274,12 +274,13 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
             "--webhook-timeout (ORDERFLOW_WEBHOOK_TIMEOUT): give at least 1 second"
         )));
     }
-    config.webhooks = (!args.no_webhook_worker).then(|| orderflow_server::webhooks::WebhookSettings {
-        max_attempts: args.webhook_max_attempts,
-        backoff_base: std::time::Duration::from_millis(args.webhook_backoff_ms),
-        timeout: args.webhook_timeout,
-        ..orderflow_server::webhooks::WebhookSettings::default()
-    });
+    config.webhooks =
+        (!args.no_webhook_worker).then(|| orderflow_server::webhooks::WebhookSettings {
+            max_attempts: args.webhook_max_attempts,
+            backoff_base: std::time::Duration::from_millis(args.webhook_backoff_ms),
+            timeout: args.webhook_timeout,
+            ..orderflow_server::webhooks::WebhookSettings::default()
+        });
     config.cursor_secret = args
         .cursor_secret
         .as_deref()

@@ -89,9 +89,8 @@ impl WebhookSettings {
 /// The Standard Webhooks signature of one attempt: `v1,` and the base64
 /// HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed with the secret's bytes.
 pub fn signature(secret: &[u8; 32], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| {
-        unreachable!("HMAC takes a key of any length")
-    });
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -113,7 +112,11 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker on `store`; it first releases deliveries claimed
     /// by processes that are gone.
-    pub fn start(store: Arc<Store>, settings: WebhookSettings, log: Logger) -> anyhow::Result<Worker> {
+    pub fn start(
+        store: Arc<Store>,
+        settings: WebhookSettings,
+        log: Logger,
+    ) -> anyhow::Result<Worker> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -123,14 +126,7 @@ impl Worker {
             .map_err(|e| anyhow::anyhow!("building the webhook HTTP client: {e}"))?;
         let notify = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(
-            store,
-            settings,
-            client,
-            notify.clone(),
-            stopped,
-            log,
-        ));
+        let task = tokio::spawn(run(store, settings, client, notify.clone(), stopped, log));
         Ok(Worker { notify, stop, task })
     }
 
@@ -157,8 +153,12 @@ async fn run(
     let s = store.clone();
     match tokio::task::spawn_blocking(move || s.release_orphaned_deliveries()).await {
         Ok(Ok(0)) => {}
-        Ok(Ok(n)) => info!(log, "took back webhook deliveries of a process that is gone"; "count" => n),
-        Ok(Err(e)) => warn!(log, "could not release orphaned webhook deliveries"; "cause" => e.to_string()),
+        Ok(Ok(n)) => {
+            info!(log, "took back webhook deliveries of a process that is gone"; "count" => n)
+        }
+        Ok(Err(e)) => {
+            warn!(log, "could not release orphaned webhook deliveries"; "cause" => e.to_string())
+        }
         Err(e) => warn!(log, "webhook start-up task failed"; "cause" => e.to_string()),
     }
     let lease = settings.timeout + Duration::from_secs(5);
@@ -246,10 +246,16 @@ async fn attempt(
         }
         Err(e) if e.is_timeout() => (
             None,
-            Some(format!("no answer within {} s", settings.timeout.as_secs_f64())),
+            Some(format!(
+                "no answer within {} s",
+                settings.timeout.as_secs_f64()
+            )),
         ),
         Err(e) if e.is_connect() => (None, Some(format!("could not connect: {}", root_cause(&e)))),
-        Err(e) => (None, Some(format!("the request failed: {}", root_cause(&e)))),
+        Err(e) => (
+            None,
+            Some(format!("the request failed: {}", root_cause(&e))),
+        ),
     };
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let now = store.now();
@@ -314,7 +320,10 @@ mod tests {
             let mut seen = std::collections::BTreeSet::new();
             for _ in 0..200 {
                 let d = s.backoff(attempt, &mut rng);
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempt}: {d:?} vs {full:?}"
+                );
                 seen.insert(d);
             }
             assert!(seen.len() > 10, "jittered, not fixed: {seen:?}");
@@ -328,7 +337,15 @@ mod tests {
         let key = [1u8; 32];
         let sig = signature(&key, "evt_1", 1_700_000_000, b"{}");
         assert_eq!(sig, "v1,QwqMkShzqrc1Gme9vey76orVgdgb2XWjbuHPBS2IVKY=");
-        assert_ne!(sig, signature(&key, "evt_1", 1_700_000_001, b"{}"), "the timestamp is signed");
-        assert_ne!(sig, signature(&key, "evt_1", 1_700_000_000, b"{ }"), "the body is signed");
+        assert_ne!(
+            sig,
+            signature(&key, "evt_1", 1_700_000_001, b"{}"),
+            "the timestamp is signed"
+        );
+        assert_ne!(
+            sig,
+            signature(&key, "evt_1", 1_700_000_000, b"{ }"),
+            "the body is signed"
+        );
     }
 }

@@ -320,18 +320,25 @@ async fn a_price_changed_between_quote_and_transaction_is_a_retryable_503() {
     )
     .expect("store");
     let c = store
-        .create_customer(&orderflow_server::store::Actor::operator("test"), "C", "c@example.com")
+        .create_customer(
+            &orderflow_server::store::Actor::operator("test"),
+            "C",
+            "c@example.com",
+        )
         .expect("customer");
     let p = store
-        .create_product(&orderflow_server::store::Actor::operator("test"), &orderflow_server::store::NewProduct {
-            sku: "S".into(),
-            name: "N".into(),
-            price: orderflow_server::store::Money {
-                amount_minor: 100,
-                currency: "EUR".into(),
+        .create_product(
+            &orderflow_server::store::Actor::operator("test"),
+            &orderflow_server::store::NewProduct {
+                sku: "S".into(),
+                name: "N".into(),
+                price: orderflow_server::store::Money {
+                    amount_minor: 100,
+                    currency: "EUR".into(),
+                },
+                active: true,
             },
-            active: true,
-        })
+        )
         .expect("product");
     let entry = |price| {
         Some(orderflow_server::domain::CatalogProduct {

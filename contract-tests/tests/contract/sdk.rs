@@ -318,7 +318,11 @@ async fn every_operation_round_trips_through_the_sdk() {
         .expect("list endpoints")
         .into_inner();
     assert_eq!(
-        listed.data.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        listed
+            .data
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
         [endpoint.id.as_str()]
     );
     exercised.insert("listWebhookEndpoints");
@@ -368,8 +372,15 @@ async fn every_operation_round_trips_through_the_sdk() {
         .expect("join")
         .expect("events");
     assert_eq!(
-        events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(),
-        ["order.created", "order.status_changed", "order.status_changed"]
+        events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "order.created",
+            "order.status_changed",
+            "order.status_changed"
+        ]
     );
     let log = admin
         .list_event_deliveries()
@@ -382,7 +393,10 @@ async fn every_operation_round_trips_through_the_sdk() {
     assert_eq!(log.event.data.status, types::OrderStatus::Processing);
     assert_eq!(log.event.data.previous_status.as_deref(), Some("pending"));
     assert_eq!(
-        log.data.iter().map(|d| d.endpoint_id.as_str()).collect::<Vec<_>>(),
+        log.data
+            .iter()
+            .map(|d| d.endpoint_id.as_str())
+            .collect::<Vec<_>>(),
         [endpoint.id.as_str()]
     );
     exercised.insert("listEventDeliveries");
@@ -877,11 +891,22 @@ async fn v2_serves_every_resource_on_the_same_data() {
         .expect("delivery log v2")
         .into_inner();
     assert_eq!(log.event.type_, types::WebhookEventType::OrderCreated);
-    assert!(log.data.is_empty(), "no endpoint existed when it was placed");
+    assert!(
+        log.data.is_empty(),
+        "no endpoint existed when it was placed"
+    );
     exercised.insert("listEventDeliveriesV2");
     let audit = admin
         .list_audit_events_v2()
-        .actor(admin.get_caller_v2().send().await.expect("me").into_inner().key_id)
+        .actor(
+            admin
+                .get_caller_v2()
+                .send()
+                .await
+                .expect("me")
+                .into_inner()
+                .key_id,
+        )
         .limit(2)
         .send()
         .await
@@ -890,7 +915,10 @@ async fn v2_serves_every_resource_on_the_same_data() {
     assert_eq!(audit.data.len(), 2);
     assert_eq!(audit.data[0].action, "webhook_endpoint.created");
     assert_eq!(audit.data[0].operation, "createWebhookEndpointV2");
-    assert!(audit.next_cursor.is_some(), "more than two admin actions so far");
+    assert!(
+        audit.next_cursor.is_some(),
+        "more than two admin actions so far"
+    );
     exercised.insert("listAuditEventsV2");
     let removed = admin
         .delete_webhook_endpoint_v2()

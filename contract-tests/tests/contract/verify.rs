@@ -493,7 +493,9 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     let endpoint = h
         .raw(
             raw("POST", "/v1/webhook-endpoints", a)
-                .json(json!({"url": "http://127.0.0.1:9/hooks", "events": ["order.status_changed"]}))
+                .json(
+                    json!({"url": "http://127.0.0.1:9/hooks", "events": ["order.status_changed"]}),
+                )
                 .expect(201),
         )
         .await;
@@ -510,7 +512,10 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     h.raw(
         raw(
             "DELETE",
-            format!("/v1/webhook-endpoints/{}", doomed["id"].as_str().expect("id")),
+            format!(
+                "/v1/webhook-endpoints/{}",
+                doomed["id"].as_str().expect("id")
+            ),
             a,
         )
         .expect(204),
@@ -523,9 +528,19 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     let deliveries = format!("/v1/events/{event_id}/deliveries");
     h.raw(raw("GET", deliveries.clone(), a).expect(200)).await;
     let audit = h
-        .raw(raw("GET", format!("/v1/audit-events?resource_id={endpoint_id}"), a).expect(200))
+        .raw(
+            raw(
+                "GET",
+                format!("/v1/audit-events?resource_id={endpoint_id}"),
+                a,
+            )
+            .expect(200),
+        )
         .await;
-    assert_eq!(audit["data"][0]["action"], "webhook_endpoint.created", "{audit}");
+    assert_eq!(
+        audit["data"][0]["action"], "webhook_endpoint.created",
+        "{audit}"
+    );
     h.raw(raw("GET", "/v1/audit-events?limit=2&actor=key_nobody", a).expect(200))
         .await;
 
@@ -686,8 +701,15 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     }
     h.raw(raw("DELETE", format!("/v1/api-keys/{}", ada_key.id), None).expect(401))
         .await;
-    h.raw(raw("DELETE", format!("/v1/webhook-endpoints/{endpoint_id}"), None).expect(401))
-        .await;
+    h.raw(
+        raw(
+            "DELETE",
+            format!("/v1/webhook-endpoints/{endpoint_id}"),
+            None,
+        )
+        .expect(401),
+    )
+    .await;
 
     // 400 on the parameters.
     h.raw(raw("GET", "/v1/customers?limit=0", a).expect(400))

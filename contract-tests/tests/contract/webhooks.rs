@@ -267,9 +267,12 @@ async fn order_events_arrive_signed_valid_and_retried_until_acknowledged() {
         let ts: i64 = r.timestamp.parse().expect("Unix seconds");
         assert!((now - ts).abs() < 300, "a current timestamp: {ts} vs {now}");
         let body: Value = serde_json::from_slice(&r.body).expect("JSON");
-        let errors =
-            orderflow_contract_tests::validator::schema_errors(&spec, &schema, &body).expect("compiles");
-        assert!(errors.is_empty(), "the body is the spec's OrderEvent: {errors:?} in {body}");
+        let errors = orderflow_contract_tests::validator::schema_errors(&spec, &schema, &body)
+            .expect("compiles");
+        assert!(
+            errors.is_empty(),
+            "the body is the spec's OrderEvent: {errors:?} in {body}"
+        );
         assert_eq!(body["id"], json!(r.id), "webhook-id is the event id");
         assert_eq!(body["data"]["order_id"], json!(order_id));
         per_event.entry(r.id.clone()).or_default().push(r.answered);
@@ -287,7 +290,7 @@ async fn order_events_arrive_signed_valid_and_retried_until_acknowledged() {
     assert!(types.contains(&"order.created") && types.contains(&"order.status_changed"));
     // A tampered body would not verify.
     let mut forged = got[0].clone();
-    forged.body = Bytes::from(got[0].body.to_vec().into_iter().rev().collect::<Vec<u8>>());
+    forged.body = Bytes::from(got[0].body.iter().copied().rev().collect::<Vec<u8>>());
     assert!(!signature_ok(&secret, &forged));
 
     // The delivery log says the same, attempt by attempt.
@@ -359,9 +362,7 @@ async fn a_delivery_that_runs_out_of_attempts_is_dead_and_filters_are_kept() {
         assert_eq!(status, 201, "{body}");
     }
     let order = place_order(&server, &http).await;
-    let got = failing
-        .until("three attempts", |got| got.len() >= 3)
-        .await;
+    let got = failing.until("three attempts", |got| got.len() >= 3).await;
     let event_id = got[0].id.clone();
     let url = format!("{}/v2/events/{event_id}/deliveries", server.base);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -460,7 +461,10 @@ async fn admin_writes_are_audited_with_their_request_id_and_failed_ones_are_not(
     assert_eq!(s, 201);
     let (s, _) = json_of(
         send(
-            http.delete(format!("{base}/v2/api-keys/{}", key["id"].as_str().expect("id"))),
+            http.delete(format!(
+                "{base}/v2/api-keys/{}",
+                key["id"].as_str().expect("id")
+            )),
             "rid-revoke",
         )
         .await

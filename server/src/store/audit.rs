@@ -16,7 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{
-    Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps, ts_from_row, ts_to_sql,
+    Page, PageRequest, Result, Store, StoreError, into_page, reset_steps, steps, ts_from_row,
+    ts_to_sql,
 };
 
 /// Who makes a store write, for the audit log.
@@ -384,12 +385,20 @@ mod tests {
             [Change::new("price_minor", 1250, 1300)],
             "only what changed, before and after"
         );
-        assert!(page.rows.iter().all(|e| e.actor == "key_admin" && e.request_id == "req-1"));
+        assert!(
+            page.rows
+                .iter()
+                .all(|e| e.actor == "key_admin" && e.request_id == "req-1")
+        );
         let all = serde_json::to_string(
             &page
                 .rows
                 .iter()
-                .flat_map(|e| e.changes.iter().map(|c| (c.before.clone(), c.after.clone())))
+                .flat_map(|e| {
+                    e.changes
+                        .iter()
+                        .map(|c| (c.before.clone(), c.after.clone()))
+                })
                 .collect::<Vec<_>>(),
         )
         .expect("json");

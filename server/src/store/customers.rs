@@ -308,7 +308,10 @@ mod tests {
         let t = TestStore::new();
         let ada = t.customer("Ada", "Ada@Example.com");
         for email in ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.com"] {
-            let err = t.store.create_customer(&op(), "Other", email).expect_err(email);
+            let err = t
+                .store
+                .create_customer(&op(), "Other", email)
+                .expect_err(email);
             assert!(
                 matches!(
                     &err,
@@ -322,14 +325,20 @@ mod tests {
         }
         // Non-ASCII letters fold too.
         t.customer("Ä", "ÄDA@example.com");
-        assert!(t.store.create_customer(&op(), "ä", "äda@example.com").is_err());
+        assert!(
+            t.store
+                .create_customer(&op(), "ä", "äda@example.com")
+                .is_err()
+        );
 
         // Taking someone else's address by update is a conflict; changing
         // the case of one's own is not.
         let bob = t.customer("Bob", "bob@example.com");
         let err = t
             .store
-            .update_customer(&op(), &bob.id,
+            .update_customer(
+                &op(),
+                &bob.id,
                 &CustomerPatch {
                     email: Some("ADA@example.com".to_owned()),
                     ..Default::default()
@@ -345,7 +354,9 @@ mod tests {
         ));
         let renamed = t
             .store
-            .update_customer(&op(), &ada.id,
+            .update_customer(
+                &op(),
+                &ada.id,
                 &CustomerPatch {
                     email: Some("ADA@EXAMPLE.COM".to_owned()),
                     ..Default::default()
@@ -368,7 +379,9 @@ mod tests {
         assert_eq!(same, ada, "an empty patch changes nothing");
         let updated = t
             .store
-            .update_customer(&op(), &ada.id,
+            .update_customer(
+                &op(),
+                &ada.id,
                 &CustomerPatch {
                     name: Some("Augusta Ada King".to_owned()),
                     email: None,

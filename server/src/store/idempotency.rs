@@ -356,7 +356,9 @@ mod tests {
         t.store.idempotency_begin(&k, LEASE, RETENTION).unwrap();
         let mut unit = Unit::default();
         let (first, dup) = t.store.in_unit(&mut unit, |s| {
-            let first = s.create_customer(&op(), "Ada", "ada@example.com").expect("first");
+            let first = s
+                .create_customer(&op(), "Ada", "ada@example.com")
+                .expect("first");
             let seen = s.get_customer(&first.id).expect("visible inside the unit");
             assert_eq!(seen, first);
             (first, s.create_customer(&op(), "Ada 2", "ada@example.com"))

@@ -16,8 +16,8 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
-use super::customers::customer_exists;
 use super::audit::{Action, Actor, Change};
+use super::customers::customer_exists;
 use super::{FieldIssue, Result, Store, StoreError, opt_ts_from_row, ts_from_row, ts_to_sql};
 
 const SECRET_PREFIX: &str = "of_sk_";
@@ -340,7 +340,9 @@ mod tests {
         let principal = t.store.authenticate(&secret).expect("auth").expect("live");
         assert_eq!(principal.role, Role::Admin);
         assert_eq!(principal.customer_id, None);
-        t.store.revoke_key(&op(), &principal.key_id).expect("revoke");
+        t.store
+            .revoke_key(&op(), &principal.key_id)
+            .expect("revoke");
         assert_eq!(t.store.bootstrap_admin_key().expect("after revoke"), None);
         assert_eq!(t.count("api_keys"), 1);
     }
@@ -348,7 +350,10 @@ mod tests {
     #[test]
     fn a_cached_key_revoked_here_stops_working_at_once() {
         let t = TestStore::new();
-        let (key, secret) = t.store.create_key(&op(), Role::Admin, None, "ops").expect("key");
+        let (key, secret) = t
+            .store
+            .create_key(&op(), Role::Admin, None, "ops")
+            .expect("key");
         assert_eq!(
             t.store.cached_principal(&secret),
             None,
@@ -368,7 +373,10 @@ mod tests {
     #[test]
     fn a_key_revoked_by_another_process_stops_working_within_the_ttl() {
         let t = TestStore::new();
-        let (key, secret) = t.store.create_key(&op(), Role::Admin, None, "ops").expect("key");
+        let (key, secret) = t
+            .store
+            .create_key(&op(), Role::Admin, None, "ops")
+            .expect("key");
         assert!(t.store.authenticate(&secret).expect("auth").is_some());
         // Another process (its own connection) revokes the key.
         let other = rusqlite::Connection::open(&t.path).expect("second connection");

@@ -41,9 +41,9 @@ mod orders;
 mod principals;
 mod products;
 mod schema;
-mod webhooks;
 #[cfg(test)]
 mod testutil;
+mod webhooks;
 
 use std::cell::RefCell;
 use std::path::Path;

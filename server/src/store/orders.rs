@@ -225,15 +225,7 @@ impl Store {
 
     /// The outbox event of a placed order, in its transaction.
     fn order_created(&self, tx: &Connection, order: &Order) -> Result<()> {
-        self.record_order_event(
-            tx,
-            super::webhooks::ORDER_CREATED,
-            &order.id,
-            &order.customer_id,
-            order.status,
-            None,
-            order.version,
-        )
+        self.record_order_event(tx, super::webhooks::ORDER_CREATED, order, None)
     }
 
     /// [`Store::create_order`] at a quote taken before the transaction (by
@@ -510,11 +502,8 @@ impl Store {
             self.record_order_event(
                 tx,
                 super::webhooks::ORDER_STATUS_CHANGED,
-                &order.id,
-                &order.customer_id,
-                to,
+                &order,
                 Some(from),
-                order.version,
             )?;
             self.audit(
                 tx,
@@ -1044,7 +1033,9 @@ mod tests {
 
         // A later price change leaves placed orders alone.
         t.store
-            .update_product(&op(), &mug.id,
+            .update_product(
+                &op(),
+                &mug.id,
                 &ProductPatch {
                     price: Some(Money {
                         amount_minor: 9999,
@@ -1091,7 +1082,9 @@ mod tests {
         let usd = t.product("USD-001", 500, "USD");
         let off = t.product("OFF-001", 100, "EUR");
         t.store
-            .update_product(&op(), &off.id,
+            .update_product(
+                &op(),
+                &off.id,
                 &ProductPatch {
                     active: Some(false),
                     ..Default::default()
@@ -1257,7 +1250,8 @@ mod tests {
             }
         }
         assert!(matches!(
-            t.store.transition_order(&op(), "ord_nope", Processing, None),
+            t.store
+                .transition_order(&op(), "ord_nope", Processing, None),
             Err(StoreError::NotFound { what: "order", .. })
         ));
     }

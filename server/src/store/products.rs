@@ -81,7 +81,12 @@ const LIST_BY_ACTIVE: &str = "SELECT seq, id, sku, name, price_minor, currency, 
 fn product_updated<'a>(before: &Product, after: &'a Product) -> Action<'a> {
     let mut changes = Vec::new();
     diff(&mut changes, "name", &before.name, &after.name);
-    diff(&mut changes, "price_minor", &before.price_minor, &after.price_minor);
+    diff(
+        &mut changes,
+        "price_minor",
+        &before.price_minor,
+        &after.price_minor,
+    );
     diff(&mut changes, "currency", &before.currency, &after.currency);
     diff(&mut changes, "active", &before.active, &after.active);
     Action {
@@ -221,12 +226,7 @@ impl Store {
     }
 
     /// Applies `patch`; with nothing to change, returns the product as is.
-    pub fn update_product(
-        &self,
-        actor: &Actor,
-        id: &str,
-        patch: &ProductPatch,
-    ) -> Result<Product> {
+    pub fn update_product(&self, actor: &Actor, id: &str, patch: &ProductPatch) -> Result<Product> {
         self.update_product_if(actor, id, patch, None)
     }
 
@@ -384,7 +384,9 @@ mod tests {
         t.clock.advance(chrono::Duration::hours(1));
         let updated = t
             .store
-            .update_product(&op(), &mug.id,
+            .update_product(
+                &op(),
+                &mug.id,
                 &ProductPatch {
                     price: Some(Money {
                         amount_minor: 1500,
@@ -416,7 +418,8 @@ mod tests {
             updated
         );
         assert!(matches!(
-            t.store.update_product(&op(), "prd_nope", &ProductPatch::default()),
+            t.store
+                .update_product(&op(), "prd_nope", &ProductPatch::default()),
             Err(StoreError::NotFound {
                 what: "product",
                 ..
@@ -506,10 +509,13 @@ mod tests {
         for i in 0..23 {
             let p = t
                 .store
-                .create_product(&op(), &NewProduct {
-                    active: i % 3 != 0,
-                    ..new_product(&format!("SKU-{i}"))
-                })
+                .create_product(
+                    &op(),
+                    &NewProduct {
+                        active: i % 3 != 0,
+                        ..new_product(&format!("SKU-{i}"))
+                    },
+                )
                 .expect("create");
             if p.active {
                 active.push(p.id)

@@ -62,20 +62,25 @@ impl TestStore {
     }
 
     pub fn customer(&self, name: &str, email: &str) -> Customer {
-        self.store.create_customer(&op(), name, email).expect("customer")
+        self.store
+            .create_customer(&op(), name, email)
+            .expect("customer")
     }
 
     pub fn product(&self, sku: &str, price_minor: i64, currency: &str) -> Product {
         self.store
-            .create_product(&op(), &NewProduct {
-                sku: sku.to_owned(),
-                name: format!("Product {sku}"),
-                price: Money {
-                    amount_minor: price_minor,
-                    currency: currency.to_owned(),
+            .create_product(
+                &op(),
+                &NewProduct {
+                    sku: sku.to_owned(),
+                    name: format!("Product {sku}"),
+                    price: Money {
+                        amount_minor: price_minor,
+                        currency: currency.to_owned(),
+                    },
+                    active: true,
                 },
-                active: true,
-            })
+            )
             .expect("product")
     }
 

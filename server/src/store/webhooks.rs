@@ -278,12 +278,11 @@ impl Store {
         &self,
         tx: &Connection,
         event_type: &'static str,
-        order_id: &str,
-        customer_id: &str,
-        status: OrderStatus,
+        order: &super::Order,
         previous: Option<OrderStatus>,
-        order_version: i64,
     ) -> Result<()> {
+        let (order_id, customer_id, status, order_version) =
+            (&order.id, &order.customer_id, order.status, order.version);
         let id = self.ids.new_id("evt");
         let now = self.now();
         let payload = json!({
@@ -563,7 +562,9 @@ mod tests {
         assert_eq!(events[0].event_type, ORDER_CREATED);
         let (_, logs) = s.event_deliveries(&events[0].id).expect("log");
         assert_eq!(
-            logs.iter().map(|l| l.endpoint_id.as_str()).collect::<Vec<_>>(),
+            logs.iter()
+                .map(|l| l.endpoint_id.as_str())
+                .collect::<Vec<_>>(),
             [all.id.as_str()],
             "only the endpoint that takes order.created"
         );
@@ -595,7 +596,10 @@ mod tests {
         let due = s.claim_due(10, lease).expect("claim");
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].attempt, 1);
-        assert!(s.claim_due(10, lease).expect("claim").is_empty(), "claimed once");
+        assert!(
+            s.claim_due(10, lease).expect("claim").is_empty(),
+            "claimed once"
+        );
         let retry_at = t.clock_now() + Duration::seconds(2);
         s.record_attempt(
             &due[0],
@@ -608,7 +612,10 @@ mod tests {
             },
         )
         .expect("record");
-        assert!(s.claim_due(10, lease).expect("claim").is_empty(), "not due yet");
+        assert!(
+            s.claim_due(10, lease).expect("claim").is_empty(),
+            "not due yet"
+        );
         t.clock.advance(Duration::seconds(3));
         let again = s.claim_due(10, lease).expect("claim");
         assert_eq!(again.len(), 1);
@@ -629,7 +636,11 @@ mod tests {
         assert_eq!(logs[0].state, DeliveryState::Delivered);
         assert_eq!(logs[0].next_attempt_at, None);
         assert_eq!(
-            logs[0].attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+            logs[0]
+                .attempts
+                .iter()
+                .map(|a| a.status)
+                .collect::<Vec<_>>(),
             [Some(503), Some(200)]
         );
     }
@@ -644,7 +655,10 @@ mod tests {
         let order = placed(&t);
         s.delete_webhook_endpoint(&admin(), &e.id).expect("delete");
         let again = s.delete_webhook_endpoint(&admin(), &e.id);
-        assert!(matches!(again, Err(StoreError::NotFound { .. })), "{again:?}");
+        assert!(
+            matches!(again, Err(StoreError::NotFound { .. })),
+            "{again:?}"
+        );
         let event = &s.order_events(&order.id).expect("events")[0];
         let (_, logs) = s.event_deliveries(&event.id).expect("log");
         assert_eq!(logs[0].state, DeliveryState::Dead);
