@@ -106,6 +106,17 @@ impl TestServer {
         (self._dir, self.admin_key)
     }
 
+    /// [`TestServer::stop`] with a drain of `drain`; also says whether
+    /// everything finished within it.
+    #[allow(dead_code)]
+    pub async fn stop_within(
+        self,
+        drain: std::time::Duration,
+    ) -> (tempfile::TempDir, String, bool) {
+        let done = self.running.stop_within(drain).await.expect("shutdown");
+        (self._dir, self.admin_key, done)
+    }
+
     #[allow(dead_code)]
     pub fn database(&self) -> PathBuf {
         self._dir.path().join("orderflow.db")

@@ -583,3 +583,99 @@ async fn admin_writes_are_audited_with_their_request_id_and_failed_ones_are_not(
     assert_eq!(refused["code"], "invalid_cursor");
     server.running.stop().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn the_worker_stops_within_the_drain_and_the_next_start_delivers() {
+    // A receiver that accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_url = format!("http://{}/hooks", silent.local_addr().expect("addr"));
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let server = TestServer::start_configured(|c| {
+        c.webhooks = Some(orderflow_server::webhooks::WebhookSettings {
+            timeout: Duration::from_secs(60),
+            poll: Duration::from_millis(50),
+            ..orderflow_server::webhooks::WebhookSettings::default()
+        });
+    })
+    .await;
+    let http = server.http(Some(&server.admin_key));
+    let (status, endpoint) = json_of(
+        http.post(format!("{}/v2/webhook-endpoints", server.base))
+            .json(&json!({"url": silent_url}))
+            .send()
+            .await
+            .expect("register"),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let order = place_order(&server, &http).await;
+    let store = server.running.app.store.clone();
+    let order_id = order["id"].as_str().expect("id").to_owned();
+    let event = tokio::task::spawn_blocking(move || store.order_events(&order_id))
+        .await
+        .expect("join")
+        .expect("events")
+        .remove(0);
+    // Wait until the worker has claimed it (its attempt is in flight).
+    let db = server.database();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        let claimed: Option<String> = conn
+            .query_row("SELECT claimed_by FROM webhook_deliveries", [], |r| {
+                r.get(0)
+            })
+            .expect("one delivery");
+        if claimed.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never claimed it");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The drain is one second; the attempt would take up to sixty.
+    let asked = Instant::now();
+    let (dir, admin_key, _) = server.stop_within(Duration::from_secs(1)).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the worker did not hold the shutdown: {:?}",
+        asked.elapsed()
+    );
+    hold.abort();
+
+    // The next start sends it again, to a receiver that answers now (the
+    // endpoint's URL is rewired in the database while nothing runs: the
+    // test's shortcut, not an API).
+    let receiver = Receiver::start(0, 200).await;
+    let conn = rusqlite::Connection::open(dir.path().join("orderflow.db")).expect("open");
+    let still: (String, Option<String>) = conn
+        .query_row(
+            "SELECT state, claimed_by FROM webhook_deliveries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the delivery");
+    assert_eq!(still.0, "pending", "cut short, so still pending: {still:?}");
+    conn.execute(
+        "UPDATE webhook_endpoints SET url = ?1 WHERE id = ?2",
+        rusqlite::params![receiver.url(), endpoint["id"].as_str().expect("id")],
+    )
+    .expect("rewire");
+    drop(conn);
+    let restarted = TestServer::start_in(dir, None, Some(admin_key)).await;
+    let got = receiver
+        .until("the delivery after the restart", |got| !got.is_empty())
+        .await;
+    assert_eq!(got[0].id, event.id);
+    assert!(signature_ok(
+        endpoint["secret"].as_str().expect("secret"),
+        &got[0]
+    ));
+    restarted.running.stop().await.expect("clean shutdown");
+}
