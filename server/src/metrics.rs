@@ -87,6 +87,7 @@ pub struct Metrics {
     db_capacity: Gauge,
     db_wait: Histogram,
     db_refused: Counter,
+    webhook_attempts: Family<OutcomeLabels, Counter>,
     /// The pricing dependency (see `pricing.rs`).
     pub pricing: crate::pricing::PricingMetrics,
     /// Recent expositions for the built-in dashboard, sampled once a
@@ -177,8 +178,20 @@ impl Metrics {
             "Database calls refused with 503 after waiting the queue's bound",
             db_refused.clone(),
         );
+        let webhook_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "orderflow_webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered, retry: failed with attempts left, dead: failed for the last time)",
+            webhook_attempts.clone(),
+        );
+        // Every outcome is exported from the start (at zero), so that an
+        // alert's increase() sees the first dead delivery.
+        for outcome in ["delivered", "retry", "dead"] {
+            drop(webhook_attempts.get_or_create(&OutcomeLabels { outcome }));
+        }
         let pricing = crate::pricing::PricingMetrics::register(&mut registry);
         Metrics {
+            webhook_attempts,
             pricing,
             registry,
             duration,
@@ -260,6 +273,13 @@ impl Metrics {
 
     pub fn db_permit_returned(&self) {
         self.db_in_use.dec();
+    }
+
+    /// One webhook attempt ended: `delivered`, `retry` or `dead`.
+    pub fn webhook_attempt(&self, outcome: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     pub fn db_refused(&self) {

@@ -286,6 +286,7 @@ pub async fn start_with(
         Some(settings) => Some(crate::webhooks::Worker::start(
             store.clone(),
             settings.clone(),
+            metrics.clone(),
             log.new(slog::o!("part" => "webhooks")),
         )?),
         None => None,

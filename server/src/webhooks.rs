@@ -115,6 +115,7 @@ impl Worker {
     pub fn start(
         store: Arc<Store>,
         settings: WebhookSettings,
+        metrics: Arc<crate::metrics::Metrics>,
         log: Logger,
     ) -> anyhow::Result<Worker> {
         let client = reqwest::Client::builder()
@@ -126,7 +127,15 @@ impl Worker {
             .map_err(|e| anyhow::anyhow!("building the webhook HTTP client: {e}"))?;
         let notify = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(store, settings, client, notify.clone(), stopped, log));
+        let task = tokio::spawn(run(
+            store,
+            settings,
+            client,
+            notify.clone(),
+            stopped,
+            metrics,
+            log,
+        ));
         Ok(Worker { notify, stop, task })
     }
 
@@ -148,6 +157,7 @@ async fn run(
     client: reqwest::Client,
     notify: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
+    metrics: Arc<crate::metrics::Metrics>,
     log: Logger,
 ) {
     let s = store.clone();
@@ -197,9 +207,15 @@ async fn run(
             let store = store.clone();
             let settings = settings.clone();
             let log = log.clone();
+            let metrics = metrics.clone();
             async move {
                 let outcome = attempt(&client, &store, &settings, &d).await;
                 log_outcome(&log, &d, &outcome);
+                metrics.webhook_attempt(match outcome.state {
+                    DeliveryState::Delivered => "delivered",
+                    DeliveryState::Pending => "retry",
+                    DeliveryState::Dead => "dead",
+                });
                 let s = store.clone();
                 match tokio::task::spawn_blocking(move || s.record_attempt(&d, &outcome)).await {
                     Ok(Ok(())) => {}

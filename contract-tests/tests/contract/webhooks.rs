@@ -386,6 +386,20 @@ async fn a_delivery_that_runs_out_of_attempts_is_dead_and_filters_are_kept() {
         "{log}"
     );
     assert_eq!(failing.received().len(), 3, "no attempt after the last");
+    let metrics = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "orderflow_webhook_attempts_total{outcome=\"retry\"} 2",
+        "orderflow_webhook_attempts_total{outcome=\"dead\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
     assert!(
         picky.received().is_empty(),
         "an endpoint that takes only status changes got no order.created: {:?}",
