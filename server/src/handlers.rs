@@ -43,6 +43,8 @@ pub struct AppOptions {
     pub pricing: Option<Arc<orderflow_pricing::PricingClient>>,
     /// The webhook worker's wake-up (`None`: no worker runs).
     pub webhooks: Option<Arc<tokio::sync::Notify>>,
+    /// Whether endpoints may be internal addresses.
+    pub webhook_allow_private: bool,
 }
 
 /// The server's shared state.
@@ -58,6 +60,7 @@ pub struct App {
     pricing: Option<Arc<orderflow_pricing::PricingClient>>,
     /// Wakes the webhook worker when an event may be waiting.
     webhooks: Option<Arc<tokio::sync::Notify>>,
+    webhook_allow_private: bool,
 }
 
 impl App {
@@ -74,6 +77,7 @@ impl App {
             queue_wait: Duration::from_secs(2),
             pricing: options.pricing,
             webhooks: options.webhooks,
+            webhook_allow_private: options.webhook_allow_private,
             metrics: {
                 options
                     .metrics
@@ -894,6 +898,17 @@ impl OrderFlowHandlers for App {
     ) -> Result<Created<t::WebhookEndpointCreated>, ApiError> {
         admin(call)?;
         let actor = actor(call)?;
+        if !self.webhook_allow_private
+            && let Some(detail) = crate::webhooks::host_problem(&body.url)
+        {
+            return Err(ApiError::invalid(
+                "validation_failed",
+                vec![orderflow_edge::FieldError {
+                    pointer: "#/url".to_owned(),
+                    detail,
+                }],
+            ));
+        }
         let events: Vec<String> = body.events.iter().map(ToString::to_string).collect();
         let url = body.url;
         let (e, secret) = self

@@ -102,6 +102,12 @@ struct Args {
     /// How long one webhook attempt may take ("10" or "10s").
     #[arg(long, env = "ORDERFLOW_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_seconds)]
     webhook_timeout: std::time::Duration,
+    /// Let webhook endpoints be loopback, private or link-local addresses
+    /// (and names that resolve to them). Off by default, so that an admin
+    /// key cannot make the server call its own network; for development and
+    /// tests with a local receiver.
+    #[arg(long, env = "ORDERFLOW_WEBHOOK_ALLOW_PRIVATE_ADDRESSES")]
+    webhook_allow_private_addresses: bool,
     /// Do not run the webhook worker in this process (events wait in the
     /// outbox for a process that runs it).
     #[arg(long)]
@@ -279,8 +285,10 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
             max_attempts: args.webhook_max_attempts,
             backoff_base: std::time::Duration::from_millis(args.webhook_backoff_ms),
             timeout: args.webhook_timeout,
+            allow_private: args.webhook_allow_private_addresses,
             ..orderflow_server::webhooks::WebhookSettings::default()
         });
+    config.webhook_allow_private = args.webhook_allow_private_addresses;
     config.cursor_secret = args
         .cursor_secret
         .as_deref()

@@ -70,6 +70,9 @@ pub struct Config {
     /// The webhook worker's retries (`None`: no worker runs in this process;
     /// events wait in the outbox for one that does).
     pub webhooks: Option<crate::webhooks::WebhookSettings>,
+    /// Whether an endpoint may be registered at an internal address (the
+    /// worker's own setting is in `webhooks`).
+    pub webhook_allow_private: bool,
 }
 
 impl Config {
@@ -85,6 +88,7 @@ impl Config {
             cors_origins: Vec::new(),
             pricing: crate::pricing::PricingSettings::default(),
             webhooks: Some(crate::webhooks::WebhookSettings::default()),
+            webhook_allow_private: false,
         }
     }
 }
@@ -301,6 +305,7 @@ pub async fn start_with(
                 metrics: metrics.clone(),
                 pricing: Some(pricing_client),
                 webhooks: webhooks.as_ref().map(|w| w.notify.clone()),
+                webhook_allow_private: config.webhook_allow_private,
             },
         )
         .context("reading the cursor secret")?,

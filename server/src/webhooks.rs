@@ -17,11 +17,15 @@
 //! answer was lost is repeated); `webhook-id` is the same on every attempt
 //! so that it can drop the duplicate.
 //!
+//! Internal addresses (loopback, private, link-local, ...) are refused by
+//! default, at registration for IP literals and `localhost`, and at every
+//! attempt for names, after they resolve: an admin key is not a way to make
+//! the server call its own network.
+//!
 //! What this module deliberately does not do: order deliveries across
-//! events (receivers order by `order_version`), or refuse private
-//! addresses (see ARCHITECTURE: an operator who exposes admin keys to
-//! untrusted callers should filter egress).
+//! events (receivers order by `order_version`).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +54,11 @@ pub struct WebhookSettings {
     pub poll: Duration,
     /// Deliveries sent at once.
     pub concurrency: usize,
+    /// Deliver to loopback, private, link-local and other internal
+    /// addresses too (`--webhook-allow-private-addresses`). Off by
+    /// default: an admin key must not be a way to make the server call
+    /// services on its own network (cloud metadata, an internal admin API).
+    pub allow_private: bool,
 }
 
 impl Default for WebhookSettings {
@@ -61,6 +70,7 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(10),
             poll: Duration::from_secs(1),
             concurrency: 8,
+            allow_private: false,
         }
     }
 }
@@ -102,6 +112,104 @@ pub fn signature(secret: &[u8; 32], id: &str, timestamp: i64, body: &[u8]) -> St
     )
 }
 
+/// Whether `ip` is an address the worker does not call by default:
+/// loopback, private, link-local (cloud metadata lives there), shared
+/// (carrier-grade NAT), unspecified, broadcast, multicast, documentation,
+/// benchmarking and reserved ranges, and their IPv4-mapped IPv6 forms.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                // NAT64: judge the IPv4 address inside.
+                || (v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                    && is_internal(IpAddr::V4(std::net::Ipv4Addr::from(
+                        (u32::from(v6.segments()[6]) << 16) | u32::from(v6.segments()[7]),
+                    ))))
+        }
+    }
+}
+
+/// Why the worker would refuse `url` by its host alone (an internal IP
+/// literal, or a `localhost` name), or `None`. A name is checked again
+/// when it resolves, at every attempt ([`PublicOnly`]), so a name that
+/// later points inside is refused too.
+pub fn host_problem(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let refuse = |what: &str| {
+        Some(format!(
+            "points at {what}, which this server does not call (start it with --webhook-allow-private-addresses to allow it)"
+        ))
+    };
+    match parsed.host()? {
+        url::Host::Ipv4(ip) if is_internal(IpAddr::V4(ip)) => {
+            refuse(&format!("the internal address {ip}"))
+        }
+        url::Host::Ipv6(ip) if is_internal(IpAddr::V6(ip)) => {
+            refuse(&format!("the internal address {ip}"))
+        }
+        url::Host::Domain(d)
+            if d.eq_ignore_ascii_case("localhost")
+                || d.to_ascii_lowercase().ends_with(".localhost") =>
+        {
+            refuse(&format!("'{d}'"))
+        }
+        _ => None,
+    }
+}
+
+/// A resolver that keeps only public addresses: a name that resolves only
+/// inside is an error, so the attempt fails (and is logged) without a
+/// connection.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| !is_internal(a.ip()))
+                .collect();
+            if public.is_empty() {
+                let shown: Vec<String> = found.iter().map(|a| a.ip().to_string()).collect();
+                return Err(format!(
+                    "{host} resolves only to internal addresses ({}), which this server does not call",
+                    shown.join(", ")
+                )
+                .into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The running worker.
 pub struct Worker {
     pub notify: Arc<Notify>,
@@ -118,7 +226,11 @@ impl Worker {
         metrics: Arc<crate::metrics::Metrics>,
         log: Logger,
     ) -> anyhow::Result<Worker> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        if !settings.allow_private {
+            client = client.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = client
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -237,6 +349,18 @@ async fn attempt(
     settings: &WebhookSettings,
     d: &DueDelivery,
 ) -> AttemptOutcome {
+    if !settings.allow_private
+        && let Some(problem) = host_problem(&d.url)
+    {
+        // An endpoint registered while internal addresses were allowed.
+        return AttemptOutcome {
+            status: None,
+            error: Some(problem),
+            duration_ms: 0,
+            state: DeliveryState::Dead,
+            retry_at: store.now(),
+        };
+    }
     let timestamp = Utc::now().timestamp();
     let sig = signature(&d.secret, &d.event_id, timestamp, d.payload.as_bytes());
     let started = Instant::now();
@@ -344,6 +468,58 @@ mod tests {
             }
             assert!(seen.len() > 10, "jittered, not fixed: {seen:?}");
         }
+    }
+
+    #[test]
+    fn internal_addresses_and_local_names_are_refused() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(is_internal(ip.parse().expect(ip)), "{ip}");
+        }
+        for ip in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+        ] {
+            assert!(!is_internal(ip.parse().expect(ip)), "{ip}");
+        }
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://[::1]/x",
+            "http://localhost/x",
+            "https://api.LOCALHOST/x",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            let p = host_problem(url).unwrap_or_else(|| panic!("{url} is refused"));
+            assert!(p.contains("--webhook-allow-private-addresses"), "{p}");
+        }
+        for url in ["https://hooks.example.com/x", "http://93.184.215.14/x"] {
+            assert_eq!(host_problem(url), None, "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_inside_is_refused_at_the_attempt() {
+        use reqwest::dns::Resolve as _;
+        let name: reqwest::dns::Name = "localhost".parse().expect("a name");
+        let e = PublicOnly.resolve(name).await.err().expect("refused");
+        assert!(e.to_string().contains("internal addresses"), "{e}");
     }
 
     #[test]

@@ -189,7 +189,8 @@ async fn an_event_survives_kills_before_and_during_its_delivery() {
 
     // 1. No worker in this process: the order and its event commit, then
     //    the process is killed before anything is sent.
-    let (child, base, key) = start(&db, &["--no-webhook-worker"]);
+    let allow = "--webhook-allow-private-addresses";
+    let (child, base, key) = start(&db, &["--no-webhook-worker", allow]);
     let key = key.expect("the first start shows the admin key");
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
@@ -239,7 +240,13 @@ async fn an_event_survives_kills_before_and_during_its_delivery() {
     //    process is killed mid-attempt.
     let (child, _, _) = start(
         &db,
-        &["--webhook-timeout", "60", "--webhook-backoff-ms", "50"],
+        &[
+            "--webhook-timeout",
+            "60",
+            "--webhook-backoff-ms",
+            "50",
+            allow,
+        ],
     );
     receiver.wait_for("the first attempt", 1, false);
     kill(child);
@@ -250,7 +257,13 @@ async fn an_event_survives_kills_before_and_during_its_delivery() {
     let started = Instant::now();
     let (child, base, _) = start(
         &db,
-        &["--webhook-timeout", "60", "--webhook-backoff-ms", "50"],
+        &[
+            "--webhook-timeout",
+            "60",
+            "--webhook-backoff-ms",
+            "50",
+            allow,
+        ],
     );
     receiver.wait_for("the delivery after the restart", 1, true);
     assert!(

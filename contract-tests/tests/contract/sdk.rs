@@ -292,11 +292,13 @@ async fn every_operation_round_trips_through_the_sdk() {
     );
 
     // A webhook endpoint, registered before the transitions so that their
-    // events are for it (nothing listens on the discard port: deliveries
-    // stay pending, which the log shows).
+    // events are for it (the name never resolves: deliveries stay
+    // pending, which the log shows).
     let endpoint = admin
         .create_webhook_endpoint()
-        .body(types::WebhookEndpointCreate::builder().url("http://127.0.0.1:9/hooks"))
+        .body(
+            types::WebhookEndpointCreate::builder().url("https://hooks.example.invalid/orderflow"),
+        )
         .send()
         .await
         .expect("register an endpoint")
@@ -311,6 +313,27 @@ async fn every_operation_round_trips_through_the_sdk() {
         "every type when none is named"
     );
     exercised.insert("createWebhookEndpoint");
+    // The server's own network is not a webhook target by default.
+    for url in [
+        "http://127.0.0.1:9/hooks",
+        "http://169.254.169.254/latest",
+        "http://localhost/x",
+    ] {
+        let refused = problem(
+            admin
+                .create_webhook_endpoint()
+                .body(types::WebhookEndpointCreate::builder().url(url))
+                .send()
+                .await,
+        );
+        assert_eq!(refused.status, 422, "{url}");
+        let errors = refused.errors;
+        assert_eq!(errors[0].pointer, "#/url", "{url}");
+        assert!(
+            errors[0].detail.contains("does not call"),
+            "{url}: {errors:?}"
+        );
+    }
     let listed = admin
         .list_webhook_endpoints()
         .send()

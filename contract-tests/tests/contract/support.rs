@@ -80,6 +80,17 @@ impl TestServer {
     #[allow(dead_code)]
     pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
+        Self::start_configured_in(dir, None, configure).await
+    }
+
+    /// [`TestServer::start_configured`] on `dir`'s database; `admin_key`
+    /// when it already has one (a restart).
+    #[allow(dead_code)]
+    pub async fn start_configured_in(
+        dir: tempfile::TempDir,
+        admin_key: Option<String>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config::new(
             "127.0.0.1:0".parse().expect("a loopback address"),
             dir.path().join("orderflow.db"),
@@ -90,6 +101,7 @@ impl TestServer {
         let admin_key = running
             .bootstrap_admin_key
             .clone()
+            .or(admin_key)
             .expect("a fresh database bootstraps an admin key");
         let base = format!("http://{}", running.local_addr());
         TestServer {

@@ -494,7 +494,7 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         .raw(
             raw("POST", "/v1/webhook-endpoints", a)
                 .json(
-                    json!({"url": "http://127.0.0.1:9/hooks", "events": ["order.status_changed"]}),
+                    json!({"url": "https://hooks.example.invalid/a", "events": ["order.status_changed"]}),
                 )
                 .expect(201),
         )
@@ -657,7 +657,7 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
         (
             "POST",
             "/v1/webhook-endpoints".into(),
-            json!({"url": "http://127.0.0.1:9/more"}),
+            json!({"url": "https://hooks.example.invalid/more"}),
             vec![],
         ),
     ];

@@ -207,7 +207,9 @@ async fn quick_server(max_attempts: u32) -> TestServer {
             timeout: Duration::from_secs(5),
             poll: Duration::from_millis(50),
             concurrency: 4,
+            allow_private: true,
         });
+        c.webhook_allow_private = true;
     })
     .await
 }
@@ -615,8 +617,10 @@ async fn the_worker_stops_within_the_drain_and_the_next_start_delivers() {
         c.webhooks = Some(orderflow_server::webhooks::WebhookSettings {
             timeout: Duration::from_secs(60),
             poll: Duration::from_millis(50),
+            allow_private: true,
             ..orderflow_server::webhooks::WebhookSettings::default()
         });
+        c.webhook_allow_private = true;
     })
     .await;
     let http = server.http(Some(&server.admin_key));
@@ -682,7 +686,13 @@ async fn the_worker_stops_within_the_drain_and_the_next_start_delivers() {
     )
     .expect("rewire");
     drop(conn);
-    let restarted = TestServer::start_in(dir, None, Some(admin_key)).await;
+    let restarted = TestServer::start_configured_in(dir, Some(admin_key), |c| {
+        c.webhooks = Some(orderflow_server::webhooks::WebhookSettings {
+            allow_private: true,
+            ..orderflow_server::webhooks::WebhookSettings::default()
+        });
+    })
+    .await;
     let got = receiver
         .until("the delivery after the restart", |got| !got.is_empty())
         .await;
