@@ -155,6 +155,24 @@ struct Compiler {
 }
 
 impl Compiler {
+    /// A compiler for `root`'s schemas: its `components/schemas`, converted
+    /// one by one (the names of schemas are not keywords).
+    fn of(root: &Value) -> Compiler {
+        let schemas: Map<String, Value> = root
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(name, s)| (name.clone(), to_json_schema(s)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Compiler {
+            components: Value::Object(schemas),
+            cache: HashMap::new(),
+        }
+    }
+
     fn compile(
         &mut self,
         schema: &Value,
@@ -226,19 +244,7 @@ pub fn schema_errors(
     schema: &Value,
     value: &Value,
 ) -> Result<Vec<String>, SpecError> {
-    let schemas: Map<String, Value> = root
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(name, s)| (name.clone(), to_json_schema(s)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut compiler = Compiler {
-        components: Value::Object(schemas),
-        cache: HashMap::new(),
-    };
+    let mut compiler = Compiler::of(root);
     let validator = compiler.compile(schema, "the schema")?;
     Ok(validator
         .iter_errors(value)
@@ -256,20 +262,7 @@ impl SpecValidator {
     }
 
     pub fn from_value(root: &Value) -> Result<SpecValidator, SpecError> {
-        // Converted one by one: the names of schemas are not keywords.
-        let schemas: Map<String, Value> = root
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(name, s)| (name.clone(), to_json_schema(s)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut compiler = Compiler {
-            components: Value::Object(schemas),
-            cache: HashMap::new(),
-        };
+        let mut compiler = Compiler::of(root);
         let mut operations = Vec::new();
         let paths = root
             .get("paths")
