@@ -366,7 +366,16 @@ impl Store {
                         event_id: r.get(1)?,
                         payload: r.get(2)?,
                         url: r.get(3)?,
-                        secret: <[u8; 32]>::try_from(secret.as_slice()).unwrap_or([0; 32]),
+                        // Never a stand-in key: a secret that is not 32
+                        // bytes (the schema forbids it) fails the claim.
+                        secret: <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                4,
+                                rusqlite::types::Type::Blob,
+                                format!("a webhook secret of {} bytes, expected 32", secret.len())
+                                    .into(),
+                            )
+                        })?,
                         attempt: r.get(5)?,
                     })
                 })?
