@@ -8,7 +8,8 @@
 //! over loopback in one process: the load generator shares the machine's
 //! cores with the server, for every target alike, so the figures compare
 //! targets with each other rather than promise absolute capacity.
-//! `BENCH_SECONDS` (default 5) and `BENCH_CONCURRENCY` (default 16) tune it;
+//! `BENCH_SECONDS` (per target and round, default 3), `BENCH_ROUNDS`
+//! (default 3) and `BENCH_CONCURRENCY` (default 16) tune it;
 //! `BENCH_ONLY=<part of a target's name>` runs only matching targets (to
 //! profile one path with `perf record`) and leaves the report alone.
 
@@ -30,6 +31,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// API keys the load rotates over: each has the spec's `reads` quota, so
 /// enough of them keep every request within quota at the rates seen here.
 const API_KEYS: usize = 256;
+
+const CEILING: &str = "trivial dropshot endpoint (ceiling)";
+const HEALTHZ: &str = "GET /healthz (edge, no auth, no database)";
+const GET: &str = "GET /v1/orders/{id}";
+const LIST: &str = "GET /v1/orders?limit=20 (first page)";
+const BEFORE_GET: &str = "GET /v1/orders/{id}, before (read-path tuning off)";
+const BEFORE_LIST: &str = "GET /v1/orders?limit=20, before (read-path tuning off)";
 
 #[endpoint { method = GET, path = "/ping" }]
 async fn ping(_rqctx: RequestContext<()>) -> Result<HttpResponseOk<String>, HttpError> {
@@ -54,14 +62,14 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 async fn load(
-    name: &str,
     client: &reqwest::Client,
     url: String,
     keys: Option<Arc<Vec<String>>>,
     concurrency: usize,
     duration: Duration,
-) -> Figures {
-    // One second of warm-up traffic first (connections, caches).
+    warm_up: bool,
+) -> Round {
+    // With `warm_up`, one second of traffic first (connections, caches).
     let run = |for_how_long: Duration| {
         let client = client.clone();
         let url = url.clone();
@@ -114,16 +122,41 @@ async fn load(
             (all, errors)
         }
     };
-    run(Duration::from_secs(1)).await;
+    if warm_up {
+        run(Duration::from_secs(1)).await;
+    }
     let started = Instant::now();
-    let (mut lat, errors) = run(duration).await;
-    let elapsed = started.elapsed().as_secs_f64();
+    let (lat, errors) = run(duration).await;
+    Round {
+        latencies_us: lat,
+        errors,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// One target's measured traffic in one round.
+struct Round {
+    latencies_us: Vec<u64>,
+    errors: usize,
+    seconds: f64,
+}
+
+/// A target's rounds together: requests over the time they took, and the
+/// percentiles of every latency seen.
+fn combine(name: &str, rounds: Vec<Round>) -> Figures {
+    let seconds: f64 = rounds.iter().map(|r| r.seconds).sum();
+    let errors = rounds.iter().map(|r| r.errors).sum();
+    let mut lat: Vec<u64> = rounds.into_iter().flat_map(|r| r.latencies_us).collect();
     lat.sort_unstable();
     Figures {
         name: name.to_string(),
         requests: lat.len(),
         errors,
-        rps: lat.len() as f64 / elapsed,
+        rps: if seconds > 0.0 {
+            lat.len() as f64 / seconds
+        } else {
+            0.0
+        },
         p50_us: percentile(&lat, 50.0),
         p99_us: percentile(&lat, 99.0),
     }
@@ -156,11 +189,16 @@ async fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(3);
     let concurrency: usize = std::env::var("BENCH_CONCURRENCY")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(16);
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3);
     let duration = Duration::from_secs(seconds);
     let log = slog::Logger::root(slog::Discard, slog::o!());
 
@@ -245,7 +283,21 @@ async fn main() {
         dir.path().join("bench.db"),
     );
     unobserved.observe = false;
-    let unobserved = run::start(unobserved, log).await.expect("second server");
+    let unobserved = run::start(unobserved, log.clone())
+        .await
+        .expect("second server");
+    // A third without this project's read-path tuning: no principal cache
+    // (every request looks its key up, a second blocking trip) and plans
+    // re-made whenever a parameter is rebound. Its rows are the "before".
+    let mut untuned = Config::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        dir.path().join("bench.db"),
+    );
+    untuned.store_tuning = orderflow_server::store::Tuning {
+        principal_ttl: chrono::Duration::zero(),
+        stable_plans: false,
+    };
+    let untuned = run::start(untuned, log).await.expect("third server");
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -257,22 +309,18 @@ async fn main() {
     let direct = format!("http://{}", server.dropshot_addr());
     let targets = vec![
         (
-            "trivial dropshot endpoint (ceiling)",
+            CEILING,
             format!("http://{}/ping", trivial.local_addr()),
             None,
         ),
-        (
-            "GET /healthz (edge, no auth, no database)",
-            format!("{base}/healthz"),
-            None,
-        ),
+        (HEALTHZ, format!("{base}/healthz"), None),
         (
             "GET /healthz, past the front (dropshot direct)",
             format!("{direct}/healthz"),
             None,
         ),
         (
-            "GET /v1/orders/{id}",
+            GET,
             format!("{base}/v1/orders/{order_id}"),
             Some(keys.clone()),
         ),
@@ -287,25 +335,62 @@ async fn main() {
             Some(keys.clone()),
         ),
         (
-            "GET /v1/orders?limit=20 (first page)",
+            LIST,
             format!("{base}/v1/orders?limit=20"),
+            Some(keys.clone()),
+        ),
+        (
+            BEFORE_GET,
+            format!("http://{}/v1/orders/{order_id}", untuned.local_addr()),
+            Some(keys.clone()),
+        ),
+        (
+            BEFORE_LIST,
+            format!("http://{}/v1/orders?limit=20", untuned.local_addr()),
             Some(keys.clone()),
         ),
     ];
     // `BENCH_ONLY=text` runs only the targets whose name contains it (for
     // profiling one path); the report is then not rewritten.
     let only = std::env::var("BENCH_ONLY").ok();
-    let mut figures = Vec::new();
-    for (name, url, keys) in targets {
-        if only.as_deref().is_some_and(|o| !name.contains(o)) {
-            continue;
+    let targets: Vec<_> = targets
+        .into_iter()
+        .filter(|(name, _, _)| only.as_deref().is_none_or(|o| name.contains(o)))
+        .collect();
+    // Round robin: every round runs every target once, so a change in the
+    // machine's load during the run falls on all of them alike instead of
+    // on whichever ran last.
+    let mut measured: Vec<Vec<Round>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for (i, (name, url, keys)) in targets.iter().enumerate() {
+            let r = load(
+                &client,
+                url.clone(),
+                keys.clone(),
+                concurrency,
+                duration,
+                round == 0,
+            )
+            .await;
+            println!(
+                "round {}: {:<58} {:>10.0} req/s",
+                round + 1,
+                name,
+                r.latencies_us.len() as f64 / r.seconds
+            );
+            measured[i].push(r);
         }
-        let f = load(name, &client, url, keys, concurrency, duration).await;
+    }
+    let figures: Vec<Figures> = targets
+        .iter()
+        .zip(measured)
+        .map(|((name, _, _), rounds)| combine(name, rounds))
+        .collect();
+    for f in &figures {
         println!(
-            "{:<55} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us",
+            "{:<58} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us",
             f.name, f.requests, f.errors, f.rps, f.p50_us, f.p99_us
         );
-        figures.push(f);
     }
 
     // Other work on the machine slows every target alike; say how busy it was.
@@ -316,41 +401,58 @@ async fn main() {
     let mut report = String::new();
     report.push_str("## HTTP: requests per second and latency\n\n");
     report.push_str(&format!(
-        "Measured by `cargo bench -p orderflow-server --bench http` on {} ({} cores, {}), release profile, {} concurrent keep-alive clients for {} s per target after 1 s of warm-up, load generator in the same process over loopback, rotating over {} admin API keys so that no request exceeds its key's rate limit (the limiter still runs on every request; errors counts any non-2xx, 429 included). Database: {} orders of 2 lines each. Load average (1 min) at the end of the run: {}.\n\n",
+        "Measured by `cargo bench -p orderflow-server --bench http` on {} ({} cores, {}), release profile, {} concurrent keep-alive clients, {} rounds of {} s per target (round robin over the targets, so load changes during the run fall on every target alike; 1 s of warm-up before a target's first round), load generator in the same process over loopback, rotating over {} admin API keys so that no request exceeds its key's rate limit (the limiter still runs on every request; errors counts any non-2xx, 429 included). Database: {} orders of 2 lines each. Load average (1 min) at the end of the run: {}.\n\n",
         command_output("date", &["-u", "+%Y-%m-%d"]),
         command_output("nproc", &[]),
         command_output("rustc", &["--version"]),
         concurrency,
+        rounds,
         seconds,
         API_KEYS,
         orders,
         load
     ));
     report.push_str(
-        "Rows: the ceiling is a trivial dropshot endpoint in the same process (no front, no edge, no database); \"past the front\" rows send the same request straight to dropshot's loopback port, so their difference to the row above is the front's hop (routing problems, request ids, HEAD/OPTIONS, CORS); \"no observers\" is a second server on the same database with the edge's observers (metrics and the log line) switched off, so its difference is what observation costs. \"of ceiling\" is req/s over the ceiling's req/s in this run. Every server in this process uses mimalloc, like the `orderflow-server` binary.\n\n",
+        "Rows: the ceiling is a trivial dropshot endpoint in the same process (no front, no edge, no database); \"past the front\" rows send the same request straight to dropshot's loopback port, so their difference to the row above is the front's hop (routing problems, request ids, HEAD/OPTIONS, CORS); \"no observers\" is a second server on the same database with the edge's observers (metrics and the log line) switched off, so its difference is what observation costs; \"before\" rows are a third server on the same database with the store's read-path tuning off (no principal cache, so every request looks its key up in a second blocking trip; no query planner stability guarantee, so a cached statement is re-parsed and re-planned whenever a parameter is rebound). \"of ceiling\" and \"of /healthz\" are req/s over that row's req/s in this run. Every server in this process uses mimalloc, like the `orderflow-server` binary.\n\n",
     );
     report.push_str(
-        "| target | requests | errors | req/s | of ceiling | p50 | p99 |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| target | requests | errors | req/s | of ceiling | of /healthz | p50 | p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let ceiling = figures.first().map(|f| f.rps).unwrap_or(0.0);
+    let rps_of = |name: &str| {
+        figures
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.rps)
+            .unwrap_or(0.0)
+    };
+    let ratio = |rps: f64, of: f64| if of > 0.0 { rps / of } else { 0.0 };
+    let ceiling = rps_of(CEILING);
+    let healthz = rps_of(HEALTHZ);
     for f in &figures {
-        let ratio = if ceiling > 0.0 { f.rps / ceiling } else { 0.0 };
         report.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} ms | {:.2} ms |\n",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} ms | {:.2} ms |\n",
             f.name,
             f.requests,
             f.errors,
             f.rps,
-            ratio,
+            ratio(f.rps, ceiling),
+            ratio(f.rps, healthz),
             f.p50_us as f64 / 1000.0,
             f.p99_us as f64 / 1000.0
         ));
     }
-    report.push('\n');
+    report.push_str(&format!(
+        "\nOf `GET /healthz` through the front, in this run: `GET /v1/orders/{{id}}` {:.2} (before: {:.2}; target 0.5), the first list page {:.2} (before: {:.2}; target 0.3).\n\n",
+        ratio(rps_of(GET), healthz),
+        ratio(rps_of(BEFORE_GET), healthz),
+        ratio(rps_of(LIST), healthz),
+        ratio(rps_of(BEFORE_LIST), healthz),
+    ));
     if only.is_some() {
         println!("BENCH_ONLY set: docs/benchmarks.md left as it was");
         let _ = server.stop().await;
         let _ = unobserved.stop().await;
+        let _ = untuned.stop().await;
         let _ = trivial.close().await;
         return;
     }
@@ -360,5 +462,6 @@ async fn main() {
     }
     let _ = server.stop().await;
     let _ = unobserved.stop().await;
+    let _ = untuned.stop().await;
     let _ = trivial.close().await;
 }

@@ -62,6 +62,9 @@ pub struct Config {
     /// only to measure what they cost (the HTTP benchmark runs a second
     /// server without them).
     pub observe: bool,
+    /// The store's performance settings; only the HTTP benchmark changes
+    /// them (to measure what each is worth).
+    pub store_tuning: crate::store::Tuning,
     /// Browser origins allowed to call the API (CORS), already checked by
     /// [`front::Cors::parse_origin`]. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
@@ -85,6 +88,7 @@ impl Config {
             cursor_secret: None,
             guardrails: true,
             observe: true,
+            store_tuning: crate::store::Tuning::default(),
             cors_origins: Vec::new(),
             pricing: crate::pricing::PricingSettings::default(),
             webhooks: Some(crate::webhooks::WebhookSettings::default()),
@@ -249,8 +253,9 @@ pub async fn start_with(
     let listener = Front::bind(config.listen).await?;
     let path = config.database.clone();
     let clock_for_app = clock.clone();
+    let tuning = config.store_tuning;
     let (store, bootstrap) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let store = Store::open(&path, clock, ids)
+        let store = Store::open_tuned(&path, clock, ids, tuning)
             .with_context(|| format!("opening the database {}", path.display()))?;
         let key = store
             .bootstrap_admin_key()
