@@ -18,6 +18,7 @@ pub mod handlers;
 pub mod logging;
 pub mod metrics;
 pub mod money;
+pub mod pg;
 pub mod ports;
 pub mod pricing;
 pub mod ratelimit;

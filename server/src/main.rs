@@ -308,6 +308,16 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
 /// the file and its WAL beside it); an existing database must be a file.
 fn check_database_path(path: &std::path::Path) -> Result<()> {
     let setting = "--database (ORDERFLOW_DATABASE)";
+    let text = path.to_string_lossy();
+    if orderflow_server::pg::is_url(&text) {
+        // Refused rather than taken for a file named "postgres:".
+        return Err(anyhow!(
+            "{setting}: {} is a PostgreSQL URL; this version serves from a SQLite file only \
+             (PostgreSQL as the shared store of several replicas is not wired in yet), so give \
+             a file path such as orderflow.db",
+            orderflow_server::pg::redacted(&text)
+        ));
+    }
     if path.is_dir() {
         return Err(anyhow!(
             "{setting}: {} is a directory; give a file path such as {}/orderflow.db",

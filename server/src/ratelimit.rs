@@ -50,6 +50,62 @@ fn ceil_seconds(nanos: i128) -> u64 {
     ((nanos + NANOS_PER_SECOND - 1) / NANOS_PER_SECOND) as u64
 }
 
+/// The GCRA constants of a policy, in nanoseconds: the emission interval
+/// `T` and the burst tolerance `tau`.
+pub fn constants(policy: &RateLimitPolicy) -> (i128, i128) {
+    let quota = i128::from(policy.quota.max(1));
+    let window = i128::from(policy.window_seconds.max(1)) * NANOS_PER_SECOND;
+    let interval = window / quota;
+    (interval, interval * (quota - 1))
+}
+
+/// One GCRA step at `now` for a caller whose stored TAT is `tat` (`None`:
+/// never seen, or forgotten): the decision, and the TAT to store when the
+/// request is allowed. Every limiter, in memory or in PostgreSQL, decides
+/// with this function or with SQL that computes the same (see
+/// `crate::pg::ratelimit`), and reports with [`outcome`].
+pub fn step(
+    policy: &'static RateLimitPolicy,
+    now: i128,
+    tat: Option<i128>,
+) -> (Decision, Option<i128>) {
+    let (interval, tau) = constants(policy);
+    let tat = tat.unwrap_or(now).max(now);
+    if now < tat - tau {
+        return (outcome(policy, now, tat, false), None);
+    }
+    let new_tat = tat + interval;
+    (outcome(policy, now, new_tat, true), Some(new_tat))
+}
+
+/// The decision to report at `now`, given the caller's TAT after the
+/// check (the new one when `allowed`, the unchanged one when refused).
+pub fn outcome(policy: &'static RateLimitPolicy, now: i128, tat: i128, allowed: bool) -> Decision {
+    let (interval, tau) = constants(policy);
+    if !allowed {
+        let state = RateState {
+            policy,
+            remaining: 0,
+            reset_seconds: ceil_seconds(tat - now),
+        };
+        return Decision::Deny(state, ceil_seconds(tat - tau - now).max(1));
+    }
+    let quota = i128::from(policy.quota.max(1));
+    // Room left before the next request would be refused.
+    let remaining = ((now + tau - (tat - interval)) / interval).clamp(0, quota) as u32;
+    Decision::Allow(RateState {
+        policy,
+        remaining,
+        reset_seconds: ceil_seconds(tat - now),
+    })
+}
+
+/// Nanoseconds since the Unix epoch on `clock`: the time unit of TATs.
+pub fn nanos_now(clock: &dyn Clock) -> i128 {
+    let t = clock.now();
+    i128::from(t.timestamp()) * NANOS_PER_SECOND + i128::from(t.timestamp_subsec_nanos())
+}
+
 impl Limiter {
     pub fn new(clock: Arc<dyn Clock>) -> Limiter {
         Limiter {
@@ -59,16 +115,11 @@ impl Limiter {
     }
 
     fn now(&self) -> i128 {
-        let t = self.clock.now();
-        i128::from(t.timestamp()) * NANOS_PER_SECOND + i128::from(t.timestamp_subsec_nanos())
+        nanos_now(self.clock.as_ref())
     }
 
     /// Counts one request by `caller` under `policy`, if it is allowed.
     pub fn check(&self, policy: &'static RateLimitPolicy, caller: &str) -> Decision {
-        let quota = i128::from(policy.quota.max(1));
-        let window = i128::from(policy.window_seconds.max(1)) * NANOS_PER_SECOND;
-        let interval = window / quota;
-        let tau = interval * (quota - 1);
         let now = self.now();
         // The map is only read and written in one step here, so a panic
         // elsewhere cannot leave it half-updated: recovering is safe.
@@ -77,25 +128,11 @@ impl Limiter {
             tats.retain(|_, tat| *tat > now);
         }
         let key = (policy.name, caller.to_string());
-        let tat = tats.get(&key).copied().unwrap_or(now).max(now);
-        let allow_at = tat - tau;
-        if now < allow_at {
-            let state = RateState {
-                policy,
-                remaining: 0,
-                reset_seconds: ceil_seconds(tat - now),
-            };
-            return Decision::Deny(state, ceil_seconds(allow_at - now).max(1));
+        let (decision, new_tat) = step(policy, now, tats.get(&key).copied());
+        if let Some(tat) = new_tat {
+            tats.insert(key, tat);
         }
-        let new_tat = tat + interval;
-        tats.insert(key, new_tat);
-        // Room left before the next request would be refused.
-        let remaining = ((now + tau - (new_tat - interval)) / interval).clamp(0, quota) as u32;
-        Decision::Allow(RateState {
-            policy,
-            remaining,
-            reset_seconds: ceil_seconds(new_tat - now),
-        })
+        decision
     }
 
     /// The state `caller` would see, without counting a request (for the

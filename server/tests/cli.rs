@@ -190,6 +190,26 @@ fn bad_settings_are_usage_errors_that_name_the_setting() {
             "{database}: {err}"
         );
     }
+    let out = run(server().args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        "postgres://app:s3cret@db.internal/orders",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--database") && err.contains("PostgreSQL URL"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3cret"),
+        "the password never reaches the message: {err}"
+    );
+    assert!(
+        !std::path::Path::new("postgres:").exists(),
+        "no file was created"
+    );
     let dir_as_db = dir.path().display().to_string();
     let out = run(server().args(["--listen", "127.0.0.1:0", "--database", &dir_as_db]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
