@@ -319,3 +319,278 @@ async fn pruning_forgets_only_callers_back_at_full_quota() {
         &shared.check(&BURST, "key_busy").await.expect("check")
     ));
 }
+
+// --- Idempotency-Key records -------------------------------------------
+
+use orderflow_server::pg::idempotency::{Boot, PgRecords, complete};
+use orderflow_server::store::{Begin, IdempotencyKey, StoredResponse};
+
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+const RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn ikey<'a>(k: &'a str, fingerprint: &'a str) -> IdempotencyKey<'a> {
+    IdempotencyKey {
+        principal: "key_principal",
+        key: k,
+        fingerprint,
+    }
+}
+
+fn created() -> StoredResponse {
+    StoredResponse {
+        status: 201,
+        headers: vec![("location".into(), "/v1/orders/ord_1".into())],
+        body: br#"{"id":"ord_1"}"#.to_vec(),
+    }
+}
+
+/// A replica: its own pool and its own boot on the shared database.
+async fn records(db: &Scratch, clock: Arc<ManualClock>) -> (PgRecords, Boot) {
+    let pg = db.replica().await;
+    let boot = Boot::register(pg.clone(), clock).await.expect("boot");
+    (PgRecords::new(pg, boot.clone()), boot)
+}
+
+#[tokio::test]
+async fn one_key_at_two_replicas_at_once_is_claimed_once() {
+    let db = Scratch::new().await;
+    let clock = clock();
+    let (a, _) = records(&db, clock.clone()).await;
+    let (b, _) = records(&db, clock.clone()).await;
+    let attempts = (0..24).map(|n| {
+        let r = if n % 2 == 0 { a.clone() } else { b.clone() };
+        async move {
+            r.begin(&ikey("idem-1", "fp"), LEASE, RETENTION)
+                .await
+                .expect("begin")
+        }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let claimed = outcomes.iter().filter(|o| **o == Begin::Claimed).count();
+    let in_flight = outcomes.iter().filter(|o| **o == Begin::InFlight).count();
+    assert_eq!((claimed, in_flight), (1, 23), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn a_response_recorded_on_one_replica_is_replayed_by_the_other() {
+    let db = Scratch::new().await;
+    let clock = clock();
+    let (a, _) = records(&db, clock.clone()).await;
+    let (b, _) = records(&db, clock.clone()).await;
+    assert_eq!(
+        a.begin(&ikey("idem-2", "fp"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::Claimed
+    );
+    assert_eq!(
+        b.begin(&ikey("idem-2", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::InFlight
+    );
+    a.finish(&ikey("idem-2", "fp"), &created())
+        .await
+        .expect("finish");
+    assert_eq!(
+        b.begin(&ikey("idem-2", "fp"), LEASE, RETENTION)
+            .await
+            .expect("replay"),
+        Begin::Replay(created())
+    );
+    // Another request under the same key is refused, on either replica.
+    assert_eq!(
+        b.begin(&ikey("idem-2", "other"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::Mismatch
+    );
+    assert_eq!(
+        a.begin(&ikey("idem-2", "other"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::Mismatch
+    );
+    // Past its retention the key is free again.
+    clock.advance(Duration::hours(25));
+    assert_eq!(
+        b.begin(&ikey("idem-2", "other"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::Claimed
+    );
+    assert_eq!(
+        a.purge().await.expect("purge"),
+        0,
+        "the re-claimed record is not expired"
+    );
+}
+
+#[tokio::test]
+async fn the_side_effect_and_its_record_commit_together_or_not_at_all() {
+    let db = Scratch::new().await;
+    let clock = clock();
+    let (a, _) = records(&db, clock.clone()).await;
+    let pg = db.replica().await;
+    let mut client = pg.client().await.expect("client");
+    client
+        .batch_execute("CREATE TABLE side_effects (id text PRIMARY KEY)")
+        .await
+        .expect("table");
+    assert_eq!(
+        a.begin(&ikey("idem-3", "fp"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::Claimed
+    );
+
+    // Rolled back: neither the row nor the record.
+    let tx = client.transaction().await.expect("tx");
+    tx.execute("INSERT INTO side_effects VALUES ('ord_1')", &[])
+        .await
+        .expect("insert");
+    complete(&tx, &ikey("idem-3", "fp"), &created())
+        .await
+        .expect("complete");
+    tx.rollback().await.expect("rollback");
+    assert_eq!(
+        a.begin(&ikey("idem-3", "fp"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::InFlight
+    );
+
+    // Committed: both.
+    let tx = client.transaction().await.expect("tx");
+    tx.execute("INSERT INTO side_effects VALUES ('ord_1')", &[])
+        .await
+        .expect("insert");
+    complete(&tx, &ikey("idem-3", "fp"), &created())
+        .await
+        .expect("complete");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        a.begin(&ikey("idem-3", "fp"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::Replay(created())
+    );
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM side_effects", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 1);
+
+    // A claim that is no longer this request's refuses to complete, so the
+    // caller rolls its side effect back.
+    let tx = client.transaction().await.expect("tx");
+    let err = complete(&tx, &ikey("idem-never-claimed", "fp"), &created())
+        .await
+        .expect_err("no claim");
+    assert!(matches!(err, PgError::Conflict(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_released_claim_runs_again() {
+    let db = Scratch::new().await;
+    let clock = clock();
+    let (a, _) = records(&db, clock.clone()).await;
+    let (b, _) = records(&db, clock.clone()).await;
+    assert_eq!(
+        a.begin(&ikey("idem-4", "fp"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::Claimed
+    );
+    a.release(&ikey("idem-4", "fp")).await.expect("release");
+    assert_eq!(
+        b.begin(&ikey("idem-4", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::Claimed
+    );
+}
+
+/// A claim whose replica is gone (closed, or silent past BOOT_SILENCE) is
+/// taken over at once; a live replica's claim waits for its lease.
+#[tokio::test]
+async fn claims_of_gone_replicas_are_taken_over_before_their_lease() {
+    let db = Scratch::new().await;
+    let clock = clock();
+    let (a, boot_a) = records(&db, clock.clone()).await;
+    let (b, boot_b) = records(&db, clock.clone()).await;
+
+    // Closed cleanly: its claim is dead at once.
+    assert_eq!(
+        a.begin(&ikey("idem-5", "fp"), LEASE, RETENTION)
+            .await
+            .expect("a"),
+        Begin::Claimed
+    );
+    assert_eq!(
+        b.begin(&ikey("idem-5", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::InFlight
+    );
+    boot_a.close().await.expect("close");
+    assert_eq!(
+        b.begin(&ikey("idem-5", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::Claimed
+    );
+
+    // Killed (no close): alive while it beats, gone once silent.
+    let (c, boot_c) = records(&db, clock.clone()).await;
+    assert_eq!(
+        c.begin(&ikey("idem-6", "fp"), LEASE, RETENTION)
+            .await
+            .expect("c"),
+        Begin::Claimed
+    );
+    clock.advance(Duration::seconds(10));
+    boot_c.beat().await.expect("beat");
+    boot_b.beat().await.expect("beat");
+    clock.advance(Duration::seconds(10));
+    assert_eq!(
+        b.begin(&ikey("idem-6", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::InFlight,
+        "c beat 10 s ago: alive"
+    );
+    clock.advance(Duration::seconds(10));
+    assert_eq!(
+        b.begin(&ikey("idem-6", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::Claimed,
+        "c silent for 20 s: gone"
+    );
+
+    // The lease is the bound whatever the boots say.
+    assert_eq!(
+        b.begin(&ikey("idem-7", "fp"), LEASE, RETENTION)
+            .await
+            .expect("b"),
+        Begin::Claimed
+    );
+    boot_b.beat().await.expect("beat");
+    let (d, _) = records(&db, clock.clone()).await;
+    assert_eq!(
+        d.begin(&ikey("idem-7", "fp"), LEASE, RETENTION)
+            .await
+            .expect("d"),
+        Begin::InFlight
+    );
+    clock.advance(Duration::seconds(61));
+    boot_b.beat().await.expect("beat");
+    assert_eq!(
+        d.begin(&ikey("idem-7", "fp"), LEASE, RETENTION)
+            .await
+            .expect("d"),
+        Begin::Claimed
+    );
+}

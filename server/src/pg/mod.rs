@@ -9,12 +9,16 @@
 //!   a well-kept async client and pool, so no thread blocks on the
 //!   database) and the migrations, which take an advisory lock so that
 //!   replicas starting at once migrate exactly once;
-//! - [`ratelimit`]: GCRA in one statement per request.
+//! - [`ratelimit`]: GCRA in one statement per request;
+//! - [`idempotency`]: Idempotency-Key claims with lease and boot id, boots
+//!   that are alive while they beat, and completion inside the caller's
+//!   transaction.
 //!
-//! TODO(#14): the store's tables, Idempotency-Key claims with lease and
-//! boot id, and `--database postgres://...` wiring follow behind the same
-//! ports; until then the server itself runs on SQLite only.
+//! TODO(#14): the store's tables behind the same ports, and the
+//! `--database postgres://...` wiring; until then the server itself runs on
+//! SQLite only.
 
+pub mod idempotency;
 pub mod ratelimit;
 
 use std::str::FromStr;
@@ -40,6 +44,9 @@ pub enum PgError {
     Unavailable(String),
     /// A statement failed for another reason (a bug or a schema mismatch).
     Internal(String),
+    /// The request lost a race it can retry (an Idempotency-Key claim
+    /// taken over before it finished).
+    Conflict(String),
 }
 
 impl std::fmt::Display for PgError {
@@ -48,6 +55,7 @@ impl std::fmt::Display for PgError {
             PgError::Config(m) => write!(f, "PostgreSQL settings: {m}"),
             PgError::Unavailable(m) => write!(f, "PostgreSQL unavailable: {m}"),
             PgError::Internal(m) => write!(f, "PostgreSQL: {m}"),
+            PgError::Conflict(m) => write!(f, "{m}"),
         }
     }
 }
@@ -202,6 +210,30 @@ const MIGRATIONS: &[&str] = &[
          seen_ns bigint  NOT NULL,
          PRIMARY KEY (policy, caller)
      )",
+    // 2: Boots and Idempotency-Key records (see idempotency.rs). A boot is
+    // alive while it beats; `headers` is the stored response's header list
+    // as JSON text, `body` its exact bytes.
+    "CREATE TABLE boots (
+         boot_id      text PRIMARY KEY,
+         started_at   timestamptz NOT NULL,
+         heartbeat_at timestamptz NOT NULL,
+         closed_at    timestamptz
+     );
+     CREATE TABLE idempotency_keys (
+         principal   text NOT NULL,
+         key         text NOT NULL,
+         fingerprint text NOT NULL,
+         state       text NOT NULL CHECK (state IN ('in_flight', 'done')),
+         status      integer,
+         headers     text,
+         body        bytea,
+         created_at  timestamptz NOT NULL,
+         lease_until timestamptz NOT NULL,
+         expires_at  timestamptz NOT NULL,
+         boot_id     text,
+         PRIMARY KEY (principal, key)
+     );
+     CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)",
 ];
 
 #[cfg(test)]
