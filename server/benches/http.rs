@@ -22,6 +22,9 @@ use dropshot::{
 };
 use orderflow_server::run::{self, Config};
 
+mod common;
+use common::{command_output, percentile, write_section};
+
 /// The allocator of the `orderflow-server` binary, so the server measured
 /// here allocates as the shipped one does. (The ceiling shares it: every
 /// row runs in this one process.)
@@ -51,14 +54,6 @@ struct Figures {
     rps: f64,
     p50_us: u64,
     p99_us: u64,
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 async fn load(
@@ -160,28 +155,6 @@ fn combine(name: &str, rounds: Vec<Round>) -> Figures {
         p50_us: percentile(&lat, 50.0),
         p99_us: percentile(&lat, 99.0),
     }
-}
-
-fn command_output(cmd: &str, args: &[&str]) -> String {
-    std::process::Command::new(cmd)
-        .args(args)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn write_section(report: &str) -> std::io::Result<()> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-    let start = "<!-- http-bench:start -->";
-    let end = "<!-- http-bench:end -->";
-    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let section = format!("{start}\n{report}{end}");
-    let new = match (old.find(start), old.find(end)) {
-        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &old[..a], &old[b + end.len()..]),
-        _ => format!("{}\n{section}\n", old.trim_end()),
-    };
-    std::fs::write(path, new)
 }
 
 #[tokio::main]
@@ -456,7 +429,7 @@ async fn main() {
         let _ = trivial.close().await;
         return;
     }
-    match write_section(&report) {
+    match write_section("http-bench", &report) {
         Ok(()) => println!("wrote docs/benchmarks.md"),
         Err(e) => eprintln!("could not write docs/benchmarks.md: {e}"),
     }

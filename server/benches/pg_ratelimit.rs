@@ -17,6 +17,9 @@ use orderflow_server::pg::ratelimit::PgLimiter;
 use orderflow_server::ratelimit::{Decision, Limiter};
 use orderflow_server::store::SystemClock;
 
+mod common;
+use common::{command_output, write_section};
+
 /// A quota no row reaches, so every check is an allowed one (the common
 /// case) and the figures are not about refusals.
 static WIDE: RateLimitPolicy = RateLimitPolicy {
@@ -31,14 +34,6 @@ struct Row {
     seconds: f64,
     p50_us: f64,
     p99_us: f64,
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
 }
 
 /// `tasks` concurrent loops of checks for `duration`; task `i` checks the
@@ -77,22 +72,9 @@ async fn run_pg(
         name: name.to_string(),
         checks: lat.len() as u64,
         seconds,
-        p50_us: percentile(&lat, 50.0),
-        p99_us: percentile(&lat, 99.0),
+        p50_us: common::percentile(&lat, 50.0) as f64 / 1000.0,
+        p99_us: common::percentile(&lat, 99.0) as f64 / 1000.0,
     }
-}
-
-fn write_section(report: &str) -> std::io::Result<()> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-    let start = "<!-- pg-ratelimit-bench:start -->";
-    let end = "<!-- pg-ratelimit-bench:end -->";
-    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let section = format!("{start}\n{report}{end}");
-    let new = match (old.find(start), old.find(end)) {
-        (Some(a), Some(b)) if b > a => format!("{}{section}{}", &old[..a], &old[b + end.len()..]),
-        _ => format!("{}\n\n{section}\n", old.trim_end()),
-    };
-    std::fs::write(path, new)
 }
 
 #[tokio::main]
@@ -197,8 +179,8 @@ async fn main() {
     let mut report = String::from("## Rate limiting: a check in memory and in PostgreSQL\n\n");
     report.push_str(&format!(
         "Measured by `bash scripts/with-postgres.sh cargo bench -p orderflow-server --bench pg_ratelimit` on {} ({} cores), release profile; PostgreSQL {} on loopback in the throw-away cluster the script starts (fsync off, so commit cost here is below a durable server's), on the same 2 cores as the client. Each PostgreSQL check is the one upsert of `server/src/pg/ratelimit.rs` in its own transaction, on the database's clock; every check is allowed (a quota no row reaches). The in-memory row's p50 and p99 are the mean cost of a check in a tight loop.\n\n",
-        cmd("date", &["-u", "+%Y-%m-%d"]),
-        cmd("nproc", &[]),
+        command_output("date", &["-u", "+%Y-%m-%d"]),
+        command_output("nproc", &[]),
         client
             .query_one("SHOW server_version", &[])
             .await
@@ -235,17 +217,8 @@ async fn main() {
     let _ = client
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await;
-    match write_section(&report) {
+    match write_section("pg-ratelimit-bench", &report) {
         Ok(()) => println!("wrote docs/benchmarks.md"),
         Err(e) => eprintln!("could not write docs/benchmarks.md: {e}"),
     }
-}
-
-fn cmd(c: &str, args: &[&str]) -> String {
-    std::process::Command::new(c)
-        .args(args)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
