@@ -240,7 +240,7 @@ async fn main() {
         let mut last = String::new();
         for _ in 0..orders {
             last = store
-                .create_order(&c.id, &[(p.id.as_str(), 2), (p.id.as_str(), 1)])
+                .create_order(&c.id, &[(p.id.clone(), 2), (p.id.clone(), 1)])
                 .expect("order")
                 .id;
         }

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::store::{
     self, CustomerPatch, NewProduct, OrderFilter, OrderStatus, PageRequest, ProductFilter,
-    ProductPatch, Role, Store, StoreError, Unit, cursor,
+    ProductPatch, Role, Storage, StoreError, Unit, cursor,
 };
 use crate::v2;
 
@@ -49,7 +49,7 @@ pub struct AppOptions {
 
 /// The server's shared state.
 pub struct App {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn Storage>,
     pub log: Logger,
     cursor_secret: [u8; 32],
     /// Bounds the database work queued on the blocking pool: past it,
@@ -64,7 +64,11 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Arc<Store>, log: Logger, options: AppOptions) -> Result<App, StoreError> {
+    pub fn new(
+        store: Arc<dyn Storage>,
+        log: Logger,
+        options: AppOptions,
+    ) -> Result<App, StoreError> {
         let cursor_secret = match options.cursor_secret {
             Some(s) => s,
             None => store.cursor_secret()?,
@@ -94,7 +98,7 @@ impl App {
     pub async fn db<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
     {
         if call.claim.is_none() {
             return self.db_plain(call, f).await;
@@ -115,7 +119,7 @@ impl App {
     pub async fn db_plain<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
     {
         let asked = std::time::Instant::now();
         let permit = match tokio::time::timeout(self.queue_wait, self.permits.acquire()).await {
@@ -135,7 +139,7 @@ impl App {
             }
         };
         let store = self.store.clone();
-        let joined = tokio::task::spawn_blocking(move || f(&store)).await;
+        let joined = tokio::task::spawn_blocking(move || f(&*store)).await;
         drop(permit);
         self.metrics.db_permit_returned();
         match joined {

@@ -37,7 +37,7 @@ use sha2::Sha256;
 use slog::{Logger, error, info, warn};
 use tokio::sync::{Notify, watch};
 
-use crate::store::{AttemptOutcome, DeliveryState, DueDelivery, Store};
+use crate::store::{AttemptOutcome, DeliveryState, DueDelivery, Storage};
 
 /// How the worker retries (flags `--webhook-*`).
 #[derive(Debug, Clone)]
@@ -221,7 +221,7 @@ impl Worker {
     /// Starts the worker on `store`; it first releases deliveries claimed
     /// by processes that are gone.
     pub fn start(
-        store: Arc<Store>,
+        store: Arc<dyn Storage>,
         settings: WebhookSettings,
         metrics: Arc<crate::metrics::Metrics>,
         log: Logger,
@@ -264,7 +264,7 @@ impl Worker {
 }
 
 async fn run(
-    store: Arc<Store>,
+    store: Arc<dyn Storage>,
     settings: WebhookSettings,
     client: reqwest::Client,
     notify: Arc<Notify>,
@@ -321,7 +321,7 @@ async fn run(
             let log = log.clone();
             let metrics = metrics.clone();
             async move {
-                let outcome = attempt(&client, &store, &settings, &d).await;
+                let outcome = attempt(&client, &*store, &settings, &d).await;
                 log_outcome(&log, &d, &outcome);
                 metrics.webhook_attempt(match outcome.state {
                     DeliveryState::Delivered => "delivered",
@@ -345,7 +345,7 @@ async fn run(
 /// Sends one attempt and decides what follows.
 async fn attempt(
     client: &reqwest::Client,
-    store: &Store,
+    store: &dyn Storage,
     settings: &WebhookSettings,
     d: &DueDelivery,
 ) -> AttemptOutcome {

@@ -522,7 +522,7 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     )
     .await;
     let order_id = order.id.clone();
-    let event_id = tokio::task::spawn_blocking(move || store_events(&store_for_events, &order_id))
+    let event_id = tokio::task::spawn_blocking(move || store_events(&*store_for_events, &order_id))
         .await
         .expect("join");
     let deliveries = format!("/v1/events/{event_id}/deliveries");
@@ -1071,7 +1071,7 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
 
 /// The id of an order's first event, from the store (events are pushed to
 /// endpoints, not listed).
-fn store_events(store: &orderflow_server::store::Store, order_id: &str) -> String {
+fn store_events(store: &dyn orderflow_server::store::Storage, order_id: &str) -> String {
     store
         .order_events(order_id)
         .expect("the order's events")

@@ -25,9 +25,8 @@
 //! response ([`Store::commit_unit`]), or roll both back. Handlers do not
 //! know units exist; `App::db` joins them.
 //!
-//! TODO-hardening: the design keeps storage behind a trait so that a
-//! PostgreSQL backend can be added later. The trait is not extracted yet;
-//! the public methods of [`Store`] are its intended shape.
+//! The server sees storage through the [`Storage`] port (`port.rs`);
+//! [`Store`] is its SQLite implementation.
 
 mod audit;
 mod boots;
@@ -38,6 +37,7 @@ mod idempotency;
 mod ids;
 mod keys;
 mod orders;
+mod port;
 mod principals;
 mod products;
 mod schema;
@@ -63,6 +63,7 @@ pub use idempotency::{Begin, IdempotencyKey, StoredResponse};
 pub use ids::{IdSource, RandomIds, SequentialIds};
 pub use keys::{ApiKey, Principal, Role};
 pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};
+pub use port::{Storage, Unit};
 pub use principals::{PRINCIPAL_CAPACITY, PRINCIPAL_TTL};
 pub use products::{Money, NewProduct, Product, ProductFilter, ProductPatch};
 pub use webhooks::{
@@ -529,7 +530,7 @@ impl Store {
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let unit_began = UNIT.with(|cell| {
             cell.try_borrow()
-                .map(|u| u.as_ref().is_some_and(Unit::began))
+                .map(|u| u.as_ref().is_some_and(SqliteUnit::began))
                 .unwrap_or(false)
         });
         if unit_began {
@@ -570,12 +571,14 @@ impl Store {
         struct Detach<'u>(&'u mut Unit);
         impl Drop for Detach<'_> {
             fn drop(&mut self) {
-                *self.0 = UNIT
-                    .with(|cell| cell.borrow_mut().take())
-                    .unwrap_or_default();
+                let state = UNIT.with(|cell| cell.borrow_mut().take());
+                if let Some(state) = state.filter(SqliteUnit::began) {
+                    self.0.put(state);
+                }
             }
         }
-        UNIT.with(|cell| *cell.borrow_mut() = Some(std::mem::take(unit)));
+        let state = unit.take::<SqliteUnit>();
+        UNIT.with(|cell| *cell.borrow_mut() = Some(state));
         let _detach = Detach(unit);
         f(self)
     }
@@ -589,7 +592,8 @@ impl Store {
         key: &IdempotencyKey<'_>,
         response: &StoredResponse,
     ) -> Result<()> {
-        match unit.lease {
+        let mut unit = unit;
+        match unit.take::<SqliteUnit>().lease {
             Some(mut lease) => {
                 complete_claim(lease.conn_mut(), key, response)?;
                 lease.commit()
@@ -609,7 +613,7 @@ impl Store {
 thread_local! {
     /// The unit of work this blocking-pool thread's store calls join, set
     /// only inside [`Store::in_unit`].
-    static UNIT: RefCell<Option<Unit>> = const { RefCell::new(None) };
+    static UNIT: RefCell<Option<SqliteUnit>> = const { RefCell::new(None) };
 }
 
 fn unit_active() -> bool {
@@ -620,25 +624,18 @@ fn nested() -> StoreError {
     StoreError::Internal("a store call was nested inside another one in a unit of work".into())
 }
 
-/// One call's writes, kept in one open transaction until the edge commits
-/// them with the call's recorded response ([`Store::commit_unit`]) or drops
-/// the unit, which rolls them back. It holds the writer from its first
-/// write on, so other writers wait for it: a unit is for one request's few
-/// statements, never for long work.
+/// SQLite's state of a [`Unit`]: one call's writes, kept in one open
+/// transaction until the edge commits them with the call's recorded
+/// response ([`Store::commit_unit`]) or drops the unit, which rolls them
+/// back. It holds the writer from its first write on, so other writers
+/// wait for it: a unit is for one request's few statements, never for
+/// long work.
 #[derive(Default)]
-pub struct Unit {
+struct SqliteUnit {
     lease: Option<WriterLease>,
 }
 
-impl std::fmt::Debug for Unit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Unit")
-            .field("began", &self.lease.is_some())
-            .finish()
-    }
-}
-
-impl Unit {
+impl SqliteUnit {
     /// Whether the unit has written (holds the writer and a transaction).
     pub fn began(&self) -> bool {
         self.lease.is_some()
