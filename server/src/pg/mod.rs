@@ -14,12 +14,16 @@
 //!   that are alive while they beat, and completion inside the caller's
 //!   transaction.
 //!
-//! TODO(#14): the store's tables behind the same ports, and the
-//! `--database postgres://...` wiring; until then the server itself runs on
-//! SQLite only.
+//! - [`store`]: the store's tables behind the storage port's parts (so far
+//!   keys, customers and the audit log).
+//!
+//! TODO(#14): the remaining parts (products, orders, webhooks, records and
+//! units of work) and the `--database postgres://...` wiring; until then
+//! the server itself runs on SQLite only.
 
 pub mod idempotency;
 pub mod ratelimit;
+pub mod store;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -234,6 +238,56 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (principal, key)
      );
      CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)",
+    // 3: The store's first tables (see store.rs): settings, customers, API
+    // keys and the audit log, the SQLite store's columns with PostgreSQL's
+    // types. `seq` orders lists (keyset pagination, newest first).
+    "CREATE TABLE settings (
+         key   text PRIMARY KEY,
+         value bytea NOT NULL
+     );
+     CREATE TABLE customers (
+         seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id         text NOT NULL UNIQUE,
+         name       text NOT NULL,
+         email      text NOT NULL,
+         email_key  text NOT NULL UNIQUE,
+         created_at timestamptz NOT NULL,
+         updated_at timestamptz NOT NULL,
+         version    bigint NOT NULL DEFAULT 1 CHECK (version >= 1)
+     );
+     CREATE TABLE api_keys (
+         seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id          text NOT NULL UNIQUE,
+         name        text NOT NULL,
+         role        text NOT NULL CHECK (role IN ('admin', 'customer')),
+         customer_id text REFERENCES customers (id),
+         secret_hash bytea NOT NULL UNIQUE CHECK (length(secret_hash) = 32),
+         created_at  timestamptz NOT NULL,
+         revoked_at  timestamptz,
+         CHECK ((role = 'customer') = (customer_id IS NOT NULL))
+     );
+     CREATE INDEX api_keys_customer ON api_keys (customer_id);
+     CREATE TABLE audit_events (
+         seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id            text NOT NULL UNIQUE,
+         occurred_at   timestamptz NOT NULL,
+         actor         text NOT NULL,
+         operation     text NOT NULL,
+         action        text NOT NULL,
+         resource_type text NOT NULL,
+         resource_id   text NOT NULL,
+         request_id    text NOT NULL,
+         changes       jsonb NOT NULL CHECK (jsonb_typeof(changes) = 'array')
+     );
+     CREATE INDEX audit_events_resource ON audit_events (resource_id, seq);
+     CREATE INDEX audit_events_actor ON audit_events (actor, seq);
+     CREATE INDEX audit_events_actor_resource ON audit_events (actor, resource_id, seq);
+     CREATE FUNCTION audit_events_are_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+         RAISE EXCEPTION 'audit events are immutable: no %', lower(TG_OP);
+     END $$;
+     CREATE TRIGGER audit_events_are_immutable BEFORE UPDATE OR DELETE ON audit_events
+         FOR EACH ROW EXECUTE FUNCTION audit_events_are_immutable()",
 ];
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl Change {
 }
 
 /// Pushes a change when the value differs.
-pub(super) fn diff<T: PartialEq + Into<Value> + Clone>(
+pub(crate) fn diff<T: PartialEq + Into<Value> + Clone>(
     changes: &mut Vec<Change>,
     field: &'static str,
     before: &T,
@@ -110,7 +110,7 @@ impl AuditFilter {
 }
 
 /// What an action did to which resource.
-pub(super) struct Action<'a> {
+pub(crate) struct Action<'a> {
     pub action: &'static str,
     pub resource_type: &'static str,
     pub resource_id: &'a str,
@@ -253,7 +253,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(i64, AuditEvent)> {
 
 fn parse_changes(text: &str) -> Result<Vec<Change>> {
     let bad = || StoreError::Internal(format!("an audit event's changes are not valid: {text}"));
-    let Value::Array(items) = serde_json::from_str::<Value>(text).map_err(|_| bad())? else {
+    changes_from_json(serde_json::from_str::<Value>(text).map_err(|_| bad())?)
+}
+
+/// The changes of an event as stored: a JSON array of `{field, before,
+/// after}` (SQLite keeps its text, PostgreSQL a `jsonb`).
+pub(crate) fn changes_from_json(value: Value) -> Result<Vec<Change>> {
+    let bad = || StoreError::Internal(format!("an audit event's changes are not valid: {value}"));
+    let Value::Array(items) = value.clone() else {
         return Err(bad());
     };
     items

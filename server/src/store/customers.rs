@@ -35,7 +35,7 @@ pub struct CustomerPatch {
 }
 
 /// The audit record of an update: the fields that changed.
-fn customer_updated<'a>(before: &Customer, after: &'a Customer) -> Action<'a> {
+pub(crate) fn customer_updated<'a>(before: &Customer, after: &'a Customer) -> Action<'a> {
     let mut changes = Vec::new();
     diff(&mut changes, "name", &before.name, &after.name);
     diff(&mut changes, "email", &before.email, &after.email);
@@ -63,17 +63,17 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Customer)> {
 
 /// The comparison key for case-insensitive uniqueness. Full Unicode
 /// lowercasing, so `ÄDA@example.com` and `äda@example.com` collide too.
-fn email_key(email: &str) -> String {
+pub(crate) fn email_key(email: &str) -> String {
     email.to_lowercase()
 }
 
-fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
+pub(crate) fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
     if name.trim().is_empty() {
         issues.push(FieldIssue::new("#/name", "must not be empty"));
     }
 }
 
-fn check_email(email: &str, issues: &mut Vec<FieldIssue>) {
+pub(crate) fn check_email(email: &str, issues: &mut Vec<FieldIssue>) {
     if !email.contains('@') || email.trim() != email || email.is_empty() {
         issues.push(FieldIssue::new(
             "#/email",

@@ -20,7 +20,7 @@ use super::audit::{Action, Actor, Change};
 use super::customers::customer_exists;
 use super::{FieldIssue, Result, Store, StoreError, opt_ts_from_row, ts_from_row, ts_to_sql};
 
-const SECRET_PREFIX: &str = "of_sk_";
+pub(crate) const SECRET_PREFIX: &str = "of_sk_";
 /// Secrets are far shorter than this; the cap only stops a client from
 /// making the server hash megabytes per request.
 const MAX_PRESENTED_SECRET_LEN: usize = 128;
@@ -83,11 +83,11 @@ pub struct Principal {
 }
 
 /// Could `secret` be one of ours? Anything else is refused unhashed.
-fn presentable(secret: &str) -> bool {
+pub(crate) fn presentable(secret: &str) -> bool {
     secret.starts_with(SECRET_PREFIX) && secret.len() <= MAX_PRESENTED_SECRET_LEN
 }
 
-fn hash_secret(secret: &str) -> [u8; 32] {
+pub(crate) fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
@@ -114,6 +114,30 @@ fn load(tx: &Connection, id: &str) -> Result<ApiKey> {
     })
 }
 
+/// The rules of a new key that do not need the database.
+pub(crate) fn check_new_key(role: Role, customer_id: Option<&str>, name: &str) -> Result<()> {
+    let mut issues = Vec::new();
+    if name.trim().is_empty() {
+        issues.push(FieldIssue::new("#/name", "must not be empty"));
+    }
+    match (role, customer_id) {
+        (Role::Admin, Some(_)) => issues.push(FieldIssue::new(
+            "#/customer_id",
+            "an admin key does not belong to a customer",
+        )),
+        (Role::Customer, None) => issues.push(FieldIssue::new(
+            "#/customer_id",
+            "a customer key needs a customer",
+        )),
+        _ => {}
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(issues))
+    }
+}
+
 impl Store {
     /// Issues a key and returns its record and its secret. The secret is
     /// not stored and cannot be recovered later. A customer key needs an
@@ -125,24 +149,7 @@ impl Store {
         customer_id: Option<&str>,
         name: &str,
     ) -> Result<(ApiKey, String)> {
-        let mut issues = Vec::new();
-        if name.trim().is_empty() {
-            issues.push(FieldIssue::new("#/name", "must not be empty"));
-        }
-        match (role, customer_id) {
-            (Role::Admin, Some(_)) => issues.push(FieldIssue::new(
-                "#/customer_id",
-                "an admin key does not belong to a customer",
-            )),
-            (Role::Customer, None) => issues.push(FieldIssue::new(
-                "#/customer_id",
-                "a customer key needs a customer",
-            )),
-            _ => {}
-        }
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
+        check_new_key(role, customer_id, name)?;
         self.write(|tx| {
             let (key, secret) = self.insert_key(tx, role, customer_id, name)?;
             self.audit(

@@ -28,17 +28,17 @@
 //! The server sees storage through the [`Storage`] port (`port.rs`);
 //! [`Store`] is its SQLite implementation.
 
-mod audit;
+pub(crate) mod audit;
 mod boots;
 mod clock;
 pub mod cursor;
-mod customers;
+pub(crate) mod customers;
 mod idempotency;
 mod ids;
-mod keys;
+pub(crate) mod keys;
 mod orders;
 mod port;
-mod principals;
+pub(crate) mod principals;
 mod products;
 mod schema;
 #[cfg(test)]
@@ -63,7 +63,10 @@ pub use idempotency::{Begin, IdempotencyKey, StoredResponse};
 pub use ids::{IdSource, RandomIds, SequentialIds};
 pub use keys::{ApiKey, Principal, Role};
 pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};
-pub use port::{Storage, Unit};
+pub use port::{
+    AuditLog, CustomerStore, KeyStore, OrderStore, ProductStore, RecordStore, Storage, StorageBase,
+    Unit, WebhookStore,
+};
 pub use principals::{PRINCIPAL_CAPACITY, PRINCIPAL_TTL};
 pub use products::{Money, NewProduct, Product, ProductFilter, ProductPatch};
 pub use webhooks::{
@@ -202,7 +205,7 @@ impl PageRequest {
         PageRequest { limit, after: None }
     }
 
-    fn checked_limit(&self) -> Result<u32> {
+    pub(crate) fn checked_limit(&self) -> Result<u32> {
         if self.limit == 0 || self.limit > MAX_PAGE_LIMIT {
             return Err(StoreError::Invalid(vec![FieldIssue::new(
                 "limit",
@@ -864,7 +867,7 @@ fn steps(stmt: &Statement<'_>) -> u64 {
 
 /// Turns "limit + 1 rows fetched" into a page: the extra row only proves
 /// that a next page exists and is dropped.
-fn into_page<T>(mut rows: Vec<(i64, T)>, limit: u32, vm_steps: u64) -> Page<T> {
+pub(crate) fn into_page<T>(mut rows: Vec<(i64, T)>, limit: u32, vm_steps: u64) -> Page<T> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_after = if rows.len() > limit {
         rows.truncate(limit);

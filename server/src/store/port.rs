@@ -64,18 +64,18 @@ impl Unit {
     }
 }
 
-/// Everything the server stores. Each method is one transaction (or, inside
-/// a unit, one savepoint of the unit's transaction); every error is a
-/// [`super::StoreError`] whose variant tells the caller what to answer.
-pub trait Storage: Send + Sync + std::fmt::Debug {
+/// The database as a whole.
+pub trait StorageBase {
     /// The current time as stored (microseconds).
     fn now(&self) -> DateTime<Utc>;
     /// The persisted key that signs pagination cursors.
     fn cursor_secret(&self) -> Result<[u8; 32]>;
     /// Readiness: the database answers and a write could commit.
     fn ping(&self) -> Result<()>;
+}
 
-    // API keys.
+/// API keys.
+pub trait KeyStore {
     fn create_key(
         &self,
         actor: &Actor,
@@ -85,14 +85,16 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     ) -> Result<(ApiKey, String)>;
     fn authenticate(&self, secret: &str) -> Result<Option<Principal>>;
     /// A principal this process authenticated recently, without a trip to
-    /// the database (`None`: ask [`Storage::authenticate`]).
+    /// the database (`None`: ask [`KeyStore::authenticate`]).
     fn cached_principal(&self, secret: &str) -> Option<Principal>;
     fn get_key(&self, id: &str) -> Result<ApiKey>;
     fn revoke_key(&self, actor: &Actor, id: &str) -> Result<ApiKey>;
     /// Creates the first admin key if the database has no key at all.
     fn bootstrap_admin_key(&self) -> Result<Option<String>>;
+}
 
-    // Customers.
+/// Customers.
+pub trait CustomerStore {
     fn create_customer(&self, actor: &Actor, name: &str, email: &str) -> Result<Customer>;
     fn get_customer(&self, id: &str) -> Result<Customer>;
     fn update_customer_if(
@@ -103,8 +105,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         expected: Option<&[i64]>,
     ) -> Result<Customer>;
     fn list_customers(&self, page: PageRequest) -> Result<Page<Customer>>;
+}
 
-    // Products.
+/// Products.
+pub trait ProductStore {
     fn create_product(&self, actor: &Actor, new: &NewProduct) -> Result<Product>;
     fn get_product(&self, id: &str) -> Result<Product>;
     fn update_product_if(
@@ -115,8 +119,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         expected: Option<&[i64]>,
     ) -> Result<Product>;
     fn list_products(&self, filter: ProductFilter, page: PageRequest) -> Result<Page<Product>>;
+}
 
-    // Orders.
+/// Orders and their lines.
+pub trait OrderStore {
     fn create_order(&self, customer_id: &str, items: &[(String, u32)]) -> Result<Order>;
     /// Places an order at the prices of `quote`; `None` when the catalog
     /// changed under the quote (the caller asks again).
@@ -142,15 +148,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         visible_to: Option<&str>,
         expected: Option<&[i64]>,
     ) -> Result<Order>;
+}
 
-    // The audit log.
+/// The audit log (every audited write appends to it in its own transaction).
+pub trait AuditLog {
     fn list_audit_events(
         &self,
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditEvent>>;
+}
 
-    // Webhooks: endpoints, the outbox and its deliveries.
+/// Webhook endpoints, the outbox and its deliveries.
+pub trait WebhookStore {
     fn create_webhook_endpoint(
         &self,
         actor: &Actor,
@@ -164,8 +174,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn record_attempt(&self, delivery: &DueDelivery, outcome: &AttemptOutcome) -> Result<()>;
     fn event_deliveries(&self, event_id: &str) -> Result<(OrderEventRow, Vec<DeliveryLog>)>;
     fn order_events(&self, order_id: &str) -> Result<Vec<OrderEventRow>>;
+}
 
-    // Idempotency-Key records.
+/// Idempotency-Key records and units of work.
+pub trait RecordStore {
     fn idempotency_begin(
         &self,
         key: &IdempotencyKey<'_>,
@@ -176,8 +188,6 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     -> Result<()>;
     fn idempotency_release(&self, key: &IdempotencyKey<'_>) -> Result<()>;
     fn purge_idempotency(&self) -> Result<usize>;
-
-    // Units of work.
     /// Runs `f` with every call it makes on this storage joined to `unit`.
     /// Use [`dyn Storage::in_unit`](Storage) instead.
     fn run_in_unit(&self, unit: &mut Unit, f: &mut dyn FnMut(&dyn Storage));
@@ -189,6 +199,40 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         key: &IdempotencyKey<'_>,
         response: &StoredResponse,
     ) -> Result<()>;
+}
+
+/// Everything the server stores: one backend implements every part. Each
+/// method is one transaction (or, inside a unit, one savepoint of the
+/// unit's transaction); every error is a [`super::StoreError`] whose
+/// variant tells the caller what to answer.
+pub trait Storage:
+    StorageBase
+    + KeyStore
+    + CustomerStore
+    + ProductStore
+    + OrderStore
+    + AuditLog
+    + WebhookStore
+    + RecordStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
+}
+
+impl<T> Storage for T where
+    T: StorageBase
+        + KeyStore
+        + CustomerStore
+        + ProductStore
+        + OrderStore
+        + AuditLog
+        + WebhookStore
+        + RecordStore
+        + Send
+        + Sync
+        + std::fmt::Debug
+{
 }
 
 impl<'s> dyn Storage + 's {
@@ -211,7 +255,7 @@ impl<'s> dyn Storage + 's {
     }
 }
 
-impl Storage for Store {
+impl StorageBase for Store {
     fn now(&self) -> DateTime<Utc> {
         Store::now(self)
     }
@@ -221,6 +265,9 @@ impl Storage for Store {
     fn ping(&self) -> Result<()> {
         Store::ping(self)
     }
+}
+
+impl KeyStore for Store {
     fn create_key(
         &self,
         actor: &Actor,
@@ -245,6 +292,9 @@ impl Storage for Store {
     fn bootstrap_admin_key(&self) -> Result<Option<String>> {
         Store::bootstrap_admin_key(self)
     }
+}
+
+impl CustomerStore for Store {
     fn create_customer(&self, actor: &Actor, name: &str, email: &str) -> Result<Customer> {
         Store::create_customer(self, actor, name, email)
     }
@@ -263,6 +313,9 @@ impl Storage for Store {
     fn list_customers(&self, page: PageRequest) -> Result<Page<Customer>> {
         Store::list_customers(self, page)
     }
+}
+
+impl ProductStore for Store {
     fn create_product(&self, actor: &Actor, new: &NewProduct) -> Result<Product> {
         Store::create_product(self, actor, new)
     }
@@ -281,6 +334,9 @@ impl Storage for Store {
     fn list_products(&self, filter: ProductFilter, page: PageRequest) -> Result<Page<Product>> {
         Store::list_products(self, filter, page)
     }
+}
+
+impl OrderStore for Store {
     fn create_order(&self, customer_id: &str, items: &[(String, u32)]) -> Result<Order> {
         Store::create_order(self, customer_id, items)
     }
@@ -316,6 +372,9 @@ impl Storage for Store {
     ) -> Result<Order> {
         Store::transition_order_if(self, actor, order_id, to, visible_to, expected)
     }
+}
+
+impl AuditLog for Store {
     fn list_audit_events(
         &self,
         filter: &AuditFilter,
@@ -323,6 +382,9 @@ impl Storage for Store {
     ) -> Result<Page<AuditEvent>> {
         Store::list_audit_events(self, filter, page)
     }
+}
+
+impl WebhookStore for Store {
     fn create_webhook_endpoint(
         &self,
         actor: &Actor,
@@ -352,6 +414,9 @@ impl Storage for Store {
     fn order_events(&self, order_id: &str) -> Result<Vec<OrderEventRow>> {
         Store::order_events(self, order_id)
     }
+}
+
+impl RecordStore for Store {
     fn idempotency_begin(
         &self,
         key: &IdempotencyKey<'_>,

@@ -34,7 +34,7 @@ pub const PRINCIPAL_TTL: Duration = Duration::seconds(5);
 pub const PRINCIPAL_CAPACITY: usize = 10_000;
 
 #[derive(Debug)]
-pub(super) struct PrincipalCache {
+pub(crate) struct PrincipalCache {
     capacity: usize,
     ttl: Duration,
     inner: Mutex<Inner>,
@@ -48,7 +48,7 @@ struct Inner {
 }
 
 impl PrincipalCache {
-    pub(super) fn new(capacity: usize, ttl: Duration) -> Self {
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> Self {
         PrincipalCache {
             capacity: capacity.max(1),
             ttl,
@@ -62,7 +62,7 @@ impl PrincipalCache {
     }
 
     /// The live entry for `hash` at `now`, if any.
-    pub(super) fn get(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Option<Principal> {
+    pub(crate) fn get(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Option<Principal> {
         let mut inner = self.lock();
         match inner.entries.get(hash) {
             Some((p, expires)) if now < *expires => Some(p.clone()),
@@ -75,13 +75,13 @@ impl PrincipalCache {
     }
 
     /// The epoch a miss starts in: pass it back to [`Self::fill`].
-    pub(super) fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u64 {
         self.lock().epoch
     }
 
     /// Caches what the database said at `epoch`, unless an invalidation
     /// came since (then the row read may be stale).
-    pub(super) fn fill(&self, epoch: u64, hash: [u8; 32], p: Principal, now: DateTime<Utc>) {
+    pub(crate) fn fill(&self, epoch: u64, hash: [u8; 32], p: Principal, now: DateTime<Utc>) {
         let mut inner = self.lock();
         if inner.epoch != epoch {
             return;
@@ -96,14 +96,14 @@ impl PrincipalCache {
     }
 
     /// Forgets every entry of key `key_id`.
-    pub(super) fn invalidate_key(&self, key_id: &str) {
+    pub(crate) fn invalidate_key(&self, key_id: &str) {
         let mut inner = self.lock();
         inner.epoch += 1;
         inner.entries.retain(|_, (p, _)| p.key_id != key_id);
     }
 
     #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().entries.len()
     }
 }

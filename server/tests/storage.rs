@@ -1,0 +1,459 @@
+//! One storage suite, run against both backends: every test here runs on
+//! the SQLite store and on the PostgreSQL store (a scratch database on the
+//! server named by `ORDERFLOW_TEST_POSTGRES`; missing, the tests fail with
+//! instructions, see `common`). It covers the parts of the storage port
+//! the PostgreSQL backend implements so far (the database as a whole, API
+//! keys, customers, the audit log); the SQLite store's own unit tests go
+//! deeper into its internals.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use orderflow_server::pg::store::PgStore;
+use orderflow_server::store::{
+    Actor, AuditFilter, AuditLog, CustomerPatch, CustomerStore, KeyStore, ManualClock, PageRequest,
+    RandomIds, Role, StorageBase, Store, StoreError,
+};
+
+mod common;
+use common::Scratch;
+
+/// The parts of the port under test.
+trait Parts: StorageBase + KeyStore + CustomerStore + AuditLog {}
+impl<T: StorageBase + KeyStore + CustomerStore + AuditLog> Parts for T {}
+
+/// A backend's store and what must outlive it.
+struct Backend {
+    name: &'static str,
+    store: Box<dyn Parts>,
+    clock: Arc<ManualClock>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+            .single()
+            .expect("time"),
+    ))
+}
+
+fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = clock();
+    let store = Store::open(
+        &dir.path().join("storage.db"),
+        clock.clone(),
+        Arc::new(RandomIds),
+    )
+    .expect("open SQLite");
+    Backend {
+        name: "sqlite",
+        store: Box::new(store),
+        clock,
+        _keep: Box::new(dir),
+    }
+}
+
+/// The PostgreSQL runtime, the scratch database and the store on it; the
+/// test thread is outside the runtime, like the server's blocking pool.
+struct PgKeep {
+    _scratch: Scratch,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn postgres() -> Backend {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let clock = clock();
+    let (scratch, store) = rt.block_on(async {
+        let scratch = Scratch::new().await;
+        let pg = orderflow_server::pg::Pg::connect(&scratch.url, 4).expect("pool");
+        let store = PgStore::open(
+            pg,
+            tokio::runtime::Handle::current(),
+            clock.clone(),
+            Arc::new(RandomIds),
+        )
+        .await
+        .expect("open PostgreSQL");
+        (scratch, store)
+    });
+    Backend {
+        name: "postgres",
+        store: Box::new(store),
+        clock,
+        _keep: Box::new(PgKeep {
+            _scratch: scratch,
+            _rt: rt,
+        }),
+    }
+}
+
+/// Runs `test` on each backend, naming the backend in any failure.
+fn on_both(test: impl Fn(&Backend)) {
+    for make in [sqlite as fn() -> Backend, postgres] {
+        let backend = make();
+        let name = backend.name;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&backend)));
+        drop(backend);
+        if let Err(panic) = outcome {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("on {name}: {msg}");
+        }
+    }
+}
+
+fn admin() -> Actor {
+    Actor {
+        key_id: "key_admin".into(),
+        admin: true,
+        operation: "test".into(),
+        request_id: "req_1".into(),
+    }
+}
+
+fn customer_actor() -> Actor {
+    Actor {
+        admin: false,
+        ..admin()
+    }
+}
+
+#[test]
+fn customers_round_trip_and_page_newest_first() {
+    on_both(|b| {
+        let s = &b.store;
+        let mut made = Vec::new();
+        for i in 0..5 {
+            b.clock.advance(Duration::seconds(1));
+            made.push(
+                s.create_customer(&admin(), &format!("C{i}"), &format!("c{i}@example.com"))
+                    .expect("create"),
+            );
+        }
+        for c in &made {
+            assert_eq!(&s.get_customer(&c.id).expect("get"), c);
+        }
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .list_customers(PageRequest { limit: 2, after })
+                .expect("page");
+            assert!(page.rows.len() <= 2);
+            seen.extend(page.rows.into_iter().map(|c| c.id));
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let newest_first: Vec<String> = made.iter().rev().map(|c| c.id.clone()).collect();
+        assert_eq!(seen, newest_first);
+        assert!(matches!(
+            s.get_customer("cus_missing"),
+            Err(StoreError::NotFound {
+                what: "customer",
+                ..
+            })
+        ));
+        assert!(matches!(
+            s.list_customers(PageRequest {
+                limit: 0,
+                after: None
+            }),
+            Err(StoreError::Invalid(_))
+        ));
+    });
+}
+
+#[test]
+fn emails_are_unique_whatever_their_case() {
+    on_both(|b| {
+        let s = &b.store;
+        let ada = s
+            .create_customer(&admin(), "Ada", "Ada@Example.com")
+            .expect("ada");
+        let dup = s.create_customer(&admin(), "Other", "ada@example.COM");
+        assert!(
+            matches!(
+                &dup,
+                Err(StoreError::Conflict {
+                    code: "duplicate_email",
+                    ..
+                })
+            ),
+            "{dup:?}"
+        );
+        let bob = s
+            .create_customer(&admin(), "Bob", "bob@example.com")
+            .expect("bob");
+        let taken = s.update_customer_if(
+            &admin(),
+            &bob.id,
+            &CustomerPatch {
+                email: Some("ADA@example.com".into()),
+                ..Default::default()
+            },
+            None,
+        );
+        assert!(
+            matches!(
+                &taken,
+                Err(StoreError::Conflict {
+                    code: "duplicate_email",
+                    ..
+                })
+            ),
+            "{taken:?}"
+        );
+        assert_eq!(
+            s.get_customer(&bob.id).expect("bob"),
+            bob,
+            "nothing changed"
+        );
+        // Changing one's own address's case is not a conflict.
+        let own = s
+            .update_customer_if(
+                &admin(),
+                &ada.id,
+                &CustomerPatch {
+                    email: Some("ada@example.com".into()),
+                    ..Default::default()
+                },
+                None,
+            )
+            .expect("own address");
+        assert_eq!(own.email, "ada@example.com");
+        let bad = s.create_customer(&admin(), " ", "not-an-address");
+        match bad {
+            Err(StoreError::Invalid(issues)) => {
+                let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
+                assert_eq!(pointers, ["#/name", "#/email"]);
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_conditional_update_writes_only_at_the_named_version() {
+    on_both(|b| {
+        let s = &b.store;
+        let c = s
+            .create_customer(&admin(), "Ada", "ada@example.com")
+            .expect("create");
+        assert_eq!(c.version, 1);
+        let rename = CustomerPatch {
+            name: Some("Ada L.".into()),
+            ..Default::default()
+        };
+        let stale = s.update_customer_if(&admin(), &c.id, &rename, Some(&[7]));
+        assert!(
+            matches!(&stale, Err(StoreError::Stale { current: 1, .. })),
+            "{stale:?}"
+        );
+        assert_eq!(s.get_customer(&c.id).expect("get"), c);
+        b.clock.advance(Duration::seconds(3));
+        let renamed = s
+            .update_customer_if(&admin(), &c.id, &rename, Some(&[1]))
+            .expect("at version 1");
+        assert_eq!(renamed.version, 2);
+        assert_eq!(renamed.name, "Ada L.");
+        assert_eq!(renamed.updated_at, c.updated_at + Duration::seconds(3));
+        assert_eq!(s.get_customer(&c.id).expect("get"), renamed);
+        // Nothing to change: returned as is, version kept.
+        let same = s
+            .update_customer_if(&admin(), &c.id, &CustomerPatch::default(), None)
+            .expect("empty patch");
+        assert_eq!(same, renamed);
+    });
+}
+
+#[test]
+fn keys_authenticate_until_revoked() {
+    on_both(|b| {
+        let s = &b.store;
+        let first = s.bootstrap_admin_key().expect("bootstrap").expect("first");
+        assert!(s.bootstrap_admin_key().expect("again").is_none());
+        let boot = s.authenticate(&first).expect("auth").expect("live");
+        assert_eq!(boot.role, Role::Admin);
+
+        let missing = s.create_key(&admin(), Role::Customer, Some("cus_missing"), "k");
+        assert!(
+            matches!(
+                &missing,
+                Err(StoreError::NotFound {
+                    what: "customer",
+                    ..
+                })
+            ),
+            "{missing:?}"
+        );
+        let invalid = s.create_key(&admin(), Role::Admin, Some("cus_x"), "k");
+        assert!(matches!(invalid, Err(StoreError::Invalid(_))));
+
+        let c = s
+            .create_customer(&admin(), "Ada", "ada@example.com")
+            .expect("customer");
+        let (key, secret) = s
+            .create_key(&admin(), Role::Customer, Some(&c.id), "ada's key")
+            .expect("key");
+        let p = s.authenticate(&secret).expect("auth").expect("live");
+        assert_eq!(p.key_id, key.id);
+        assert_eq!(p.customer_id.as_deref(), Some(c.id.as_str()));
+        assert_eq!(s.cached_principal(&secret), Some(p));
+        assert_eq!(s.get_key(&key.id).expect("get"), key);
+        assert!(s.authenticate("of_sk_0000").expect("auth").is_none());
+        assert!(s.authenticate("not a key").expect("auth").is_none());
+
+        let revoked = s.revoke_key(&admin(), &key.id).expect("revoke");
+        assert_eq!(revoked.revoked_at, Some(s.now()));
+        assert!(s.cached_principal(&secret).is_none(), "dropped at once");
+        assert!(s.authenticate(&secret).expect("auth").is_none());
+        b.clock.advance(Duration::seconds(10));
+        let again = s.revoke_key(&admin(), &key.id).expect("twice");
+        assert_eq!(again.revoked_at, revoked.revoked_at, "first time kept");
+        assert!(matches!(
+            s.get_key("key_missing"),
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}
+
+#[test]
+fn admin_writes_are_audited_with_their_changes_and_failures_leave_nothing() {
+    on_both(|b| {
+        let s = &b.store;
+        let all = || {
+            s.list_audit_events(&AuditFilter::default(), PageRequest::first(100))
+                .expect("audit")
+                .rows
+        };
+        let c = s
+            .create_customer(&admin(), "Ada", "ada@example.com")
+            .expect("create");
+        s.create_customer(&customer_actor(), "Bob", "bob@example.com")
+            .expect("not audited");
+        let _ = s.create_customer(&admin(), "Dup", "ADA@example.com");
+        s.update_customer_if(
+            &admin(),
+            &c.id,
+            &CustomerPatch {
+                name: Some("Ada L.".into()),
+                ..Default::default()
+            },
+            None,
+        )
+        .expect("rename");
+        let events = all();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["customer.updated", "customer.created"]);
+        let update = &events[0];
+        assert_eq!(update.resource_id, c.id);
+        assert_eq!(update.actor, "key_admin");
+        assert_eq!(update.request_id, "req_1");
+        assert_eq!(update.changes.len(), 1);
+        assert_eq!(update.changes[0].field, "name");
+        assert_eq!(update.changes[0].before, "Ada");
+        assert_eq!(update.changes[0].after, "Ada L.");
+
+        let other = s
+            .create_customer(&admin(), "Cy", "cy@example.com")
+            .expect("cy");
+        let of_ada = s
+            .list_audit_events(
+                &AuditFilter {
+                    resource_id: Some(c.id.clone()),
+                    actor: None,
+                },
+                PageRequest::first(100),
+            )
+            .expect("filtered");
+        assert_eq!(of_ada.rows.len(), 2);
+        assert!(of_ada.rows.iter().all(|e| e.resource_id == c.id));
+        let by_nobody = s
+            .list_audit_events(
+                &AuditFilter {
+                    resource_id: Some(other.id),
+                    actor: Some("key_other".into()),
+                },
+                PageRequest::first(100),
+            )
+            .expect("filtered");
+        assert!(by_nobody.rows.is_empty());
+    });
+}
+
+#[test]
+fn the_cursor_secret_is_made_once_and_kept() {
+    on_both(|b| {
+        let first = b.store.cursor_secret().expect("secret");
+        assert_eq!(b.store.cursor_secret().expect("again"), first);
+        assert_ne!(first, [0u8; 32]);
+        b.store.ping().expect("ping");
+    });
+}
+
+/// Two replicas on one database: PostgreSQL only, since replicas share
+/// nothing else.
+#[test]
+fn replicas_make_one_bootstrap_key_and_one_customer_per_address() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let scratch = rt.block_on(Scratch::new());
+    let open = || {
+        rt.block_on(PgStore::open(
+            orderflow_server::pg::Pg::connect(&scratch.url, 4).expect("pool"),
+            rt.handle().clone(),
+            clock(),
+            Arc::new(RandomIds),
+        ))
+        .expect("open")
+    };
+    let (a, b) = (Arc::new(open()), Arc::new(open()));
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            std::thread::spawn(move || {
+                let key = s.bootstrap_admin_key().expect("bootstrap");
+                let customer = s.create_customer(&admin(), "Ada", "ada@example.com");
+                (key, customer)
+            })
+        })
+        .collect();
+    let results: Vec<_> = racers
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    let keys = results.iter().filter(|(k, _)| k.is_some()).count();
+    assert_eq!(keys, 1, "exactly one bootstrap key");
+    let created = results.iter().filter(|(_, c)| c.is_ok()).count();
+    assert_eq!(created, 1, "exactly one customer for the address");
+    for (_, c) in &results {
+        if let Err(e) = c {
+            assert!(
+                matches!(
+                    e,
+                    StoreError::Conflict {
+                        code: "duplicate_email",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+    let listed = b.list_customers(PageRequest::first(10)).expect("list");
+    assert_eq!(listed.rows.len(), 1);
+}
