@@ -3,7 +3,7 @@
 //! server named by `ORDERFLOW_TEST_POSTGRES`; missing, the tests fail with
 //! instructions, see `common`). It covers the parts of the storage port
 //! the PostgreSQL backend implements so far (the database as a whole, API
-//! keys, customers, the audit log); the SQLite store's own unit tests go
+//! keys, customers, products, the audit log); the SQLite store's own unit tests go
 //! deeper into its internals.
 
 use std::sync::Arc;
@@ -11,16 +11,17 @@ use std::sync::Arc;
 use chrono::{Duration, TimeZone, Utc};
 use orderflow_server::pg::store::PgStore;
 use orderflow_server::store::{
-    Actor, AuditFilter, AuditLog, CustomerPatch, CustomerStore, KeyStore, ManualClock, PageRequest,
-    RandomIds, Role, StorageBase, Store, StoreError,
+    Actor, AuditFilter, AuditLog, CustomerPatch, CustomerStore, KeyStore, ManualClock, Money,
+    NewProduct, PageRequest, ProductFilter, ProductPatch, ProductStore, RandomIds, Role,
+    StorageBase, Store, StoreError,
 };
 
 mod common;
 use common::Scratch;
 
 /// The parts of the port under test.
-trait Parts: StorageBase + KeyStore + CustomerStore + AuditLog {}
-impl<T: StorageBase + KeyStore + CustomerStore + AuditLog> Parts for T {}
+trait Parts: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog {}
+impl<T: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog> Parts for T {}
 
 /// A backend's store and what must outlive it.
 struct Backend {
@@ -389,6 +390,129 @@ fn admin_writes_are_audited_with_their_changes_and_failures_leave_nothing() {
             )
             .expect("filtered");
         assert!(by_nobody.rows.is_empty());
+    });
+}
+
+fn mug(sku: &str, active: bool) -> NewProduct {
+    NewProduct {
+        sku: sku.into(),
+        name: "Enamel mug".into(),
+        price: Money {
+            amount_minor: 1250,
+            currency: "EUR".into(),
+        },
+        active,
+    }
+}
+
+#[test]
+fn products_are_unique_by_sku_and_listed_by_activity() {
+    on_both(|b| {
+        let s = &b.store;
+        let mut made = Vec::new();
+        for i in 0..6 {
+            made.push(
+                s.create_product(&admin(), &mug(&format!("MUG-{i}"), i % 2 == 0))
+                    .expect("create"),
+            );
+        }
+        assert_eq!(s.get_product(&made[3].id).expect("get"), made[3]);
+        let dup = s.create_product(&admin(), &mug("MUG-1", true));
+        assert!(
+            matches!(
+                &dup,
+                Err(StoreError::Conflict {
+                    code: "duplicate_sku",
+                    ..
+                })
+            ),
+            "{dup:?}"
+        );
+        let mut bad = mug("", true);
+        bad.price = Money {
+            amount_minor: -1,
+            currency: "eur".into(),
+        };
+        match s.create_product(&admin(), &bad) {
+            Err(StoreError::Invalid(issues)) => {
+                let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
+                assert_eq!(
+                    pointers,
+                    ["#/sku", "#/price/amount_minor", "#/price/currency"]
+                );
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let mut active = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .list_products(
+                    ProductFilter { active: Some(true) },
+                    PageRequest { limit: 2, after },
+                )
+                .expect("page");
+            active.extend(page.rows.into_iter().map(|p| p.sku));
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(active, ["MUG-4", "MUG-2", "MUG-0"]);
+        let all = s
+            .list_products(ProductFilter::default(), PageRequest::first(100))
+            .expect("all");
+        assert_eq!(all.rows.len(), 6);
+        assert!(all.next_after.is_none());
+    });
+}
+
+#[test]
+fn a_product_update_moves_its_version_and_is_audited_field_by_field() {
+    on_both(|b| {
+        let s = &b.store;
+        let p = s
+            .create_product(&admin(), &mug("MUG-1", true))
+            .expect("create");
+        let patch = ProductPatch {
+            price: Some(Money {
+                amount_minor: 1500,
+                currency: "EUR".into(),
+            }),
+            active: Some(false),
+            ..Default::default()
+        };
+        let stale = s.update_product_if(&admin(), &p.id, &patch, Some(&[2]));
+        assert!(matches!(stale, Err(StoreError::Stale { current: 1, .. })));
+        assert_eq!(s.get_product(&p.id).expect("get"), p, "nothing written");
+        let updated = s
+            .update_product_if(&admin(), &p.id, &patch, Some(&[1]))
+            .expect("update");
+        assert_eq!(
+            (updated.price_minor, updated.active, updated.version),
+            (1500, false, 2)
+        );
+        assert_eq!(s.get_product(&p.id).expect("get"), updated);
+        let events = s
+            .list_audit_events(
+                &AuditFilter {
+                    resource_id: Some(p.id.clone()),
+                    actor: None,
+                },
+                PageRequest::first(10),
+            )
+            .expect("audit");
+        let fields: Vec<&str> = events.rows[0].changes.iter().map(|c| c.field).collect();
+        assert_eq!(events.rows[0].action, "product.updated");
+        assert_eq!(fields, ["price_minor", "active"]);
+        assert_eq!(events.rows[1].action, "product.created");
+        assert!(matches!(
+            s.get_product("prd_missing"),
+            Err(StoreError::NotFound {
+                what: "product",
+                ..
+            })
+        ));
     });
 }
 

@@ -15,9 +15,9 @@
 //!   transaction.
 //!
 //! - [`store`]: the store's tables behind the storage port's parts (so far
-//!   keys, customers and the audit log).
+//!   keys, customers, products and the audit log).
 //!
-//! TODO(#14): the remaining parts (products, orders, webhooks, records and
+//! TODO(#14): the remaining parts (orders, webhooks, records and
 //! units of work) and the `--database postgres://...` wiring; until then
 //! the server itself runs on SQLite only.
 
@@ -288,6 +288,20 @@ const MIGRATIONS: &[&str] = &[
      END $$;
      CREATE TRIGGER audit_events_are_immutable BEFORE UPDATE OR DELETE ON audit_events
          FOR EACH ROW EXECUTE FUNCTION audit_events_are_immutable()",
+    // 4: Products, the priced catalog order lines copy from.
+    "CREATE TABLE products (
+         seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id          text NOT NULL UNIQUE,
+         sku         text NOT NULL UNIQUE,
+         name        text NOT NULL,
+         price_minor bigint NOT NULL CHECK (price_minor >= 0),
+         currency    text NOT NULL CHECK (length(currency) = 3),
+         active      boolean NOT NULL,
+         created_at  timestamptz NOT NULL,
+         updated_at  timestamptz NOT NULL,
+         version     bigint NOT NULL DEFAULT 1 CHECK (version >= 1)
+     );
+     CREATE INDEX products_active_seq ON products (active, seq)",
 ];
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The store's tables in PostgreSQL, behind the storage port's parts
 //! (`crate::store::port`). Implemented so far: the database as a whole
 //! ([`StorageBase`]), API keys ([`KeyStore`]), customers
-//! ([`CustomerStore`]) and the audit log ([`AuditLog`]); products, orders,
-//! webhooks and Idempotency-Key records with units of work are the next
+//! ([`CustomerStore`]), products ([`ProductStore`]) and the audit log
+//! ([`AuditLog`]); orders, webhooks and Idempotency-Key records with units of work are the next
 //! parts (issue #14), and until every part exists `PgStore` is not a
 //! `Storage` and the server cannot be started on it.
 //!
@@ -37,9 +37,13 @@ use crate::store::keys::{
     ApiKey, Principal, Role, SECRET_PREFIX, check_new_key, hash_secret, presentable,
 };
 use crate::store::principals::PrincipalCache;
+use crate::store::products::{
+    apply_patch, check_new_product, check_product_patch, new_row, product_created, product_updated,
+};
 use crate::store::{
-    AuditLog, Clock, CustomerStore, IdSource, KeyStore, PRINCIPAL_CAPACITY, PRINCIPAL_TTL, Page,
-    PageRequest, StorageBase, StoreError, into_page,
+    AuditLog, Clock, CustomerStore, IdSource, KeyStore, NewProduct, PRINCIPAL_CAPACITY,
+    PRINCIPAL_TTL, Page, PageRequest, Product, ProductFilter, ProductPatch, ProductStore,
+    StorageBase, StoreError, into_page,
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -662,6 +666,153 @@ impl AuditLog for PgStore {
             let rows = rows
                 .iter()
                 .map(audit_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            Ok(into_page(rows, limit, 0))
+        })
+    }
+}
+
+const PRODUCT_COLUMNS: &str =
+    "seq, id, sku, name, price_minor, currency, active, created_at, updated_at, version";
+
+fn product_from_row(r: &Row) -> Result<(i64, Product)> {
+    Ok((
+        r.try_get(0)?,
+        Product {
+            id: r.try_get(1)?,
+            sku: r.try_get(2)?,
+            name: r.try_get(3)?,
+            price_minor: r.try_get(4)?,
+            currency: r.try_get(5)?,
+            active: r.try_get(6)?,
+            created_at: r.try_get(7)?,
+            updated_at: r.try_get(8)?,
+            version: r.try_get(9)?,
+        },
+    ))
+}
+
+impl ProductStore for PgStore {
+    fn create_product(&self, actor: &Actor, new: &NewProduct) -> Result<Product> {
+        check_new_product(new)?;
+        let product = new_row(new, self.ids.new_id("prd"), StorageBase::now(self));
+        self.block(self.write(async |tx| {
+            // The unique index on sku decides between replicas.
+            tx.execute(
+                "INSERT INTO products (id, sku, name, price_minor, currency, active, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                &[
+                    &product.id,
+                    &product.sku,
+                    &product.name,
+                    &product.price_minor,
+                    &product.currency,
+                    &product.active,
+                    &product.created_at,
+                ],
+            )
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict {
+                        code: "duplicate_sku",
+                        detail: format!("a product with SKU '{}' already exists", product.sku),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+            self.audit(tx, actor, product_created(&product)).await
+        }))?;
+        Ok(product)
+    }
+
+    fn get_product(&self, id: &str) -> Result<Product> {
+        self.block(async {
+            let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1");
+            match self.pg.client().await?.query_opt(&sql, &[&id]).await? {
+                Some(r) => Ok(product_from_row(&r)?.1),
+                None => Err(not_found("product", id)),
+            }
+        })
+    }
+
+    fn update_product_if(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: &ProductPatch,
+        expected: Option<&[i64]>,
+    ) -> Result<Product> {
+        check_product_patch(patch)?;
+        let now = StorageBase::now(self);
+        self.block(self.write(async |tx| {
+            let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1 FOR UPDATE");
+            let mut product = match tx.query_opt(&sql, &[&id]).await? {
+                Some(r) => product_from_row(&r)?.1,
+                None => return Err(not_found("product", id)),
+            };
+            if let Some(versions) = expected
+                && !versions.contains(&product.version)
+            {
+                return Err(StoreError::Stale {
+                    what: "product",
+                    id: id.to_owned(),
+                    current: product.version,
+                });
+            }
+            let before = product.clone();
+            if patch == &ProductPatch::default() {
+                self.audit(tx, actor, product_updated(&before, &product))
+                    .await?;
+                return Ok(product);
+            }
+            apply_patch(&mut product, patch, now);
+            tx.execute(
+                "UPDATE products SET name = $2, price_minor = $3, currency = $4, active = $5, \
+                 updated_at = $6, version = version + 1 WHERE id = $1",
+                &[
+                    &id,
+                    &product.name,
+                    &product.price_minor,
+                    &product.currency,
+                    &product.active,
+                    &now,
+                ],
+            )
+            .await?;
+            self.audit(tx, actor, product_updated(&before, &product))
+                .await?;
+            Ok(product)
+        }))
+    }
+
+    fn list_products(&self, filter: ProductFilter, page: PageRequest) -> Result<Page<Product>> {
+        let limit = page.checked_limit()?;
+        let after = page.after.unwrap_or(i64::MAX);
+        let fetch = i64::from(limit) + 1;
+        self.block(async {
+            let client = self.pg.client().await?;
+            // One statement per filter shape, each served by its index.
+            let rows = match filter.active {
+                None => {
+                    let sql = format!(
+                        "SELECT {PRODUCT_COLUMNS} FROM products WHERE seq < $1 \
+                         ORDER BY seq DESC LIMIT $2"
+                    );
+                    client.query(&sql, &[&after, &fetch]).await?
+                }
+                Some(active) => {
+                    let sql = format!(
+                        "SELECT {PRODUCT_COLUMNS} FROM products WHERE active = $3 AND seq < $1 \
+                         ORDER BY seq DESC LIMIT $2"
+                    );
+                    client.query(&sql, &[&after, &fetch, &active]).await?
+                }
+            };
+            let rows = rows
+                .iter()
+                .map(product_from_row)
                 .collect::<Result<Vec<_>>>()?;
             Ok(into_page(rows, limit, 0))
         })

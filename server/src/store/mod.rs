@@ -39,7 +39,7 @@ pub(crate) mod keys;
 mod orders;
 mod port;
 pub(crate) mod principals;
-mod products;
+pub(crate) mod products;
 mod schema;
 #[cfg(test)]
 mod testutil;

@@ -78,7 +78,7 @@ const LIST_BY_ACTIVE: &str = "SELECT seq, id, sku, name, price_minor, currency, 
      WHERE active = ?3 AND seq < ?1 ORDER BY seq DESC LIMIT ?2";
 
 /// The audit record of an update: the fields that changed.
-fn product_updated<'a>(before: &Product, after: &'a Product) -> Action<'a> {
+pub(crate) fn product_updated<'a>(before: &Product, after: &'a Product) -> Action<'a> {
     let mut changes = Vec::new();
     diff(&mut changes, "name", &before.name, &after.name);
     diff(
@@ -137,6 +137,85 @@ fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
     }
 }
 
+/// The rules of a new product that do not need the database.
+pub(crate) fn check_new_product(new: &NewProduct) -> Result<()> {
+    let mut issues = Vec::new();
+    if new.sku.trim().is_empty() {
+        issues.push(FieldIssue::new("#/sku", "must not be empty"));
+    }
+    check_name(&new.name, &mut issues);
+    check_price(&new.price, &mut issues);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(issues))
+    }
+}
+
+/// The rules of a patch that do not need the database.
+pub(crate) fn check_product_patch(patch: &ProductPatch) -> Result<()> {
+    let mut issues = Vec::new();
+    if let Some(name) = &patch.name {
+        check_name(name, &mut issues);
+    }
+    if let Some(price) = &patch.price {
+        check_price(price, &mut issues);
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(issues))
+    }
+}
+
+/// The row a new product becomes (version 1).
+pub(crate) fn new_row(new: &NewProduct, id: String, now: DateTime<Utc>) -> Product {
+    Product {
+        id,
+        sku: new.sku.clone(),
+        name: new.name.clone(),
+        price_minor: new.price.amount_minor,
+        currency: new.price.currency.clone(),
+        active: new.active,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// The audit record of a creation.
+pub(crate) fn product_created(product: &Product) -> Action<'_> {
+    Action {
+        action: "product.created",
+        resource_type: "product",
+        resource_id: &product.id,
+        changes: vec![
+            Change::set("sku", product.sku.clone()),
+            Change::set("name", product.name.clone()),
+            Change::set("price_minor", product.price_minor),
+            Change::set("currency", product.currency.clone()),
+            Change::set("active", product.active),
+        ],
+    }
+}
+
+/// Applies a non-empty patch: the fields it names, a new `updated_at` and
+/// the next version.
+pub(crate) fn apply_patch(product: &mut Product, patch: &ProductPatch, now: DateTime<Utc>) {
+    if let Some(name) = &patch.name {
+        product.name = name.clone();
+    }
+    if let Some(price) = &patch.price {
+        product.price_minor = price.amount_minor;
+        product.currency = price.currency.clone();
+    }
+    if let Some(active) = patch.active {
+        product.active = active;
+    }
+    product.updated_at = now;
+    product.version += 1;
+}
+
 fn load(tx: &Connection, id: &str) -> Result<Product> {
     tx.prepare_cached(
         "SELECT seq, id, sku, name, price_minor, currency, active, created_at, updated_at, \
@@ -153,27 +232,8 @@ fn load(tx: &Connection, id: &str) -> Result<Product> {
 
 impl Store {
     pub fn create_product(&self, actor: &Actor, new: &NewProduct) -> Result<Product> {
-        let mut issues = Vec::new();
-        if new.sku.trim().is_empty() {
-            issues.push(FieldIssue::new("#/sku", "must not be empty"));
-        }
-        check_name(&new.name, &mut issues);
-        check_price(&new.price, &mut issues);
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
-        let now = self.now();
-        let product = Product {
-            id: self.ids.new_id("prd"),
-            sku: new.sku.clone(),
-            name: new.name.clone(),
-            price_minor: new.price.amount_minor,
-            currency: new.price.currency.clone(),
-            active: new.active,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        check_new_product(new)?;
+        let product = new_row(new, self.ids.new_id("prd"), self.now());
         self.write(|tx| {
             // Inside the IMMEDIATE transaction, so no one can take the SKU
             // between this check and the insert.
@@ -199,24 +259,9 @@ impl Store {
                 product.price_minor,
                 product.currency,
                 product.active,
-                ts_to_sql(&now)
+                ts_to_sql(&product.created_at)
             ])?;
-            self.audit(
-                tx,
-                actor,
-                Action {
-                    action: "product.created",
-                    resource_type: "product",
-                    resource_id: &product.id,
-                    changes: vec![
-                        Change::set("sku", product.sku.clone()),
-                        Change::set("name", product.name.clone()),
-                        Change::set("price_minor", product.price_minor),
-                        Change::set("currency", product.currency.clone()),
-                        Change::set("active", product.active),
-                    ],
-                },
-            )
+            self.audit(tx, actor, product_created(&product))
         })?;
         Ok(product)
     }
@@ -240,16 +285,7 @@ impl Store {
         patch: &ProductPatch,
         expected: Option<&[i64]>,
     ) -> Result<Product> {
-        let mut issues = Vec::new();
-        if let Some(name) = &patch.name {
-            check_name(name, &mut issues);
-        }
-        if let Some(price) = &patch.price {
-            check_price(price, &mut issues);
-        }
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
+        check_product_patch(patch)?;
         let now = self.now();
         self.write(|tx| {
             let mut product = load(tx, id)?;
@@ -267,18 +303,7 @@ impl Store {
                 self.audit(tx, actor, product_updated(&before, &product))?;
                 return Ok(product);
             }
-            if let Some(name) = &patch.name {
-                product.name = name.clone();
-            }
-            if let Some(price) = &patch.price {
-                product.price_minor = price.amount_minor;
-                product.currency = price.currency.clone();
-            }
-            if let Some(active) = patch.active {
-                product.active = active;
-            }
-            product.updated_at = now;
-            product.version += 1;
+            apply_patch(&mut product, patch, now);
             tx.prepare_cached(
                 "UPDATE products SET name = ?2, price_minor = ?3, currency = ?4, active = ?5, \
                  updated_at = ?6, version = version + 1 WHERE id = ?1",
