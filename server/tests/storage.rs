@@ -3,7 +3,8 @@
 //! server named by `ORDERFLOW_TEST_POSTGRES`; missing, the tests fail with
 //! instructions, see `common`). It covers the parts of the storage port
 //! the PostgreSQL backend implements so far (the database as a whole, API
-//! keys, customers, products, the audit log); the SQLite store's own unit tests go
+//! keys, customers, products, the audit log, Idempotency-Key records; and
+//! units of work on PostgreSQL); the SQLite store's own unit tests go
 //! deeper into its internals.
 
 use std::sync::Arc;
@@ -12,16 +13,20 @@ use chrono::{Duration, TimeZone, Utc};
 use orderflow_server::pg::store::PgStore;
 use orderflow_server::store::{
     Actor, AuditFilter, AuditLog, CustomerPatch, CustomerStore, KeyStore, ManualClock, Money,
-    NewProduct, PageRequest, ProductFilter, ProductPatch, ProductStore, RandomIds, Role,
-    StorageBase, Store, StoreError,
+    NewProduct, PageRequest, ProductFilter, ProductPatch, ProductStore, RandomIds, RecordStore,
+    Role, StorageBase, Store, StoreError, Unit,
 };
+use orderflow_server::store::{Begin, IdempotencyKey, StoredResponse};
 
 mod common;
 use common::Scratch;
 
 /// The parts of the port under test.
-trait Parts: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog {}
-impl<T: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog> Parts for T {}
+trait Parts: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog + RecordStore {}
+impl<T: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog + RecordStore> Parts
+    for T
+{
+}
 
 /// A backend's store and what must outlive it.
 struct Backend {
@@ -580,4 +585,178 @@ fn replicas_make_one_bootstrap_key_and_one_customer_per_address() {
     }
     let listed = b.list_customers(PageRequest::first(10)).expect("list");
     assert_eq!(listed.rows.len(), 1);
+}
+
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+const RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+fn key<'a>(k: &'a str, fingerprint: &'a str) -> IdempotencyKey<'a> {
+    IdempotencyKey {
+        principal: "key_admin",
+        key: k,
+        fingerprint,
+    }
+}
+
+fn response(body: &str) -> StoredResponse {
+    StoredResponse {
+        status: 201,
+        headers: vec![("location".into(), "/v1/customers/x".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn an_idempotency_key_is_claimed_once_then_replayed() {
+    on_both(|b| {
+        let s = &b.store;
+        let k = key("k-1", "fp-a");
+        assert_eq!(
+            s.idempotency_begin(&k, LEASE, RETENTION).expect("begin"),
+            Begin::Claimed
+        );
+        assert_eq!(
+            s.idempotency_begin(&k, LEASE, RETENTION).expect("again"),
+            Begin::InFlight
+        );
+        assert_eq!(
+            s.idempotency_begin(&key("k-1", "fp-b"), LEASE, RETENTION)
+                .expect("other body"),
+            Begin::Mismatch
+        );
+        s.idempotency_finish(&k, &response("{\"id\":1}"))
+            .expect("finish");
+        assert_eq!(
+            s.idempotency_begin(&k, LEASE, RETENTION).expect("replay"),
+            Begin::Replay(response("{\"id\":1}"))
+        );
+        let released = key("k-2", "fp-a");
+        assert_eq!(
+            s.idempotency_begin(&released, LEASE, RETENTION)
+                .expect("begin"),
+            Begin::Claimed
+        );
+        s.idempotency_release(&released).expect("release");
+        assert_eq!(
+            s.idempotency_begin(&released, LEASE, RETENTION)
+                .expect("again"),
+            Begin::Claimed
+        );
+        b.clock.advance(Duration::hours(25));
+        assert!(s.purge_idempotency().expect("purge") >= 2);
+        assert_eq!(
+            s.idempotency_begin(&k, LEASE, RETENTION)
+                .expect("after purge"),
+            Begin::Claimed
+        );
+    });
+}
+
+/// Units of work on PostgreSQL (the SQLite store's have their own unit
+/// tests): a call's writes and its record commit together, or neither.
+#[test]
+fn a_unit_commits_its_writes_with_the_record_or_leaves_nothing() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let scratch = rt.block_on(Scratch::new());
+    let open = || {
+        rt.block_on(PgStore::open(
+            orderflow_server::pg::Pg::connect(&scratch.url, 4).expect("pool"),
+            rt.handle().clone(),
+            clock(),
+            Arc::new(RandomIds),
+        ))
+        .expect("open")
+    };
+    let (s, other) = (open(), open());
+
+    // Committed: the customer and the record, together.
+    let k = key("unit-1", "fp");
+    assert_eq!(
+        s.idempotency_begin(&k, LEASE, RETENTION).expect("claim"),
+        Begin::Claimed
+    );
+    let mut unit = Unit::default();
+    let made = s.in_unit(&mut unit, |s| {
+        let c = s
+            .create_customer(&admin(), "Ada", "ada@example.com")
+            .expect("create in unit");
+        // The unit sees its own write; another replica does not yet.
+        assert_eq!(s.get_customer(&c.id).expect("own write"), c);
+        c
+    });
+    assert!(unit.began());
+    assert!(matches!(
+        other.get_customer(&made.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    s.commit_unit(unit, &k, &response("ada")).expect("commit");
+    assert_eq!(other.get_customer(&made.id).expect("committed"), made);
+    assert_eq!(
+        other
+            .idempotency_begin(&k, LEASE, RETENTION)
+            .expect("replay"),
+        Begin::Replay(response("ada"))
+    );
+
+    // Dropped: neither the customer nor the audit event is kept, and the
+    // claim is still in flight (the edge releases or records it).
+    let k2 = key("unit-2", "fp");
+    assert_eq!(
+        s.idempotency_begin(&k2, LEASE, RETENTION).expect("claim"),
+        Begin::Claimed
+    );
+    let before = s
+        .list_audit_events(&AuditFilter::default(), PageRequest::first(100))
+        .expect("audit")
+        .rows
+        .len();
+    let mut unit = Unit::default();
+    let dropped = s.in_unit(&mut unit, |s| {
+        s.create_customer(&admin(), "Bob", "bob@example.com")
+            .expect("create in unit")
+    });
+    drop(unit);
+    assert!(matches!(
+        other.get_customer(&dropped.id),
+        Err(StoreError::NotFound { .. })
+    ));
+    let after = other
+        .list_audit_events(&AuditFilter::default(), PageRequest::first(100))
+        .expect("audit")
+        .rows
+        .len();
+    assert_eq!(after, before, "no audit event of a dropped unit");
+    assert_eq!(
+        other
+            .idempotency_begin(&k2, LEASE, RETENTION)
+            .expect("in flight"),
+        Begin::InFlight
+    );
+    // The address is free again: the dropped unit's insert is gone.
+    other
+        .create_customer(&admin(), "Bob", "bob@example.com")
+        .expect("address free");
+
+    // A failed call inside a unit undoes only its own writes.
+    let k3 = key("unit-3", "fp");
+    assert_eq!(
+        s.idempotency_begin(&k3, LEASE, RETENTION).expect("claim"),
+        Begin::Claimed
+    );
+    let mut unit = Unit::default();
+    let cy = s.in_unit(&mut unit, |s| {
+        let cy = s
+            .create_customer(&admin(), "Cy", "cy@example.com")
+            .expect("cy");
+        let dup = s.create_customer(&admin(), "Ada again", "ADA@example.com");
+        assert!(matches!(dup, Err(StoreError::Conflict { .. })), "{dup:?}");
+        cy
+    });
+    s.commit_unit(unit, &k3, &response("cy"))
+        .expect("commit after a failed call");
+    assert_eq!(other.get_customer(&cy.id).expect("kept"), cy);
 }

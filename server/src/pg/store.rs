@@ -20,6 +20,7 @@
 //! UPDATE`) and uniqueness is the unique indexes' (a violation is the same
 //! `Conflict` the SQLite store reports).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
@@ -28,6 +29,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
+use super::idempotency::{BOOT_SILENCE, Boot, PgRecords, complete};
 use super::{Pg, PgError};
 use crate::store::audit::{Action, Actor, AuditEvent, AuditFilter, Change, changes_from_json};
 use crate::store::customers::{
@@ -43,8 +45,9 @@ use crate::store::products::{
 use crate::store::{
     AuditLog, Clock, CustomerStore, IdSource, KeyStore, NewProduct, PRINCIPAL_CAPACITY,
     PRINCIPAL_TTL, Page, PageRequest, Product, ProductFilter, ProductPatch, ProductStore,
-    StorageBase, StoreError, into_page,
+    RecordStore, StorageBase, StoreError, Unit, into_page,
 };
+use crate::store::{Begin, IdempotencyKey, StoredResponse};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -78,6 +81,77 @@ fn duplicate_email() -> StoreError {
     }
 }
 
+/// A transaction on a pooled connection, begun with `BEGIN` and ended by
+/// [`Tx::commit`] or [`Tx::rollback`]. Dropped without either (a panic, a
+/// dropped future), its connection is closed instead of going back to the
+/// pool, so no request ever finds another one's open transaction.
+struct Tx {
+    client: Option<deadpool_postgres::Object>,
+}
+
+impl Tx {
+    async fn begin(pg: &Pg) -> Result<Tx> {
+        let client = pg.client().await?;
+        let tx = Tx {
+            client: Some(client),
+        };
+        tx.client()?.batch_execute("BEGIN").await?;
+        Ok(tx)
+    }
+
+    fn client(&self) -> Result<&deadpool_postgres::Object> {
+        match &self.client {
+            Some(c) => Ok(c),
+            None => Err(StoreError::Internal(
+                "a finished transaction was used".into(),
+            )),
+        }
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        self.client()?.batch_execute("COMMIT").await?;
+        self.client = None;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) {
+        if let Some(c) = &self.client
+            && c.batch_execute("ROLLBACK").await.is_ok()
+        {
+            self.client = None;
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            // Detached from the pool: dropping it closes the connection,
+            // and PostgreSQL rolls its transaction back.
+            drop(deadpool_postgres::Object::take(c));
+        }
+    }
+}
+
+/// PostgreSQL's state of a [`Unit`]: the unit's transaction once it wrote.
+#[derive(Default)]
+struct PgUnit(Option<Tx>);
+
+thread_local! {
+    /// The unit this thread's store calls join, set only inside
+    /// [`RecordStore::run_in_unit`] (the server's calls for one request
+    /// run on one blocking-pool thread, and `block_on` polls on it).
+    static UNIT: RefCell<Option<PgUnit>> = const { RefCell::new(None) };
+}
+
+fn take_unit() -> Option<PgUnit> {
+    UNIT.with(|cell| cell.borrow_mut().take())
+}
+
+fn put_unit(state: PgUnit) {
+    UNIT.with(|cell| *cell.borrow_mut() = Some(state));
+}
+
 /// The store on PostgreSQL.
 pub struct PgStore {
     pg: Pg,
@@ -86,6 +160,22 @@ pub struct PgStore {
     ids: Arc<dyn IdSource>,
     principals: PrincipalCache,
     cursor_secret: OnceLock<[u8; 32]>,
+    boot: Boot,
+    records: PgRecords,
+    /// Keeps this boot alive in `boots` (see `idempotency::BOOT_SILENCE`).
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    /// A clean close: this boot's claims stop blocking other replicas'
+    /// retries at once (a crash skips this; silence then says it).
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+        let boot = self.boot.clone();
+        self.rt.spawn(async move {
+            let _ = boot.close().await;
+        });
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -104,7 +194,21 @@ impl PgStore {
         ids: Arc<dyn IdSource>,
     ) -> Result<PgStore> {
         pg.migrate().await?;
+        let boot = Boot::register(pg.clone(), clock.clone()).await?;
+        let beating = boot.clone();
+        let heartbeat = rt.spawn(async move {
+            let mut every = tokio::time::interval(BOOT_SILENCE / 3);
+            loop {
+                every.tick().await;
+                // A missed beat is retried at the next tick; three in a row
+                // and other replicas take this boot's claims over.
+                let _ = beating.beat().await;
+            }
+        });
         Ok(PgStore {
+            records: PgRecords::new(pg.clone(), boot.clone()),
+            boot,
+            heartbeat,
             pg,
             rt,
             clock,
@@ -119,23 +223,86 @@ impl PgStore {
     }
 
     /// Runs `f` in a transaction and commits if it returns `Ok`; an error
-    /// rolls everything back (dropping the transaction does).
+    /// rolls everything back. Inside a unit ([`RecordStore::run_in_unit`]),
+    /// `f` runs in a savepoint of the unit's transaction instead (begun on
+    /// the unit's first write), and nothing commits until the unit does.
     async fn write<T>(
         &self,
-        f: impl AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<T>,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T>,
     ) -> Result<T> {
-        let mut client = self.pg.client().await?;
-        let tx = client.transaction().await?;
-        let value = f(&tx).await?;
-        tx.commit().await?;
-        Ok(value)
+        if let Some(mut state) = take_unit() {
+            let result = async {
+                if state.0.is_none() {
+                    let tx = Tx::begin(&self.pg).await?;
+                    state.0 = Some(tx);
+                }
+                let Some(tx) = state.0.as_ref() else {
+                    return Err(StoreError::Internal(
+                        "a unit without its transaction".into(),
+                    ));
+                };
+                let client = tx.client()?;
+                client.batch_execute("SAVEPOINT unit_call").await?;
+                match f(client).await {
+                    Ok(v) => {
+                        client.batch_execute("RELEASE SAVEPOINT unit_call").await?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        client
+                            .batch_execute("ROLLBACK TO SAVEPOINT unit_call")
+                            .await?;
+                        Err(e)
+                    }
+                }
+            }
+            .await;
+            put_unit(state);
+            return result;
+        }
+        let mut tx = Tx::begin(&self.pg).await?;
+        let value = f(tx.client()?).await;
+        match value {
+            Ok(v) => {
+                tx.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection, or, inside a unit that has written,
+    /// on the unit's (so it sees the unit's own writes).
+    async fn read<T>(
+        &self,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T>,
+    ) -> Result<T> {
+        if let Some(state) = take_unit() {
+            let result = match state.0.as_ref() {
+                Some(tx) => match tx.client() {
+                    Ok(client) => f(client).await,
+                    Err(e) => Err(e),
+                },
+                None => match self.pg.client().await {
+                    Ok(client) => f(&client).await,
+                    Err(e) => Err(e.into()),
+                },
+            };
+            put_unit(state);
+            return result;
+        }
+        let client = self.pg.client().await?;
+        f(&client).await
     }
 
     /// Appends `action` by `actor` inside `tx` when the actor is an admin,
     /// like the SQLite store's audit: the event commits with the change.
     async fn audit(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &tokio_postgres::Client,
         actor: &Actor,
         action: Action<'_>,
     ) -> Result<()> {
@@ -172,7 +339,7 @@ impl PgStore {
 
     async fn insert_key(
         &self,
-        tx: &tokio_postgres::Transaction<'_>,
+        tx: &tokio_postgres::Client,
         role: Role,
         customer_id: Option<&str>,
         name: &str,
@@ -294,20 +461,14 @@ impl StorageBase for PgStore {
     }
 
     fn ping(&self) -> Result<()> {
-        self.block(async {
-            let one: i32 = self
-                .pg
-                .client()
-                .await?
-                .query_one("SELECT 1", &[])
-                .await?
-                .try_get(0)?;
+        self.block(self.read(async |c| {
+            let one: i32 = c.query_one("SELECT 1", &[]).await?.try_get(0)?;
             if one == 1 {
                 Ok(())
             } else {
                 Err(StoreError::Internal("SELECT 1 did not return 1".to_owned()))
             }
-        })
+        }))
     }
 }
 
@@ -350,11 +511,8 @@ impl KeyStore for PgStore {
             return Ok(Some(p));
         }
         let epoch = self.principals.epoch();
-        let found = self.block(async {
-            let row = self
-                .pg
-                .client()
-                .await?
+        let found = self.block(self.read(async |c| {
+            let row = c
                 .query_opt(
                     "SELECT id, role, customer_id FROM api_keys \
                      WHERE secret_hash = $1 AND revoked_at IS NULL",
@@ -369,7 +527,7 @@ impl KeyStore for PgStore {
                 })
             })
             .transpose()
-        })?;
+        }))?;
         if let Some(p) = &found {
             self.principals
                 .fill(epoch, hash, p.clone(), StorageBase::now(self));
@@ -386,13 +544,13 @@ impl KeyStore for PgStore {
     }
 
     fn get_key(&self, id: &str) -> Result<ApiKey> {
-        self.block(async {
+        self.block(self.read(async |c| {
             let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
-            match self.pg.client().await?.query_opt(&sql, &[&id]).await? {
+            match c.query_opt(&sql, &[&id]).await? {
                 Some(r) => key_from_row(&r),
                 None => Err(not_found("API key", id)),
             }
-        })
+        }))
     }
 
     fn revoke_key(&self, actor: &Actor, id: &str) -> Result<ApiKey> {
@@ -509,13 +667,13 @@ impl CustomerStore for PgStore {
     }
 
     fn get_customer(&self, id: &str) -> Result<Customer> {
-        self.block(async {
+        self.block(self.read(async |c| {
             let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1");
-            match self.pg.client().await?.query_opt(&sql, &[&id]).await? {
+            match c.query_opt(&sql, &[&id]).await? {
                 Some(r) => Ok(customer_from_row(&r)?.1),
                 None => Err(not_found("customer", id)),
             }
-        })
+        }))
     }
 
     fn update_customer_if(
@@ -594,14 +752,11 @@ impl CustomerStore for PgStore {
 
     fn list_customers(&self, page: PageRequest) -> Result<Page<Customer>> {
         let limit = page.checked_limit()?;
-        self.block(async {
+        self.block(self.read(async |c| {
             let sql = format!(
                 "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
             );
-            let rows = self
-                .pg
-                .client()
-                .await?
+            let rows = c
                 .query(
                     &sql,
                     &[&page.after.unwrap_or(i64::MAX), &(i64::from(limit) + 1)],
@@ -613,7 +768,7 @@ impl CustomerStore for PgStore {
                 .collect::<Result<Vec<_>>>()?;
             // No SQLite VM here: the step count is SQLite's cost measure.
             Ok(into_page(rows, limit, 0))
-        })
+        }))
     }
 }
 
@@ -647,7 +802,7 @@ impl AuditLog for PgStore {
         let limit = page.checked_limit()?;
         let after = page.after.unwrap_or(i64::MAX);
         let fetch = i64::from(limit) + 1;
-        self.block(async {
+        self.block(self.read(async |c| {
             const COLUMNS: &str = "seq, id, occurred_at, actor, operation, action, \
                  resource_type, resource_id, request_id, changes::text";
             // NULL filters match everything; PostgreSQL plans each call
@@ -657,10 +812,7 @@ impl AuditLog for PgStore {
                  AND ($3::text IS NULL OR resource_id = $3) AND ($4::text IS NULL OR actor = $4) \
                  ORDER BY seq DESC LIMIT $2"
             );
-            let rows = self
-                .pg
-                .client()
-                .await?
+            let rows = c
                 .query(&sql, &[&after, &fetch, &filter.resource_id, &filter.actor])
                 .await?;
             let rows = rows
@@ -668,7 +820,7 @@ impl AuditLog for PgStore {
                 .map(audit_from_row)
                 .collect::<Result<Vec<_>>>()?;
             Ok(into_page(rows, limit, 0))
-        })
+        }))
     }
 }
 
@@ -728,13 +880,13 @@ impl ProductStore for PgStore {
     }
 
     fn get_product(&self, id: &str) -> Result<Product> {
-        self.block(async {
+        self.block(self.read(async |c| {
             let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1");
-            match self.pg.client().await?.query_opt(&sql, &[&id]).await? {
+            match c.query_opt(&sql, &[&id]).await? {
                 Some(r) => Ok(product_from_row(&r)?.1),
                 None => Err(not_found("product", id)),
             }
-        })
+        }))
     }
 
     fn update_product_if(
@@ -791,8 +943,7 @@ impl ProductStore for PgStore {
         let limit = page.checked_limit()?;
         let after = page.after.unwrap_or(i64::MAX);
         let fetch = i64::from(limit) + 1;
-        self.block(async {
-            let client = self.pg.client().await?;
+        self.block(self.read(async |client| {
             // One statement per filter shape, each served by its index.
             let rows = match filter.active {
                 None => {
@@ -815,6 +966,72 @@ impl ProductStore for PgStore {
                 .map(product_from_row)
                 .collect::<Result<Vec<_>>>()?;
             Ok(into_page(rows, limit, 0))
-        })
+        }))
+    }
+}
+
+impl RecordStore for PgStore {
+    fn idempotency_begin(
+        &self,
+        key: &IdempotencyKey<'_>,
+        lease: std::time::Duration,
+        retention: std::time::Duration,
+    ) -> Result<Begin> {
+        self.block(async { Ok(self.records.begin(key, lease, retention).await?) })
+    }
+
+    fn idempotency_finish(
+        &self,
+        key: &IdempotencyKey<'_>,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        self.block(async { Ok(self.records.finish(key, response).await?) })
+    }
+
+    fn idempotency_release(&self, key: &IdempotencyKey<'_>) -> Result<()> {
+        self.block(async { Ok(self.records.release(key).await?) })
+    }
+
+    fn purge_idempotency(&self) -> Result<usize> {
+        let purged = self.block(async { Ok(self.records.purge().await?) })?;
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    }
+}
+
+impl PgStore {
+    /// Runs `f` with every store call it makes on this thread joined to
+    /// `unit`: the first write begins the unit's transaction, each call is
+    /// a savepoint in it, and nothing commits until [`PgStore::commit_unit`].
+    /// (`RecordStore::run_in_unit` once every part of the port exists.)
+    pub fn in_unit<T>(&self, unit: &mut Unit, f: impl FnOnce(&PgStore) -> T) -> T {
+        struct Detach<'u>(&'u mut Unit);
+        impl Drop for Detach<'_> {
+            fn drop(&mut self) {
+                if let Some(state) = take_unit().filter(|u| u.0.is_some()) {
+                    self.0.put(state);
+                }
+            }
+        }
+        put_unit(unit.take::<PgUnit>());
+        let _detach = Detach(unit);
+        f(self)
+    }
+
+    /// Completes `key`'s claim with `response` and commits it together with
+    /// everything `unit` wrote: both or neither.
+    pub fn commit_unit(
+        &self,
+        unit: Unit,
+        key: &IdempotencyKey<'_>,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        let mut unit = unit;
+        match unit.take::<PgUnit>().0 {
+            Some(mut tx) => self.block(async {
+                complete(tx.client()?, key, response).await?;
+                tx.commit().await
+            }),
+            None => self.idempotency_finish(key, response),
+        }
     }
 }

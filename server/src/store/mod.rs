@@ -65,7 +65,7 @@ pub use keys::{ApiKey, Principal, Role};
 pub use orders::{Order, OrderFilter, OrderItem, OrderStatus};
 pub use port::{
     AuditLog, CustomerStore, KeyStore, OrderStore, ProductStore, RecordStore, Storage, StorageBase,
-    Unit, WebhookStore,
+    Unit, UnitOfWork, WebhookStore,
 };
 pub use principals::{PRINCIPAL_CAPACITY, PRINCIPAL_TTL};
 pub use products::{Money, NewProduct, Product, ProductFilter, ProductPatch};

@@ -176,7 +176,7 @@ pub trait WebhookStore {
     fn order_events(&self, order_id: &str) -> Result<Vec<OrderEventRow>>;
 }
 
-/// Idempotency-Key records and units of work.
+/// Idempotency-Key records.
 pub trait RecordStore {
     fn idempotency_begin(
         &self,
@@ -188,6 +188,11 @@ pub trait RecordStore {
     -> Result<()>;
     fn idempotency_release(&self, key: &IdempotencyKey<'_>) -> Result<()>;
     fn purge_idempotency(&self) -> Result<usize>;
+}
+
+/// Units of work: one call's writes committed with its Idempotency-Key
+/// record, or not at all.
+pub trait UnitOfWork {
     /// Runs `f` with every call it makes on this storage joined to `unit`.
     /// Use [`dyn Storage::in_unit`](Storage) instead.
     fn run_in_unit(&self, unit: &mut Unit, f: &mut dyn FnMut(&dyn Storage));
@@ -214,6 +219,7 @@ pub trait Storage:
     + AuditLog
     + WebhookStore
     + RecordStore
+    + UnitOfWork
     + Send
     + Sync
     + std::fmt::Debug
@@ -229,6 +235,8 @@ impl<T> Storage for T where
         + AuditLog
         + WebhookStore
         + RecordStore
+        + UnitOfWork
+        + UnitOfWork
         + Send
         + Sync
         + std::fmt::Debug
@@ -438,6 +446,9 @@ impl RecordStore for Store {
     fn purge_idempotency(&self) -> Result<usize> {
         Store::purge_idempotency(self)
     }
+}
+
+impl UnitOfWork for Store {
     fn run_in_unit(&self, unit: &mut Unit, f: &mut dyn FnMut(&dyn Storage)) {
         Store::in_unit(self, unit, |s| f(s))
     }
