@@ -107,6 +107,54 @@ impl RateLimiter for Quotas {
     }
 }
 
+/// GCRA quotas in PostgreSQL, shared by every replica on the database
+/// (see `crate::pg::ratelimit`). Fails closed: a check that cannot reach
+/// the database within `pg::POOL_WAIT` or fails as unavailable is a 503
+/// with `Retry-After`, never an unmetered pass (ARCHITECTURE.md, "Scale
+/// path", says why).
+pub struct SharedQuotas {
+    pub limiter: crate::pg::ratelimit::PgLimiter,
+    pub log: Logger,
+}
+
+/// How long a shared check may take in all before the request is refused
+/// (the pool's own wait is `pg::POOL_WAIT`; this bounds a slow statement).
+pub const SHARED_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
+#[async_trait]
+impl RateLimiter for SharedQuotas {
+    async fn check(
+        &self,
+        call: &Call,
+        policy: &'static RateLimitPolicy,
+    ) -> Result<RateState, ApiError> {
+        let caller = match &call.principal {
+            Some(p) => p.key_id.as_str(),
+            None => call.client.as_str(),
+        };
+        let checked =
+            tokio::time::timeout(SHARED_CHECK_DEADLINE, self.limiter.check(policy, caller)).await;
+        let cause = match checked {
+            Ok(Ok(Decision::Allow(state))) => return Ok(state),
+            Ok(Ok(Decision::Deny(state, retry_after))) => {
+                return Err(state.too_many_requests(retry_after));
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} s", SHARED_CHECK_DEADLINE.as_secs()),
+        };
+        error!(self.log, "rate limit check failed; refusing the request"; "request_id" => &call.request_id, "policy" => policy.name, "cause" => cause);
+        let mut e = ApiError::new(
+            "unavailable",
+            "the rate limiter's database is unavailable; nothing was done, and the request can be retried",
+        );
+        e.headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        Err(e)
+    }
+}
+
 /// Idempotency-Key records in the store. A claimed call's handler writes
 /// join a [`Unit`] kept in the call (see `App::db`); [`Records::commit`]
 /// completes the claim inside it.

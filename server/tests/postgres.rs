@@ -518,3 +518,76 @@ async fn claims_of_gone_replicas_are_taken_over_before_their_lease() {
         Begin::Claimed
     );
 }
+
+fn call_by(key_id: &str) -> orderflow_edge::Call {
+    let uri: http::Uri = "/v1/orders".parse().expect("uri");
+    let headers = http::HeaderMap::new();
+    let req = orderflow_edge::Request {
+        request_id: "req_test",
+        uri: &uri,
+        headers: &headers,
+        remote: std::net::IpAddr::from([127, 0, 0, 1]),
+    };
+    let mut call = orderflow_edge::Call::new(&orderflow_server_api::ops::LIST_ORDERS, &req);
+    call.principal = Some(orderflow_edge::Principal {
+        key_id: key_id.into(),
+        admin: false,
+        customer_id: Some("cus_1".into()),
+    });
+    call
+}
+
+/// The port the edge calls: two replicas' `SharedQuotas` on one database
+/// allow one key its quota once, refusals carry `Retry-After`, and with the
+/// database gone a check is refused as unavailable (fails closed).
+#[tokio::test]
+async fn the_rate_limiter_port_shares_one_quota_and_fails_closed() {
+    use orderflow_edge::RateLimiter;
+    use orderflow_server::ports::SharedQuotas;
+
+    let db = Scratch::new().await;
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let at = clock();
+    let replicas = [
+        SharedQuotas {
+            limiter: PgLimiter::with_clock(db.replica().await, at.clone()),
+            log: log.clone(),
+        },
+        SharedQuotas {
+            limiter: PgLimiter::with_clock(db.replica().await, at.clone()),
+            log: log.clone(),
+        },
+    ];
+    let call = call_by("key_shared");
+    let (mut allowed, mut refused) = (0, 0);
+    for i in 0..(2 * READS.quota) {
+        match replicas[i as usize % 2].check(&call, &READS).await {
+            Ok(_) => allowed += 1,
+            Err(e) => {
+                assert_eq!(e.status(), 429);
+                assert!(e.headers.contains_key(http::header::RETRY_AFTER));
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((allowed, refused), (READS.quota, READS.quota));
+
+    // A database nobody listens on: refused, with Retry-After, not allowed.
+    let gone = SharedQuotas {
+        limiter: PgLimiter::new(
+            Pg::connect("postgres://nobody@127.0.0.1:1/none", 1).expect("pool"),
+        ),
+        log,
+    };
+    let e = gone
+        .check(&call, &READS)
+        .await
+        .expect_err("no database: fail closed");
+    assert_eq!(e.status(), 503);
+    assert_eq!(
+        e.headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+}
