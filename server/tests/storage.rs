@@ -3,7 +3,8 @@
 //! server named by `ORDERFLOW_TEST_POSTGRES`; missing, the tests fail with
 //! instructions, see `common`). It covers the parts of the storage port
 //! the PostgreSQL backend implements so far (the database as a whole, API
-//! keys, customers, products, the audit log, Idempotency-Key records; and
+//! keys, customers, products, orders with their outbox events, the audit
+//! log, Idempotency-Key records; and
 //! units of work on PostgreSQL); the SQLite store's own unit tests go
 //! deeper into its internals.
 
@@ -16,16 +17,46 @@ use orderflow_server::store::{
     NewProduct, PageRequest, ProductFilter, ProductPatch, ProductStore, RandomIds, RecordStore,
     Role, StorageBase, Store, StoreError, Unit,
 };
-use orderflow_server::store::{Begin, IdempotencyKey, StoredResponse};
+use orderflow_server::store::{
+    Begin, IdempotencyKey, OrderEventRow, OrderFilter, OrderStatus, OrderStore, StoredResponse,
+};
 
 mod common;
 use common::Scratch;
 
 /// The parts of the port under test.
-trait Parts: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog + RecordStore {}
-impl<T: StorageBase + KeyStore + CustomerStore + ProductStore + AuditLog + RecordStore> Parts
-    for T
+trait Parts:
+    StorageBase + KeyStore + CustomerStore + ProductStore + OrderStore + AuditLog + RecordStore + Events
 {
+}
+impl<T> Parts for T where
+    T: StorageBase
+        + KeyStore
+        + CustomerStore
+        + ProductStore
+        + OrderStore
+        + AuditLog
+        + RecordStore
+        + Events
+{
+}
+
+/// The outbox's events of an order (each backend's own reader until the
+/// PostgreSQL store has the whole webhook part).
+trait Events {
+    fn events(&self, order_id: &str) -> Result<Vec<OrderEventRow>, StoreError>;
+}
+
+impl Events for Store {
+    fn events(&self, order_id: &str) -> Result<Vec<OrderEventRow>, StoreError> {
+        self.order_events(order_id)
+    }
+}
+
+impl Events for PgStore {
+    fn events(&self, order_id: &str) -> Result<Vec<OrderEventRow>, StoreError> {
+        self.order_events(order_id)
+    }
 }
 
 /// A backend's store and what must outlive it.
@@ -759,4 +790,275 @@ fn a_unit_commits_its_writes_with_the_record_or_leaves_nothing() {
     s.commit_unit(unit, &k3, &response("cy"))
         .expect("commit after a failed call");
     assert_eq!(other.get_customer(&cy.id).expect("kept"), cy);
+}
+
+/// A customer and two active products (12.50 EUR and 3.00 EUR).
+fn catalog(s: &dyn Parts) -> (String, String, String) {
+    let c = s
+        .create_customer(&admin(), "Ada", "ada@example.com")
+        .expect("customer");
+    let mug = s
+        .create_product(&admin(), &mug("MUG-1", true))
+        .expect("mug");
+    let mut spoon = mug_like("SPOON-1");
+    spoon.price.amount_minor = 300;
+    let spoon = s.create_product(&admin(), &spoon).expect("spoon");
+    (c.id, mug.id, spoon.id)
+}
+
+fn mug_like(sku: &str) -> NewProduct {
+    mug(sku, true)
+}
+
+#[test]
+fn an_order_is_priced_from_the_catalog_and_writes_its_outbox_event() {
+    on_both(|b| {
+        let s = &*b.store;
+        let (customer, mug, spoon) = catalog(s);
+        let order = s
+            .create_order(&customer, &[(mug.clone(), 2), (spoon.clone(), 1)])
+            .expect("order");
+        assert_eq!(order.status, OrderStatus::Pending);
+        assert_eq!(order.total_minor, 2 * 1250 + 300);
+        assert_eq!(order.currency, "EUR");
+        let lines: Vec<(u32, &str, u32, i64)> = order
+            .items
+            .iter()
+            .map(|i| (i.line, i.sku.as_str(), i.quantity, i.line_total_minor))
+            .collect();
+        assert_eq!(lines, [(1, "MUG-1", 2, 2500), (2, "SPOON-1", 1, 300)]);
+        assert_eq!(s.get_order(&order.id, None).expect("get"), order);
+        assert_eq!(s.get_order(&order.id, Some(&customer)).expect("own"), order);
+        assert!(matches!(
+            s.get_order(&order.id, Some("cus_other")),
+            Err(StoreError::NotFound { what: "order", .. })
+        ));
+        let events = s.events(&order.id).expect("events");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_type, "order.created");
+        let payload: serde_json::Value = serde_json::from_str(&events[0].payload).expect("json");
+        assert_eq!(payload["data"]["order_id"], order.id.as_str());
+        assert_eq!(payload["data"]["status"], "pending");
+        assert_eq!(payload["id"], events[0].id.as_str());
+
+        // An unknown product, an inactive one, an unknown customer: every
+        // problem at once, and nothing written.
+        let off = s
+            .create_product(&admin(), &self::mug("OFF-1", false))
+            .expect("inactive");
+        let before = s
+            .list_orders(&OrderFilter::default(), PageRequest::first(100))
+            .expect("list")
+            .rows
+            .len();
+        match s.create_order("cus_missing", &[("prd_missing".into(), 1), (off.id, 1)]) {
+            Err(StoreError::Invalid(issues)) => assert!(issues.len() >= 3, "{issues:?}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let after = s
+            .list_orders(&OrderFilter::default(), PageRequest::first(100))
+            .expect("list")
+            .rows
+            .len();
+        assert_eq!(after, before);
+    });
+}
+
+#[test]
+fn orders_page_newest_first_with_their_lines_and_filters() {
+    on_both(|b| {
+        let s = &*b.store;
+        let (ada, mug, spoon) = catalog(s);
+        let bob = s
+            .create_customer(&admin(), "Bob", "bob@example.com")
+            .expect("bob")
+            .id;
+        let mut made = Vec::new();
+        for i in 0..5 {
+            let who = if i % 2 == 0 { &ada } else { &bob };
+            made.push(
+                s.create_order(who, &[(mug.clone(), i + 1), (spoon.clone(), 1)])
+                    .expect("order"),
+            );
+        }
+        s.transition_order_if(&admin(), &made[0].id, OrderStatus::Processing, None, None)
+            .expect("processing");
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .list_orders(&OrderFilter::default(), PageRequest { limit: 2, after })
+                .expect("page");
+            for o in &page.rows {
+                assert_eq!(o.items.len(), 2, "lines of {}", o.id);
+                assert_eq!(o.items, s.get_order(&o.id, None).expect("get").items);
+            }
+            seen.extend(page.rows.into_iter().map(|o| o.id));
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let newest_first: Vec<String> = made.iter().rev().map(|o| o.id.clone()).collect();
+        assert_eq!(seen, newest_first);
+        let ids = |f: OrderFilter| -> Vec<String> {
+            s.list_orders(&f, PageRequest::first(100))
+                .expect("filtered")
+                .rows
+                .into_iter()
+                .map(|o| o.id)
+                .collect()
+        };
+        let of_ada = ids(OrderFilter {
+            customer_id: Some(ada.clone()),
+            status: None,
+        });
+        assert_eq!(
+            of_ada,
+            [made[4].id.clone(), made[2].id.clone(), made[0].id.clone()]
+        );
+        let processing = ids(OrderFilter {
+            customer_id: None,
+            status: Some(OrderStatus::Processing),
+        });
+        assert_eq!(processing, [made[0].id.clone()]);
+        let bob_processing = ids(OrderFilter {
+            customer_id: Some(bob),
+            status: Some(OrderStatus::Processing),
+        });
+        assert!(bob_processing.is_empty());
+        let lines = s
+            .list_order_items(
+                &made[1].id,
+                None,
+                PageRequest {
+                    limit: 1,
+                    after: None,
+                },
+            )
+            .expect("lines");
+        assert_eq!(lines.rows.len(), 1);
+        assert_eq!(lines.rows[0].line, 1);
+        let rest = s
+            .list_order_items(
+                &made[1].id,
+                None,
+                PageRequest {
+                    limit: 5,
+                    after: lines.next_after,
+                },
+            )
+            .expect("rest");
+        assert_eq!(rest.rows.iter().map(|i| i.line).collect::<Vec<_>>(), [2]);
+        assert!(rest.next_after.is_none());
+        assert!(matches!(
+            s.list_order_items(&made[1].id, Some(&ada), PageRequest::first(5)),
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}
+
+#[test]
+fn transitions_follow_the_lifecycle_and_record_event_and_audit() {
+    on_both(|b| {
+        let s = &*b.store;
+        let (customer, mug, _) = catalog(s);
+        let order = s.create_order(&customer, &[(mug, 1)]).expect("order");
+        let illegal =
+            s.transition_order_if(&admin(), &order.id, OrderStatus::Delivered, None, None);
+        assert!(
+            matches!(
+                &illegal,
+                Err(StoreError::Conflict {
+                    code: "illegal_transition",
+                    ..
+                })
+            ),
+            "{illegal:?}"
+        );
+        let same = s.transition_order_if(&admin(), &order.id, OrderStatus::Pending, None, None);
+        assert!(matches!(same, Err(StoreError::Conflict { .. })));
+        let stale = s.transition_order_if(
+            &admin(),
+            &order.id,
+            OrderStatus::Processing,
+            None,
+            Some(&[5]),
+        );
+        assert!(matches!(stale, Err(StoreError::Stale { current: 1, .. })));
+        let hidden = s.transition_order_if(
+            &admin(),
+            &order.id,
+            OrderStatus::Processing,
+            Some("cus_other"),
+            None,
+        );
+        assert!(matches!(hidden, Err(StoreError::NotFound { .. })));
+        assert_eq!(s.get_order(&order.id, None).expect("unchanged"), order);
+
+        b.clock.advance(Duration::seconds(2));
+        let moved = s
+            .transition_order_if(
+                &admin(),
+                &order.id,
+                OrderStatus::Processing,
+                None,
+                Some(&[1]),
+            )
+            .expect("processing");
+        assert_eq!(moved.status, OrderStatus::Processing);
+        assert_eq!(moved.version, 2);
+        assert_eq!(moved.items, order.items);
+        assert_eq!(moved.updated_at, order.created_at + Duration::seconds(2));
+        assert_eq!(s.get_order(&order.id, None).expect("get"), moved);
+        let events = s.events(&order.id).expect("events");
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["order.created", "order.status_changed"]);
+        let payload: serde_json::Value = serde_json::from_str(&events[1].payload).expect("json");
+        assert_eq!(payload["data"]["previous_status"], "pending");
+        assert_eq!(payload["data"]["order_version"], 2);
+        let audit = s
+            .list_audit_events(
+                &AuditFilter {
+                    resource_id: Some(order.id.clone()),
+                    actor: None,
+                },
+                PageRequest::first(10),
+            )
+            .expect("audit");
+        assert_eq!(audit.rows.len(), 1);
+        assert_eq!(audit.rows[0].action, "order.status_changed");
+        assert_eq!(audit.rows[0].changes[0].before, "pending");
+        assert_eq!(audit.rows[0].changes[0].after, "processing");
+    });
+}
+
+#[test]
+fn an_order_at_a_stale_quote_writes_nothing() {
+    on_both(|b| {
+        let s = &*b.store;
+        let (customer, mug, _) = catalog(s);
+        let entry = |price_minor: i64| {
+            Some(orderflow_server::domain::CatalogProduct {
+                sku: "MUG-1".into(),
+                name: "Enamel mug".into(),
+                price_minor,
+                currency: "EUR".into(),
+                active: true,
+            })
+        };
+        let placed = s
+            .create_order_at_quote(&customer, &[(mug.clone(), 1)], &[entry(1250)])
+            .expect("at quote")
+            .expect("quote holds");
+        assert_eq!(placed.total_minor, 1250);
+        let stale = s
+            .create_order_at_quote(&customer, &[(mug.clone(), 1)], &[entry(999)])
+            .expect("stale quote");
+        assert!(stale.is_none());
+        let listed = s
+            .list_orders(&OrderFilter::default(), PageRequest::first(10))
+            .expect("list");
+        assert_eq!(listed.rows.len(), 1, "only the order at the right quote");
+    });
 }

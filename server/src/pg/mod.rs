@@ -15,9 +15,9 @@
 //!   transaction.
 //!
 //! - [`store`]: the store's tables behind the storage port's parts (so far
-//!   keys, customers, products and the audit log).
+//!   keys, customers, products, orders and the audit log).
 //!
-//! TODO(#14): the remaining parts (orders, webhooks, records and
+//! TODO(#14): the remaining parts (webhook endpoints and deliveries, webhooks, records and
 //! units of work) and the `--database postgres://...` wiring; until then
 //! the server itself runs on SQLite only.
 
@@ -302,6 +302,77 @@ const MIGRATIONS: &[&str] = &[
          version     bigint NOT NULL DEFAULT 1 CHECK (version >= 1)
      );
      CREATE INDEX products_active_seq ON products (active, seq)",
+    // 5: Orders and their lines, and the webhook outbox an order change
+    // writes in its own transaction (endpoints, events, deliveries,
+    // attempts).
+    "CREATE TABLE orders (
+         seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id          text NOT NULL UNIQUE,
+         customer_id text NOT NULL REFERENCES customers (id),
+         status      text NOT NULL CHECK (status IN
+                         ('pending', 'processing', 'shipped', 'delivered', 'cancelled')),
+         total_minor bigint NOT NULL CHECK (total_minor >= 0),
+         currency    text NOT NULL,
+         created_at  timestamptz NOT NULL,
+         updated_at  timestamptz NOT NULL,
+         version     bigint NOT NULL DEFAULT 1 CHECK (version >= 1)
+     );
+     CREATE INDEX orders_customer_seq ON orders (customer_id, seq);
+     CREATE INDEX orders_status_seq ON orders (status, seq);
+     CREATE INDEX orders_customer_status_seq ON orders (customer_id, status, seq);
+     CREATE TABLE order_items (
+         order_seq        bigint NOT NULL REFERENCES orders (seq),
+         line             integer NOT NULL CHECK (line >= 1),
+         product_id       text NOT NULL REFERENCES products (id),
+         sku              text NOT NULL,
+         name             text NOT NULL,
+         quantity         bigint NOT NULL CHECK (quantity >= 1),
+         unit_price_minor bigint NOT NULL CHECK (unit_price_minor >= 0),
+         line_total_minor bigint NOT NULL CHECK (line_total_minor >= 0),
+         currency         text NOT NULL,
+         PRIMARY KEY (order_seq, line)
+     );
+     CREATE INDEX order_items_product ON order_items (product_id);
+     CREATE TABLE webhook_endpoints (
+         seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id         text NOT NULL UNIQUE,
+         url        text NOT NULL,
+         events     text[] NOT NULL,
+         secret     bytea NOT NULL CHECK (length(secret) = 32),
+         created_at timestamptz NOT NULL,
+         deleted_at timestamptz
+     );
+     CREATE INDEX webhook_endpoints_live ON webhook_endpoints (seq) WHERE deleted_at IS NULL;
+     CREATE TABLE order_events (
+         seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         id         text NOT NULL UNIQUE,
+         type       text NOT NULL,
+         order_id   text NOT NULL,
+         payload    text NOT NULL,
+         created_at timestamptz NOT NULL
+     );
+     CREATE INDEX order_events_order ON order_events (order_id, seq);
+     CREATE TABLE webhook_deliveries (
+         seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         event_seq       bigint NOT NULL REFERENCES order_events (seq),
+         endpoint_seq    bigint NOT NULL REFERENCES webhook_endpoints (seq),
+         state           text NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+         attempts        integer NOT NULL DEFAULT 0,
+         next_attempt_at timestamptz NOT NULL,
+         claimed_by      text,
+         UNIQUE (event_seq, endpoint_seq)
+     );
+     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+     CREATE TABLE webhook_attempts (
+         seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+         delivery_seq bigint NOT NULL REFERENCES webhook_deliveries (seq),
+         attempt      integer NOT NULL,
+         attempted_at timestamptz NOT NULL,
+         status       integer,
+         error        text,
+         duration_ms  bigint NOT NULL
+     );
+     CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_seq, attempt)",
 ];
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use tokio_postgres::error::SqlState;
 
 use super::idempotency::{BOOT_SILENCE, Boot, PgRecords, complete};
 use super::{Pg, PgError};
+use crate::domain::{CatalogProduct, RequestedLine};
 use crate::store::audit::{Action, Actor, AuditEvent, AuditFilter, Change, changes_from_json};
 use crate::store::customers::{
     Customer, CustomerPatch, check_email, check_name, customer_updated, email_key,
@@ -38,16 +39,21 @@ use crate::store::customers::{
 use crate::store::keys::{
     ApiKey, Principal, Role, SECRET_PREFIX, check_new_key, hash_secret, presentable,
 };
+use crate::store::orders::{check_transition, price, status_changed};
 use crate::store::principals::PrincipalCache;
 use crate::store::products::{
     apply_patch, check_new_product, check_product_patch, new_row, product_created, product_updated,
 };
+use crate::store::webhooks::{ORDER_CREATED, ORDER_STATUS_CHANGED, event_payload};
 use crate::store::{
     AuditLog, Clock, CustomerStore, IdSource, KeyStore, NewProduct, PRINCIPAL_CAPACITY,
     PRINCIPAL_TTL, Page, PageRequest, Product, ProductFilter, ProductPatch, ProductStore,
     RecordStore, StorageBase, StoreError, Unit, into_page,
 };
-use crate::store::{Begin, IdempotencyKey, StoredResponse};
+use crate::store::{
+    Begin, IdempotencyKey, Order, OrderEventRow, OrderFilter, OrderItem, OrderStatus, OrderStore,
+    StoredResponse,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -1034,4 +1040,407 @@ impl PgStore {
             None => self.idempotency_finish(key, response),
         }
     }
+}
+
+const ORDER_COLUMNS: &str =
+    "seq, id, customer_id, status, total_minor, currency, created_at, updated_at, version";
+const ITEM_COLUMNS: &str = "order_seq, line, product_id, sku, name, quantity, unit_price_minor, \
+     line_total_minor, currency";
+
+fn order_from_row(r: &Row) -> Result<(i64, Order)> {
+    let status: &str = r.try_get(3)?;
+    Ok((
+        r.try_get(0)?,
+        Order {
+            id: r.try_get(1)?,
+            customer_id: r.try_get(2)?,
+            status: OrderStatus::parse(status).ok_or_else(|| {
+                StoreError::Internal(format!("unknown order status '{status}' stored"))
+            })?,
+            items: Vec::new(),
+            total_minor: r.try_get(4)?,
+            currency: r.try_get(5)?,
+            created_at: r.try_get(6)?,
+            updated_at: r.try_get(7)?,
+            version: r.try_get(8)?,
+        },
+    ))
+}
+
+fn item_from_row(r: &Row) -> Result<(i64, OrderItem)> {
+    let line: i32 = r.try_get(1)?;
+    let quantity: i64 = r.try_get(5)?;
+    let out_of_range =
+        || StoreError::Internal("an order line's number or quantity is out of range".into());
+    Ok((
+        r.try_get(0)?,
+        OrderItem {
+            line: u32::try_from(line).map_err(|_| out_of_range())?,
+            product_id: r.try_get(2)?,
+            sku: r.try_get(3)?,
+            name: r.try_get(4)?,
+            quantity: u32::try_from(quantity).map_err(|_| out_of_range())?,
+            unit_price_minor: r.try_get(6)?,
+            line_total_minor: r.try_get(7)?,
+            currency: r.try_get(8)?,
+        },
+    ))
+}
+
+/// An order by id with visibility applied (another customer's order is
+/// reported exactly like a missing one); `lock` takes its row for update.
+async fn load_order(
+    c: &tokio_postgres::Client,
+    id: &str,
+    visible_to: Option<&str>,
+    lock: bool,
+) -> Result<(i64, Order)> {
+    let sql = if lock {
+        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 FOR UPDATE")
+    } else {
+        format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")
+    };
+    match c.query_opt(&sql, &[&id]).await? {
+        Some(r) => {
+            let (seq, order) = order_from_row(&r)?;
+            if visible_to.is_none_or(|v| v == order.customer_id) {
+                Ok((seq, order))
+            } else {
+                Err(not_found("order", id))
+            }
+        }
+        None => Err(not_found("order", id)),
+    }
+}
+
+async fn load_items(c: &tokio_postgres::Client, seq: i64) -> Result<Vec<OrderItem>> {
+    let sql = format!("SELECT {ITEM_COLUMNS} FROM order_items WHERE order_seq = $1 ORDER BY line");
+    c.query(&sql, &[&seq])
+        .await?
+        .iter()
+        .map(|r| item_from_row(r).map(|(_, item)| item))
+        .collect()
+}
+
+/// A product as an order line would copy it; the row is locked against
+/// updates (FOR SHARE) until the order's transaction ends, so a price
+/// change on another replica cannot slip between pricing and insert.
+async fn catalog_entry(
+    c: &tokio_postgres::Client,
+    product_id: &str,
+) -> Result<Option<CatalogProduct>> {
+    let row = c
+        .query_opt(
+            "SELECT sku, name, price_minor, currency, active FROM products WHERE id = $1 FOR SHARE",
+            &[&product_id],
+        )
+        .await?;
+    row.map(|r| {
+        Ok(CatalogProduct {
+            sku: r.try_get(0)?,
+            name: r.try_get(1)?,
+            price_minor: r.try_get(2)?,
+            currency: r.try_get(3)?,
+            active: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+impl PgStore {
+    /// Validates, prices and inserts one order inside `c`'s transaction,
+    /// with its outbox event.
+    async fn place_order(
+        &self,
+        c: &tokio_postgres::Client,
+        customer_id: &str,
+        items: &[(String, u32)],
+    ) -> Result<Order> {
+        let customer = c
+            .query_opt(
+                "SELECT 1 FROM customers WHERE id = $1 FOR SHARE",
+                &[&customer_id],
+            )
+            .await?
+            .is_some();
+        let mut requested = Vec::with_capacity(items.len());
+        for (product_id, quantity) in items {
+            requested.push(RequestedLine {
+                product_id: product_id.clone(),
+                quantity: *quantity,
+                product: catalog_entry(c, product_id).await?,
+            });
+        }
+        let (total, currency, lines) = price(customer, requested)?;
+        let now = StorageBase::now(self);
+        let order = Order {
+            id: self.ids.new_id("ord"),
+            customer_id: customer_id.to_owned(),
+            status: OrderStatus::Pending,
+            items: lines,
+            total_minor: total,
+            currency,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let seq: i64 = c
+            .query_one(
+                "INSERT INTO orders (id, customer_id, status, total_minor, currency, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING seq",
+                &[
+                    &order.id,
+                    &order.customer_id,
+                    &order.status.as_str(),
+                    &order.total_minor,
+                    &order.currency,
+                    &now,
+                ],
+            )
+            .await?
+            .try_get(0)?;
+        let insert = c
+            .prepare(
+                "INSERT INTO order_items (order_seq, line, product_id, sku, name, quantity, \
+                 unit_price_minor, line_total_minor, currency) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .await?;
+        for item in &order.items {
+            let line = i32::try_from(item.line)
+                .map_err(|_| StoreError::Internal("an order line number overflows".into()))?;
+            c.execute(
+                &insert,
+                &[
+                    &seq,
+                    &line,
+                    &item.product_id,
+                    &item.sku,
+                    &item.name,
+                    &i64::from(item.quantity),
+                    &item.unit_price_minor,
+                    &item.line_total_minor,
+                    &item.currency,
+                ],
+            )
+            .await?;
+        }
+        self.record_order_event(c, ORDER_CREATED, &order, None)
+            .await?;
+        Ok(order)
+    }
+
+    /// Writes an order event, and a pending delivery for every live
+    /// endpoint that takes its type, inside `c`'s transaction (the outbox).
+    async fn record_order_event(
+        &self,
+        c: &tokio_postgres::Client,
+        event_type: &'static str,
+        order: &Order,
+        previous: Option<OrderStatus>,
+    ) -> Result<()> {
+        let id = self.ids.new_id("evt");
+        let now = StorageBase::now(self);
+        let payload = event_payload(&id, event_type, now, order, previous);
+        let event_seq: i64 = c
+            .query_one(
+                "INSERT INTO order_events (id, type, order_id, payload, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                &[&id, &event_type, &order.id, &payload, &now],
+            )
+            .await?
+            .try_get(0)?;
+        c.execute(
+            "INSERT INTO webhook_deliveries (event_seq, endpoint_seq, state, next_attempt_at) \
+             SELECT $1, e.seq, 'pending', $2 FROM webhook_endpoints e \
+             WHERE e.deleted_at IS NULL AND $3 = ANY (e.events)",
+            &[&event_seq, &now, &event_type],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The outbox events of one order, oldest first (the port's
+    /// `WebhookStore::order_events`, with the rest of that part).
+    pub fn order_events(&self, order_id: &str) -> Result<Vec<OrderEventRow>> {
+        self.block(self.read(async |c| {
+            c.query(
+                "SELECT id, type, payload, created_at FROM order_events WHERE order_id = $1 \
+                 ORDER BY seq",
+                &[&order_id],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(OrderEventRow {
+                    id: r.try_get(0)?,
+                    event_type: r.try_get(1)?,
+                    payload: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                })
+            })
+            .collect()
+        }))
+    }
+}
+
+impl OrderStore for PgStore {
+    fn create_order(&self, customer_id: &str, items: &[(String, u32)]) -> Result<Order> {
+        self.block(self.write(async |c| self.place_order(c, customer_id, items).await))
+    }
+
+    fn create_order_at_quote(
+        &self,
+        customer_id: &str,
+        items: &[(String, u32)],
+        quote: &[Option<CatalogProduct>],
+    ) -> Result<Option<Order>> {
+        self.block(self.write(async |c| {
+            if quote.len() != items.len() {
+                return Ok(None);
+            }
+            // The rows read here are locked until commit, so what is
+            // compared to the quote is what the order is priced from.
+            for ((product_id, _), quoted) in items.iter().zip(quote) {
+                if catalog_entry(c, product_id).await? != *quoted {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(self.place_order(c, customer_id, items).await?))
+        }))
+    }
+
+    fn get_order(&self, id: &str, visible_to: Option<&str>) -> Result<Order> {
+        self.block(self.read(async |c| {
+            let (seq, mut order) = load_order(c, id, visible_to, false).await?;
+            // Lines never change once written, so a second statement reads
+            // the same lines the order had.
+            order.items = load_items(c, seq).await?;
+            Ok(order)
+        }))
+    }
+
+    fn list_orders(&self, filter: &OrderFilter, page: PageRequest) -> Result<Page<Order>> {
+        let limit = page.checked_limit()?;
+        let after = page.after.unwrap_or(i64::MAX);
+        let fetch = i64::from(limit) + 1;
+        self.block(self.read(async |c| {
+            // One statement per filter combination, each on its index.
+            let head = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE seq < $1");
+            let tail = "ORDER BY seq DESC LIMIT $2";
+            let status = filter.status.map(OrderStatus::as_str);
+            let rows = match (&filter.customer_id, status) {
+                (None, None) => {
+                    c.query(&format!("{head} {tail}"), &[&after, &fetch])
+                        .await?
+                }
+                (Some(customer), None) => {
+                    c.query(
+                        &format!("{head} AND customer_id = $3 {tail}"),
+                        &[&after, &fetch, customer],
+                    )
+                    .await?
+                }
+                (None, Some(status)) => {
+                    c.query(
+                        &format!("{head} AND status = $3 {tail}"),
+                        &[&after, &fetch, &status],
+                    )
+                    .await?
+                }
+                (Some(customer), Some(status)) => {
+                    c.query(
+                        &format!("{head} AND customer_id = $3 AND status = $4 {tail}"),
+                        &[&after, &fetch, customer, &status],
+                    )
+                    .await?
+                }
+            };
+            let rows = rows
+                .iter()
+                .map(order_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            // The lines of every order on the page, in one statement.
+            let mut page = into_page(rows, limit, 0);
+            page_with_items(c, &mut page).await?;
+            Ok(page)
+        }))
+    }
+
+    fn list_order_items(
+        &self,
+        order_id: &str,
+        visible_to: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<OrderItem>> {
+        let limit = page.checked_limit()?;
+        self.block(self.read(async |c| {
+            let (seq, _) = load_order(c, order_id, visible_to, false).await?;
+            let after = i32::try_from(page.after.unwrap_or(0)).unwrap_or(i32::MAX);
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM order_items WHERE order_seq = $1 AND line > $2 \
+                 ORDER BY line LIMIT $3"
+            );
+            let rows = c
+                .query(&sql, &[&seq, &after, &(i64::from(limit) + 1)])
+                .await?
+                .iter()
+                .map(|r| item_from_row(r).map(|(_, item)| (i64::from(item.line), item)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(into_page(rows, limit, 0))
+        }))
+    }
+
+    fn transition_order_if(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+        to: OrderStatus,
+        visible_to: Option<&str>,
+        expected: Option<&[i64]>,
+    ) -> Result<Order> {
+        let now = StorageBase::now(self);
+        self.block(self.write(async |c| {
+            // FOR UPDATE: of two replicas moving one order, the second
+            // waits and then checks the status the first left.
+            let (seq, mut order) = load_order(c, order_id, visible_to, true).await?;
+            check_transition(&order, to, expected)?;
+            let from = order.status;
+            c.execute(
+                "UPDATE orders SET status = $2, updated_at = $3, version = version + 1 \
+                 WHERE seq = $1",
+                &[&seq, &to.as_str(), &now],
+            )
+            .await?;
+            order.status = to;
+            order.updated_at = now;
+            order.version += 1;
+            order.items = load_items(c, seq).await?;
+            self.record_order_event(c, ORDER_STATUS_CHANGED, &order, Some(from))
+                .await?;
+            self.audit(c, actor, status_changed(&order, from)).await?;
+            Ok(order)
+        }))
+    }
+}
+
+/// Fills in the lines of every order on `page` with one statement.
+async fn page_with_items(c: &tokio_postgres::Client, page: &mut Page<Order>) -> Result<()> {
+    let ids: Vec<&str> = page.rows.iter().map(|o| o.id.as_str()).collect();
+    let sql = "SELECT i.order_seq, i.line, i.product_id, i.sku, i.name, i.quantity, \
+         i.unit_price_minor, i.line_total_minor, i.currency, o.id FROM order_items i \
+         JOIN orders o ON o.seq = i.order_seq WHERE o.id = ANY ($1) ORDER BY i.order_seq, i.line";
+    let mut by_order: std::collections::HashMap<String, Vec<OrderItem>> =
+        std::collections::HashMap::with_capacity(page.rows.len());
+    if !ids.is_empty() {
+        for r in c.query(sql, &[&ids]).await? {
+            let (_, item) = item_from_row(&r)?;
+            let id: String = r.try_get(9)?;
+            by_order.entry(id).or_default().push(item);
+        }
+    }
+    for order in &mut page.rows {
+        order.items = by_order.remove(&order.id).unwrap_or_default();
+    }
+    Ok(())
 }

@@ -36,14 +36,14 @@ pub(crate) mod customers;
 mod idempotency;
 mod ids;
 pub(crate) mod keys;
-mod orders;
+pub(crate) mod orders;
 mod port;
 pub(crate) mod principals;
 pub(crate) mod products;
 mod schema;
 #[cfg(test)]
 mod testutil;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use std::cell::RefCell;
 use std::path::Path;

@@ -260,6 +260,71 @@ impl Store {
     }
 }
 
+/// Prices an order from the facts loaded in its transaction (the rules
+/// are the domain layer's): total, currency and lines, or every problem.
+pub(crate) fn price(
+    customer_exists: bool,
+    requested: Vec<RequestedLine>,
+) -> Result<(i64, String, Vec<OrderItem>)> {
+    let priced = domain::price_order(customer_exists, requested).map_err(StoreError::Invalid)?;
+    let lines = priced
+        .lines
+        .into_iter()
+        .map(|l| OrderItem {
+            line: l.line,
+            product_id: l.product_id,
+            sku: l.sku,
+            name: l.name,
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            line_total_minor: l.line_total_minor,
+            currency: l.currency,
+        })
+        .collect();
+    Ok((priced.total_minor, priced.currency, lines))
+}
+
+/// May `order` move to `to`, at one of the `expected` versions (If-Match)?
+pub(crate) fn check_transition(
+    order: &Order,
+    to: OrderStatus,
+    expected: Option<&[i64]>,
+) -> Result<()> {
+    if let Some(versions) = expected
+        && !versions.contains(&order.version)
+    {
+        return Err(StoreError::Stale {
+            what: "order",
+            id: order.id.clone(),
+            current: order.version,
+        });
+    }
+    let from = order.status;
+    if from == to {
+        return Err(StoreError::Conflict {
+            code: "illegal_transition",
+            detail: format!("the order is already '{from}'"),
+        });
+    }
+    if !from.can_transition_to(to) {
+        return Err(StoreError::Conflict {
+            code: "illegal_transition",
+            detail: format!("an order in status '{from}' cannot move to '{to}'"),
+        });
+    }
+    Ok(())
+}
+
+/// The audit record of a transition.
+pub(crate) fn status_changed(order: &Order, from: OrderStatus) -> Action<'_> {
+    Action {
+        action: "order.status_changed",
+        resource_type: "order",
+        resource_id: &order.id,
+        changes: vec![Change::new("status", from.as_str(), order.status.as_str())],
+    }
+}
+
 /// Validates and inserts one order inside the caller's transaction.
 fn place_order<P: AsRef<str>>(
     tx: &Connection,
@@ -283,23 +348,7 @@ fn place_order<P: AsRef<str>>(
             }
             // Returning before any INSERT; the transaction rolls back on
             // drop anyway, so even a later bug could not half-write.
-            let priced = domain::price_order(customer, requested).map_err(StoreError::Invalid)?;
-            let total = priced.total_minor;
-            let currency = priced.currency;
-            let lines: Vec<OrderItem> = priced
-                .lines
-                .into_iter()
-                .map(|l| OrderItem {
-                    line: l.line,
-                    product_id: l.product_id,
-                    sku: l.sku,
-                    name: l.name,
-                    quantity: l.quantity,
-                    unit_price_minor: l.unit_price_minor,
-                    line_total_minor: l.line_total_minor,
-                    currency: l.currency,
-                })
-                .collect();
+            let (total, currency, lines) = price(customer, requested)?;
 
             tx.prepare_cached(
                 "INSERT INTO orders (id, customer_id, status, total_minor, currency, \
@@ -459,28 +508,8 @@ impl Store {
         let now = self.now();
         self.write(|tx| {
             let (seq, mut order) = load_order(tx, order_id, visible_to)?;
-            if let Some(versions) = expected
-                && !versions.contains(&order.version)
-            {
-                return Err(StoreError::Stale {
-                    what: "order",
-                    id: order_id.to_owned(),
-                    current: order.version,
-                });
-            }
+            check_transition(&order, to, expected)?;
             let from = order.status;
-            if from == to {
-                return Err(StoreError::Conflict {
-                    code: "illegal_transition",
-                    detail: format!("the order is already '{from}'"),
-                });
-            }
-            if !from.can_transition_to(to) {
-                return Err(StoreError::Conflict {
-                    code: "illegal_transition",
-                    detail: format!("an order in status '{from}' cannot move to '{to}'"),
-                });
-            }
             // The IMMEDIATE transaction already excludes other writers; the
             // status guard in the WHERE clause keeps the update correct even
             // if that ever changes.
@@ -506,16 +535,7 @@ impl Store {
                 &order,
                 Some(from),
             )?;
-            self.audit(
-                tx,
-                actor,
-                Action {
-                    action: "order.status_changed",
-                    resource_type: "order",
-                    resource_id: &order.id,
-                    changes: vec![Change::new("status", from.as_str(), to.as_str())],
-                },
-            )?;
+            self.audit(tx, actor, status_changed(&order, from))?;
             Ok(order)
         })
     }

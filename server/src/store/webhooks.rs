@@ -145,6 +145,29 @@ fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, WebhookEndpoint)> {
     ))
 }
 
+/// The exact body every delivery of an order event sends.
+pub(crate) fn event_payload(
+    id: &str,
+    event_type: &str,
+    now: DateTime<Utc>,
+    order: &super::Order,
+    previous: Option<OrderStatus>,
+) -> String {
+    json!({
+        "id": id,
+        "type": event_type,
+        "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": {
+            "order_id": order.id,
+            "customer_id": order.customer_id,
+            "status": order.status.as_str(),
+            "previous_status": previous.map(OrderStatus::as_str),
+            "order_version": order.version,
+        }
+    })
+    .to_string()
+}
+
 impl Store {
     /// Registers an endpoint for `events` (every type when empty) and
     /// returns it with its signing secret, which is never shown again.
@@ -281,23 +304,10 @@ impl Store {
         order: &super::Order,
         previous: Option<OrderStatus>,
     ) -> Result<()> {
-        let (order_id, customer_id, status, order_version) =
-            (&order.id, &order.customer_id, order.status, order.version);
         let id = self.ids.new_id("evt");
         let now = self.now();
-        let payload = json!({
-            "id": id,
-            "type": event_type,
-            "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "data": {
-                "order_id": order_id,
-                "customer_id": customer_id,
-                "status": status.as_str(),
-                "previous_status": previous.map(OrderStatus::as_str),
-                "order_version": order_version,
-            }
-        })
-        .to_string();
+        let payload = event_payload(&id, event_type, now, order, previous);
+        let order_id = &order.id;
         let now_sql = ts_to_sql(&now);
         tx.prepare_cached(
             "INSERT INTO order_events (id, type, order_id, payload, created_at) \
