@@ -1,11 +1,9 @@
 //! One storage suite, run against both backends: every test here runs on
 //! the SQLite store and on the PostgreSQL store (a scratch database on the
 //! server named by `ORDERFLOW_TEST_POSTGRES`; missing, the tests fail with
-//! instructions, see `common`). It covers the parts of the storage port
-//! the PostgreSQL backend implements so far (the database as a whole, API
-//! keys, customers, products, orders with their outbox events, the audit
-//! log, Idempotency-Key records; and
-//! units of work on PostgreSQL); the SQLite store's own unit tests go
+//! instructions, see `common`). Each test drives the storage port
+//! (`dyn Storage`, what the server sees), so the backends are held to the
+//! same behaviour; the SQLite store's own unit tests go
 //! deeper into its internals.
 
 use std::sync::Arc;
@@ -14,55 +12,20 @@ use chrono::{Duration, TimeZone, Utc};
 use orderflow_server::pg::store::PgStore;
 use orderflow_server::store::{
     Actor, AuditFilter, AuditLog, CustomerPatch, CustomerStore, KeyStore, ManualClock, Money,
-    NewProduct, PageRequest, ProductFilter, ProductPatch, ProductStore, RandomIds, RecordStore,
-    Role, StorageBase, Store, StoreError, Unit,
+    NewProduct, PageRequest, ProductFilter, ProductPatch, RandomIds, RecordStore, Role, Storage,
+    Store, StoreError, Unit,
 };
 use orderflow_server::store::{
-    Begin, IdempotencyKey, OrderEventRow, OrderFilter, OrderStatus, OrderStore, StoredResponse,
+    AttemptOutcome, Begin, DeliveryState, IdempotencyKey, OrderFilter, OrderStatus, StoredResponse,
 };
 
 mod common;
 use common::Scratch;
 
-/// The parts of the port under test.
-trait Parts:
-    StorageBase + KeyStore + CustomerStore + ProductStore + OrderStore + AuditLog + RecordStore + Events
-{
-}
-impl<T> Parts for T where
-    T: StorageBase
-        + KeyStore
-        + CustomerStore
-        + ProductStore
-        + OrderStore
-        + AuditLog
-        + RecordStore
-        + Events
-{
-}
-
-/// The outbox's events of an order (each backend's own reader until the
-/// PostgreSQL store has the whole webhook part).
-trait Events {
-    fn events(&self, order_id: &str) -> Result<Vec<OrderEventRow>, StoreError>;
-}
-
-impl Events for Store {
-    fn events(&self, order_id: &str) -> Result<Vec<OrderEventRow>, StoreError> {
-        self.order_events(order_id)
-    }
-}
-
-impl Events for PgStore {
-    fn events(&self, order_id: &str) -> Result<Vec<OrderEventRow>, StoreError> {
-        self.order_events(order_id)
-    }
-}
-
 /// A backend's store and what must outlive it.
 struct Backend {
     name: &'static str,
-    store: Box<dyn Parts>,
+    store: Box<dyn Storage>,
     clock: Arc<ManualClock>,
     _keep: Box<dyn std::any::Any>,
 }
@@ -793,7 +756,7 @@ fn a_unit_commits_its_writes_with_the_record_or_leaves_nothing() {
 }
 
 /// A customer and two active products (12.50 EUR and 3.00 EUR).
-fn catalog(s: &dyn Parts) -> (String, String, String) {
+fn catalog(s: &dyn Storage) -> (String, String, String) {
     let c = s
         .create_customer(&admin(), "Ada", "ada@example.com")
         .expect("customer");
@@ -833,7 +796,7 @@ fn an_order_is_priced_from_the_catalog_and_writes_its_outbox_event() {
             s.get_order(&order.id, Some("cus_other")),
             Err(StoreError::NotFound { what: "order", .. })
         ));
-        let events = s.events(&order.id).expect("events");
+        let events = s.order_events(&order.id).expect("events");
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type, "order.created");
         let payload: serde_json::Value = serde_json::from_str(&events[0].payload).expect("json");
@@ -1011,7 +974,7 @@ fn transitions_follow_the_lifecycle_and_record_event_and_audit() {
         assert_eq!(moved.items, order.items);
         assert_eq!(moved.updated_at, order.created_at + Duration::seconds(2));
         assert_eq!(s.get_order(&order.id, None).expect("get"), moved);
-        let events = s.events(&order.id).expect("events");
+        let events = s.order_events(&order.id).expect("events");
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(types, ["order.created", "order.status_changed"]);
         let payload: serde_json::Value = serde_json::from_str(&events[1].payload).expect("json");
@@ -1060,5 +1023,157 @@ fn an_order_at_a_stale_quote_writes_nothing() {
             .list_orders(&OrderFilter::default(), PageRequest::first(10))
             .expect("list");
         assert_eq!(listed.rows.len(), 1, "only the order at the right quote");
+    });
+}
+
+#[test]
+fn an_order_event_is_delivered_through_the_outbox_to_each_endpoint() {
+    on_both(|b| {
+        let s = &*b.store;
+        let bad = s.create_webhook_endpoint(&admin(), "ftp://x", &["order.shipped".into()]);
+        match bad {
+            Err(StoreError::Invalid(issues)) => {
+                let pointers: Vec<&str> = issues.iter().map(|i| i.pointer.as_str()).collect();
+                assert_eq!(pointers, ["#/url", "#/events/0"]);
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        let (all, secret) = s
+            .create_webhook_endpoint(&admin(), "https://hooks.example.com/a", &[])
+            .expect("endpoint");
+        assert!(secret.starts_with("whsec_"));
+        assert_eq!(all.events, ["order.created", "order.status_changed"]);
+        let (changes, _) = s
+            .create_webhook_endpoint(
+                &admin(),
+                "https://hooks.example.com/b",
+                &["order.status_changed".into()],
+            )
+            .expect("endpoint");
+        let listed = s
+            .list_webhook_endpoints(PageRequest::first(10))
+            .expect("list");
+        assert_eq!(
+            listed
+                .rows
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            [changes.id.as_str(), all.id.as_str()]
+        );
+
+        let (customer, mug, _) = catalog(s);
+        let order = s.create_order(&customer, &[(mug, 1)]).expect("order");
+        let lease = s.now() + Duration::seconds(30);
+        let due = s.claim_due(10, lease).expect("claim");
+        assert_eq!(due.len(), 1, "order.created goes to the endpoint taking it");
+        assert_eq!(due[0].url, "https://hooks.example.com/a");
+        assert_eq!(due[0].attempt, 1);
+        assert!(s.claim_due(10, lease).expect("again").is_empty(), "leased");
+
+        // A failed attempt is retried later; then delivered.
+        let retry_at = s.now() + Duration::seconds(5);
+        s.record_attempt(
+            &due[0],
+            &AttemptOutcome {
+                status: Some(503),
+                error: None,
+                duration_ms: 12,
+                state: DeliveryState::Pending,
+                retry_at,
+            },
+        )
+        .expect("attempt 1");
+        assert!(s.claim_due(10, lease).expect("not yet").is_empty());
+        b.clock.advance(Duration::seconds(6));
+        let again = s
+            .claim_due(10, s.now() + Duration::seconds(30))
+            .expect("due");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempt, 2);
+        assert_eq!(
+            again[0].payload, due[0].payload,
+            "the same bytes every attempt"
+        );
+        s.record_attempt(
+            &again[0],
+            &AttemptOutcome {
+                status: Some(204),
+                error: None,
+                duration_ms: 9,
+                state: DeliveryState::Delivered,
+                retry_at: s.now(),
+            },
+        )
+        .expect("attempt 2");
+        let (event, logs) = s.event_deliveries(&due[0].event_id).expect("log");
+        assert_eq!(event.event_type, "order.created");
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0].state, DeliveryState::Delivered);
+        assert_eq!(
+            logs[0]
+                .attempts
+                .iter()
+                .map(|a| a.status)
+                .collect::<Vec<_>>(),
+            [Some(503), Some(204)]
+        );
+        assert!(logs[0].next_attempt_at.is_none());
+
+        // A status change goes to both; removing one endpoint ends its
+        // pending delivery and it gets no new events.
+        s.transition_order_if(&admin(), &order.id, OrderStatus::Processing, None, None)
+            .expect("processing");
+        let events = s.order_events(&order.id).expect("events");
+        let (_, logs) = s.event_deliveries(&events[1].id).expect("log");
+        assert_eq!(logs.len(), 2);
+        s.delete_webhook_endpoint(&admin(), &changes.id)
+            .expect("delete");
+        let (_, logs) = s.event_deliveries(&events[1].id).expect("log");
+        let states: Vec<(String, DeliveryState)> = logs
+            .iter()
+            .map(|l| (l.endpoint_id.clone(), l.state))
+            .collect();
+        assert!(states.contains(&(changes.id.clone(), DeliveryState::Dead)));
+        assert!(states.contains(&(all.id.clone(), DeliveryState::Pending)));
+        assert!(matches!(
+            s.delete_webhook_endpoint(&admin(), &changes.id),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(s.release_orphaned_deliveries().expect("release"), 0);
+    });
+}
+
+#[test]
+fn a_unit_through_the_port_commits_with_its_record_on_both_backends() {
+    on_both(|b| {
+        let s = &*b.store;
+        let k = key("port-unit", "fp");
+        assert_eq!(
+            s.idempotency_begin(&k, LEASE, RETENTION).expect("claim"),
+            Begin::Claimed
+        );
+        let mut unit = Unit::default();
+        let c = s.in_unit(&mut unit, |s| {
+            s.create_customer(&admin(), "Ada", "ada@example.com")
+                .expect("in unit")
+        });
+        assert!(unit.began());
+        s.commit_unit(unit, &k, &response("ada")).expect("commit");
+        assert_eq!(s.get_customer(&c.id).expect("committed"), c);
+        assert_eq!(
+            s.idempotency_begin(&k, LEASE, RETENTION).expect("replay"),
+            Begin::Replay(response("ada"))
+        );
+        let mut unit = Unit::default();
+        let gone = s.in_unit(&mut unit, |s| {
+            s.create_customer(&admin(), "Bob", "bob@example.com")
+                .expect("in unit")
+        });
+        drop(unit);
+        assert!(matches!(
+            s.get_customer(&gone.id),
+            Err(StoreError::NotFound { .. })
+        ));
     });
 }

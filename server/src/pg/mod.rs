@@ -14,12 +14,10 @@
 //!   that are alive while they beat, and completion inside the caller's
 //!   transaction.
 //!
-//! - [`store`]: the store's tables behind the storage port's parts (so far
-//!   keys, customers, products, orders and the audit log).
+//! - [`store`]: the store's tables behind the whole storage port.
 //!
-//! TODO(#14): the remaining parts (webhook endpoints and deliveries, webhooks, records and
-//! units of work) and the `--database postgres://...` wiring; until then
-//! the server itself runs on SQLite only.
+//! TODO(#14): the `--database postgres://...` wiring in `run.rs`; until
+//! then the server itself runs on SQLite only.
 
 pub mod idempotency;
 pub mod ratelimit;

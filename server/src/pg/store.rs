@@ -1,10 +1,7 @@
-//! The store's tables in PostgreSQL, behind the storage port's parts
-//! (`crate::store::port`). Implemented so far: the database as a whole
-//! ([`StorageBase`]), API keys ([`KeyStore`]), customers
-//! ([`CustomerStore`]), products ([`ProductStore`]) and the audit log
-//! ([`AuditLog`]); orders, webhooks and Idempotency-Key records with units of work are the next
-//! parts (issue #14), and until every part exists `PgStore` is not a
-//! `Storage` and the server cannot be started on it.
+//! The store's tables in PostgreSQL: `PgStore` implements every part of
+//! the storage port (`crate::store::port`), so it is a `Storage` like the
+//! SQLite store, and the one suite (`server/tests/storage.rs`) holds both to
+//! the same behaviour.
 //!
 //! The rules that do not depend on storage (validation, what an update
 //! records in the audit log, secret hashing) are the SQLite store's own
@@ -44,7 +41,11 @@ use crate::store::principals::PrincipalCache;
 use crate::store::products::{
     apply_patch, check_new_product, check_product_patch, new_row, product_created, product_updated,
 };
-use crate::store::webhooks::{ORDER_CREATED, ORDER_STATUS_CHANGED, event_payload};
+use crate::store::webhooks::{
+    Attempt, AttemptOutcome, DeliveryLog, DeliveryState, DueDelivery, ORDER_CREATED,
+    ORDER_STATUS_CHANGED, WebhookEndpoint, check_new_endpoint, endpoint_created, event_payload,
+    secret_text,
+};
 use crate::store::{
     AuditLog, Clock, CustomerStore, IdSource, KeyStore, NewProduct, PRINCIPAL_CAPACITY,
     PRINCIPAL_TTL, Page, PageRequest, Product, ProductFilter, ProductPatch, ProductStore,
@@ -52,7 +53,7 @@ use crate::store::{
 };
 use crate::store::{
     Begin, IdempotencyKey, Order, OrderEventRow, OrderFilter, OrderItem, OrderStatus, OrderStore,
-    StoredResponse,
+    Storage, StoredResponse, UnitOfWork, WebhookStore,
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -1443,4 +1444,290 @@ async fn page_with_items(c: &tokio_postgres::Client, page: &mut Page<Order>) -> 
         order.items = by_order.remove(&order.id).unwrap_or_default();
     }
     Ok(())
+}
+
+impl WebhookStore for PgStore {
+    fn create_webhook_endpoint(
+        &self,
+        actor: &Actor,
+        url: &str,
+        events: &[String],
+    ) -> Result<(WebhookEndpoint, String)> {
+        let events = check_new_endpoint(url, events)?;
+        let secret = self.ids.secret_bytes();
+        let now = StorageBase::now(self);
+        let endpoint = WebhookEndpoint {
+            id: self.ids.new_id("whe"),
+            url: url.to_owned(),
+            events,
+            created_at: now,
+        };
+        self.block(self.write(async |c| {
+            c.execute(
+                "INSERT INTO webhook_endpoints (id, url, events, secret, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &endpoint.id,
+                    &endpoint.url,
+                    &endpoint.events,
+                    &&secret[..],
+                    &now,
+                ],
+            )
+            .await?;
+            self.audit(c, actor, endpoint_created(&endpoint)).await
+        }))?;
+        Ok((endpoint, secret_text(&secret)))
+    }
+
+    fn list_webhook_endpoints(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>> {
+        let limit = page.checked_limit()?;
+        self.block(self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT seq, id, url, events, created_at FROM webhook_endpoints \
+                     WHERE deleted_at IS NULL AND seq < $1 ORDER BY seq DESC LIMIT $2",
+                    &[&page.after.unwrap_or(i64::MAX), &(i64::from(limit) + 1)],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0)?,
+                        WebhookEndpoint {
+                            id: r.try_get(1)?,
+                            url: r.try_get(2)?,
+                            events: r.try_get(3)?,
+                            created_at: r.try_get(4)?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(into_page(rows, limit, 0))
+        }))
+    }
+
+    fn delete_webhook_endpoint(&self, actor: &Actor, id: &str) -> Result<()> {
+        let now = StorageBase::now(self);
+        self.block(self.write(async |c| {
+            let seq: i64 = match c
+                .query_opt(
+                    "SELECT seq FROM webhook_endpoints WHERE id = $1 AND deleted_at IS NULL \
+                     FOR UPDATE",
+                    &[&id],
+                )
+                .await?
+            {
+                Some(r) => r.try_get(0)?,
+                None => return Err(not_found("webhook endpoint", id)),
+            };
+            c.execute(
+                "UPDATE webhook_endpoints SET deleted_at = $2 WHERE seq = $1",
+                &[&seq, &now],
+            )
+            .await?;
+            c.execute(
+                "UPDATE webhook_deliveries SET state = 'dead', claimed_by = NULL \
+                 WHERE endpoint_seq = $1 AND state = 'pending'",
+                &[&seq],
+            )
+            .await?;
+            self.audit(
+                c,
+                actor,
+                Action {
+                    action: "webhook_endpoint.deleted",
+                    resource_type: "webhook_endpoint",
+                    resource_id: id,
+                    changes: vec![Change::new("deleted", false, true)],
+                },
+            )
+            .await
+        }))
+    }
+
+    fn release_orphaned_deliveries(&self) -> Result<usize> {
+        let now = StorageBase::now(self);
+        let silent_since =
+            now - chrono::Duration::from_std(BOOT_SILENCE).unwrap_or(chrono::Duration::seconds(15));
+        self.block(self.write(async |c| {
+            // A claimer is gone when its boot closed or stopped beating
+            // (a pid says nothing across machines; see pg::idempotency).
+            let released = c
+                .execute(
+                    "UPDATE webhook_deliveries d SET claimed_by = NULL, next_attempt_at = $2 \
+                     WHERE d.state = 'pending' AND d.claimed_by IS NOT NULL \
+                       AND d.claimed_by <> $1 \
+                       AND NOT EXISTS (SELECT 1 FROM boots b WHERE b.boot_id = d.claimed_by \
+                                       AND b.closed_at IS NULL AND b.heartbeat_at > $3)",
+                    &[&self.boot.id(), &now, &silent_since],
+                )
+                .await?;
+            Ok(usize::try_from(released).unwrap_or(usize::MAX))
+        }))
+    }
+
+    fn claim_due(&self, limit: u32, lease_until: DateTime<Utc>) -> Result<Vec<DueDelivery>> {
+        let now = StorageBase::now(self);
+        self.block(self.write(async |c| {
+            // SKIP LOCKED: workers on other replicas claiming at the same
+            // moment take other deliveries instead of waiting for these.
+            let rows = c
+                .query(
+                    "SELECT d.seq, ev.id, ev.payload, e.url, e.secret, d.attempts + 1 \
+                     FROM webhook_deliveries d \
+                     JOIN order_events ev ON ev.seq = d.event_seq \
+                     JOIN webhook_endpoints e ON e.seq = d.endpoint_seq \
+                     WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+                     ORDER BY d.next_attempt_at, d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+                    &[&now, &i64::from(limit)],
+                )
+                .await?;
+            let mut due = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let secret: Vec<u8> = r.try_get(4)?;
+                let attempt: i32 = r.try_get(5)?;
+                due.push(DueDelivery {
+                    delivery: r.try_get(0)?,
+                    event_id: r.try_get(1)?,
+                    payload: r.try_get(2)?,
+                    url: r.try_get(3)?,
+                    // Never a stand-in key (the schema forbids other sizes).
+                    secret: <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| {
+                        StoreError::Internal(format!(
+                            "a webhook secret of {} bytes, expected 32",
+                            secret.len()
+                        ))
+                    })?,
+                    attempt: i64::from(attempt),
+                });
+            }
+            for d in &due {
+                c.execute(
+                    "UPDATE webhook_deliveries SET claimed_by = $2, next_attempt_at = $3 \
+                     WHERE seq = $1",
+                    &[&d.delivery, &self.boot.id(), &lease_until],
+                )
+                .await?;
+            }
+            Ok(due)
+        }))
+    }
+
+    fn record_attempt(&self, delivery: &DueDelivery, outcome: &AttemptOutcome) -> Result<()> {
+        let now = StorageBase::now(self);
+        let attempt = i32::try_from(delivery.attempt)
+            .map_err(|_| StoreError::Internal("an attempt number overflows".into()))?;
+        self.block(self.write(async |c| {
+            c.execute(
+                "INSERT INTO webhook_attempts (delivery_seq, attempt, attempted_at, status, \
+                 error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &delivery.delivery,
+                    &attempt,
+                    &now,
+                    &outcome.status.map(i32::from),
+                    &outcome.error,
+                    &outcome.duration_ms,
+                ],
+            )
+            .await?;
+            c.execute(
+                "UPDATE webhook_deliveries SET attempts = $2, state = $3, next_attempt_at = $4, \
+                 claimed_by = NULL WHERE seq = $1 AND state = 'pending'",
+                &[
+                    &delivery.delivery,
+                    &attempt,
+                    &outcome.state.as_str(),
+                    &outcome.retry_at,
+                ],
+            )
+            .await?;
+            Ok(())
+        }))
+    }
+
+    fn event_deliveries(&self, event_id: &str) -> Result<(OrderEventRow, Vec<DeliveryLog>)> {
+        self.block(self.read(async |c| {
+            let Some(r) = c
+                .query_opt(
+                    "SELECT seq, id, type, payload, created_at FROM order_events WHERE id = $1",
+                    &[&event_id],
+                )
+                .await?
+            else {
+                return Err(not_found("event", event_id));
+            };
+            let event_seq: i64 = r.try_get(0)?;
+            let event = OrderEventRow {
+                id: r.try_get(1)?,
+                event_type: r.try_get(2)?,
+                payload: r.try_get(3)?,
+                created_at: r.try_get(4)?,
+            };
+            let deliveries = c
+                .query(
+                    "SELECT d.seq, e.id, d.state, d.next_attempt_at FROM webhook_deliveries d \
+                     JOIN webhook_endpoints e ON e.seq = d.endpoint_seq \
+                     WHERE d.event_seq = $1 ORDER BY d.seq",
+                    &[&event_seq],
+                )
+                .await?;
+            let mut logs = Vec::with_capacity(deliveries.len());
+            for d in &deliveries {
+                let seq: i64 = d.try_get(0)?;
+                let state_text: &str = d.try_get(2)?;
+                let state = DeliveryState::parse(state_text).ok_or_else(|| {
+                    StoreError::Internal(format!("unknown delivery state '{state_text}'"))
+                })?;
+                let next: Option<DateTime<Utc>> = d.try_get(3)?;
+                let attempts = c
+                    .query(
+                        "SELECT attempt, attempted_at, status, error, duration_ms \
+                         FROM webhook_attempts WHERE delivery_seq = $1 ORDER BY attempt, seq",
+                        &[&seq],
+                    )
+                    .await?
+                    .iter()
+                    .map(|a| {
+                        let attempt: i32 = a.try_get(0)?;
+                        let status: Option<i32> = a.try_get(2)?;
+                        Ok(Attempt {
+                            attempt: i64::from(attempt),
+                            attempted_at: a.try_get(1)?,
+                            status: status.map(i64::from),
+                            error: a.try_get(3)?,
+                            duration_ms: a.try_get(4)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                logs.push(DeliveryLog {
+                    endpoint_id: d.try_get(1)?,
+                    state,
+                    attempts,
+                    next_attempt_at: (state == DeliveryState::Pending).then_some(next).flatten(),
+                });
+            }
+            Ok((event, logs))
+        }))
+    }
+
+    fn order_events(&self, order_id: &str) -> Result<Vec<OrderEventRow>> {
+        PgStore::order_events(self, order_id)
+    }
+}
+
+impl UnitOfWork for PgStore {
+    fn run_in_unit(&self, unit: &mut Unit, f: &mut dyn FnMut(&dyn Storage)) {
+        PgStore::in_unit(self, unit, |s| f(s))
+    }
+
+    fn commit_unit(
+        &self,
+        unit: Unit,
+        key: &IdempotencyKey<'_>,
+        response: &StoredResponse,
+    ) -> Result<()> {
+        PgStore::commit_unit(self, unit, key, response)
+    }
 }

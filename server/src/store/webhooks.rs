@@ -72,7 +72,7 @@ impl DeliveryState {
         }
     }
 
-    fn parse(s: &str) -> Option<DeliveryState> {
+    pub(crate) fn parse(s: &str) -> Option<DeliveryState> {
         match s {
             "pending" => Some(DeliveryState::Pending),
             "delivered" => Some(DeliveryState::Delivered),
@@ -145,6 +145,45 @@ fn endpoint_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, WebhookEndpoint)> {
     ))
 }
 
+/// The rules of a new endpoint that do not need the database; the event
+/// types it takes, in the catalogue's order without duplicates (every type
+/// when none is named).
+pub(crate) fn check_new_endpoint(url: &str, events: &[String]) -> Result<Vec<String>> {
+    let mut issues = Vec::new();
+    if let Some(detail) = url_problem(url) {
+        issues.push(super::FieldIssue::new("#/url", detail));
+    }
+    for (i, e) in events.iter().enumerate() {
+        if !EVENT_TYPES.contains(&e.as_str()) {
+            issues.push(super::FieldIssue::new(
+                format!("#/events/{i}"),
+                format!("must be one of {}", EVENT_TYPES.join(", ")),
+            ));
+        }
+    }
+    if !issues.is_empty() {
+        return Err(StoreError::Invalid(issues));
+    }
+    Ok(EVENT_TYPES
+        .iter()
+        .filter(|t| events.is_empty() || events.iter().any(|e| e == *t))
+        .map(|e| (*e).to_owned())
+        .collect())
+}
+
+/// The audit record of a new endpoint (never its secret).
+pub(crate) fn endpoint_created(endpoint: &WebhookEndpoint) -> Action<'_> {
+    Action {
+        action: "webhook_endpoint.created",
+        resource_type: "webhook_endpoint",
+        resource_id: &endpoint.id,
+        changes: vec![
+            Change::set("url", endpoint.url.clone()),
+            Change::set("events", json!(endpoint.events)),
+        ],
+    }
+}
+
 /// The exact body every delivery of an order event sends.
 pub(crate) fn event_payload(
     id: &str,
@@ -177,31 +216,7 @@ impl Store {
         url: &str,
         events: &[String],
     ) -> Result<(WebhookEndpoint, String)> {
-        let mut issues = Vec::new();
-        if let Some(detail) = url_problem(url) {
-            issues.push(super::FieldIssue::new("#/url", detail));
-        }
-        for (i, e) in events.iter().enumerate() {
-            if !EVENT_TYPES.contains(&e.as_str()) {
-                issues.push(super::FieldIssue::new(
-                    format!("#/events/{i}"),
-                    format!("must be one of {}", EVENT_TYPES.join(", ")),
-                ));
-            }
-        }
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
-        let events: Vec<String> = if events.is_empty() {
-            EVENT_TYPES.iter().map(|e| (*e).to_owned()).collect()
-        } else {
-            // The catalogue's order, without duplicates.
-            EVENT_TYPES
-                .iter()
-                .filter(|t| events.iter().any(|e| e == *t))
-                .map(|e| (*e).to_owned())
-                .collect()
-        };
+        let events = check_new_endpoint(url, events)?;
         let secret = self.ids.secret_bytes();
         let now = self.now();
         let endpoint = WebhookEndpoint {
@@ -222,19 +237,7 @@ impl Store {
                 &secret[..],
                 ts_to_sql(&now)
             ])?;
-            self.audit(
-                tx,
-                actor,
-                Action {
-                    action: "webhook_endpoint.created",
-                    resource_type: "webhook_endpoint",
-                    resource_id: &endpoint.id,
-                    changes: vec![
-                        Change::set("url", endpoint.url.clone()),
-                        Change::set("events", json!(endpoint.events)),
-                    ],
-                },
-            )
+            self.audit(tx, actor, endpoint_created(&endpoint))
         })?;
         Ok((endpoint, secret_text(&secret)))
     }
