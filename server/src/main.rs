@@ -28,7 +28,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "ORDERFLOW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// SQLite database file; created (with its schema) when missing.
+    /// SQLite database file, created (with its schema) when missing; or a
+    /// PostgreSQL URL (postgres://user[:password]@host[:port]/database)
+    /// whose database several replicas share.
     #[arg(
         long,
         env = "ORDERFLOW_DATABASE",
@@ -295,7 +297,17 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
         .map(run::parse_secret)
         .transpose()
         .map_err(|e| Failure::Usage(e.context("--cursor-secret (ORDERFLOW_CURSOR_SECRET)")))?;
-    check_database_path(&args.database).map_err(Failure::Usage)?;
+    let text = args.database.to_string_lossy();
+    if orderflow_server::pg::is_url(&text) {
+        // Parsed now, so a malformed URL is a usage error naming the
+        // setting (the password redacted); reaching the server is checked
+        // at start, a runtime failure.
+        orderflow_server::pg::Pg::connect(&text, 1)
+            .map_err(|e| Failure::Usage(anyhow!("--database (ORDERFLOW_DATABASE): {e}")))?;
+        config.postgres = Some(text.into_owned());
+    } else {
+        check_database_path(&args.database).map_err(Failure::Usage)?;
+    }
     for raw in &args.cors_origins {
         let origin = orderflow_server::front::Cors::parse_origin(raw)
             .map_err(|e| Failure::Usage(e.context("--cors-origin (ORDERFLOW_CORS_ORIGINS)")))?;
@@ -308,16 +320,6 @@ fn config_from(args: &Args) -> Result<(Config, ConfigLoggingLevel), Failure> {
 /// the file and its WAL beside it); an existing database must be a file.
 fn check_database_path(path: &std::path::Path) -> Result<()> {
     let setting = "--database (ORDERFLOW_DATABASE)";
-    let text = path.to_string_lossy();
-    if orderflow_server::pg::is_url(&text) {
-        // Refused rather than taken for a file named "postgres:".
-        return Err(anyhow!(
-            "{setting}: {} is a PostgreSQL URL; this version serves from a SQLite file only \
-             (PostgreSQL as the shared store of several replicas is not wired in yet), so give \
-             a file path such as orderflow.db",
-            orderflow_server::pg::redacted(&text)
-        ));
-    }
     if path.is_dir() {
         return Err(anyhow!(
             "{setting}: {} is a directory; give a file path such as {}/orderflow.db",
@@ -367,6 +369,13 @@ async fn real_main() -> Result<(), Failure> {
         action: AdminAction::CreateKey { name },
     }) = &args.command
     {
+        let text = args.database.to_string_lossy();
+        if orderflow_server::pg::is_url(&text) {
+            return Err(Failure::Usage(anyhow!(
+                "--database (ORDERFLOW_DATABASE): {} is a PostgreSQL URL; admin create-key works on a SQLite file (on PostgreSQL, a server's first start prints the first admin key)",
+                orderflow_server::pg::redacted(&text)
+            )));
+        }
         if !args.database.is_file() {
             return Err(Failure::Usage(anyhow!(
                 "--database (ORDERFLOW_DATABASE): no database at {}; admin commands work on the file of an existing installation",
@@ -447,6 +456,13 @@ async fn serve_pricing(
     listen: SocketAddr,
     rest: Option<SocketAddr>,
 ) -> Result<(), Failure> {
+    let text = database.to_string_lossy();
+    if orderflow_server::pg::is_url(&text) {
+        return Err(Failure::Usage(anyhow!(
+            "--database (ORDERFLOW_DATABASE): {} is a PostgreSQL URL; the pricing service reads the catalog of a SQLite file (servers on PostgreSQL price orders from their own catalog rows)",
+            orderflow_server::pg::redacted(&text)
+        )));
+    }
     if !database.is_file() {
         return Err(Failure::Usage(anyhow!(
             "--database (ORDERFLOW_DATABASE): no database at {}; the pricing service reads the catalog of an existing one",

@@ -19,9 +19,9 @@ use slog::Logger;
 use crate::front::{self, Front};
 use crate::handlers::{App, AppOptions};
 use crate::metrics::{Metrics, Observers};
-use crate::ports::{ApiKeys, Quotas, Records, RequestLog};
+use crate::ports::{ApiKeys, Quotas, Records, RequestLog, SharedQuotas};
 use crate::ratelimit::Limiter;
-use crate::store::{Clock, IdSource, RandomIds, Store, SystemClock};
+use crate::store::{Clock, IdSource, KeyStore, RandomIds, Storage, Store, SystemClock};
 use orderflow_edge::Ports;
 
 /// Request bodies above this are refused with 413. An order of 100 lines
@@ -76,6 +76,14 @@ pub struct Config {
     /// Whether an endpoint may be registered at an internal address (the
     /// worker's own setting is in `webhooks`).
     pub webhook_allow_private: bool,
+    /// A PostgreSQL URL: the data, Idempotency-Keys and rate limits live
+    /// there, shared by every replica on it (`database` is then unused).
+    /// `None`: the embedded SQLite file.
+    pub postgres: Option<String>,
+    /// Whether the shared limiter reads the database's clock (one clock for
+    /// every replica, the default) or the injected one (tests that move
+    /// time by hand).
+    pub limiter_on_db_clock: bool,
 }
 
 impl Config {
@@ -93,6 +101,8 @@ impl Config {
             pricing: crate::pricing::PricingSettings::default(),
             webhooks: Some(crate::webhooks::WebhookSettings::default()),
             webhook_allow_private: false,
+            postgres: None,
+            limiter_on_db_clock: true,
         }
     }
 }
@@ -251,25 +261,54 @@ pub async fn start_with(
     // The port first: if it is taken, nothing else has happened yet (in
     // particular no admin key was created that nobody will see).
     let listener = Front::bind(config.listen).await?;
-    let path = config.database.clone();
     let clock_for_app = clock.clone();
-    let tuning = config.store_tuning;
-    let (store, bootstrap) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let store = Store::open_tuned(&path, clock, ids, tuning)
-            .with_context(|| format!("opening the database {}", path.display()))?;
-        let key = store
-            .bootstrap_admin_key()
-            .context("creating the first admin key")?;
-        Ok((store, key))
-    })
-    .await
-    .context("database start-up task")??;
+    let (store, bootstrap, shared): (Arc<dyn Storage>, _, _) = match &config.postgres {
+        None => {
+            let path = config.database.clone();
+            let tuning = config.store_tuning;
+            let (store, key) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let store = Store::open_tuned(&path, clock, ids, tuning)
+                    .with_context(|| format!("opening the database {}", path.display()))?;
+                let key = store
+                    .bootstrap_admin_key()
+                    .context("creating the first admin key")?;
+                Ok((store, key))
+            })
+            .await
+            .context("database start-up task")??;
+            (Arc::new(store), key, None)
+        }
+        Some(url) => {
+            let shown = crate::pg::redacted(url);
+            let pg = crate::pg::Pg::connect(url, crate::pg::DEFAULT_POOL_SIZE)
+                .map_err(|e| anyhow!("{e}"))?;
+            let store = crate::pg::store::PgStore::open(
+                pg.clone(),
+                tokio::runtime::Handle::current(),
+                clock,
+                ids,
+            )
+            .await
+            .map_err(|e| anyhow!("opening the PostgreSQL database {shown}: {e}"))?;
+            let store = Arc::new(store);
+            let for_key = store.clone();
+            let key = tokio::task::spawn_blocking(move || for_key.bootstrap_admin_key())
+                .await
+                .context("database start-up task")?
+                .context("creating the first admin key")?;
+            (store, key, Some(pg))
+        }
+    };
     let metrics = Arc::new(Metrics::new());
     // The single-binary default serves pricing in-process on a loopback
     // port, so that order creation takes the same gRPC path (deadline,
     // breaker) as with a separate pricing process.
     let (pricing_url, pricing_server) = match &config.pricing.url {
-        Some(url) => (url.clone(), None),
+        Some(url) => (Some(url.clone()), None),
+        // The in-process pricing service reads the SQLite catalog; on
+        // PostgreSQL without --pricing-url the store prices from its own
+        // rows, in the order's transaction.
+        None if config.postgres.is_some() => (None, None),
         None => {
             let catalog = orderflow_pricing::SqliteCatalog::open(&config.database, 4)
                 .context("opening the catalog for the in-process pricing service")?;
@@ -281,16 +320,18 @@ pub async fn start_with(
                 },
             )
             .await?;
-            (format!("http://{}", server.grpc_addr()), Some(server))
+            (Some(format!("http://{}", server.grpc_addr())), Some(server))
         }
     };
-    let pricing_client = crate::pricing::client(
-        &pricing_url,
-        &config.pricing,
-        metrics.pricing.clone(),
-        log.new(slog::o!("part" => "pricing")),
-    )?;
-    let store = Arc::new(store);
+    let pricing_client = match pricing_url {
+        Some(url) => Some(crate::pricing::client(
+            &url,
+            &config.pricing,
+            metrics.pricing.clone(),
+            log.new(slog::o!("part" => "pricing")),
+        )?),
+        None => None,
+    };
     let webhooks = match &config.webhooks {
         Some(settings) => Some(crate::webhooks::Worker::start(
             store.clone(),
@@ -300,15 +341,26 @@ pub async fn start_with(
         )?),
         None => None,
     };
+    // Read (or made) off the executor: on PostgreSQL it is a round trip.
+    let cursor_secret = match config.cursor_secret {
+        Some(secret) => secret,
+        None => {
+            let for_secret = store.clone();
+            tokio::task::spawn_blocking(move || for_secret.cursor_secret())
+                .await
+                .context("database start-up task")?
+                .context("reading the cursor secret")?
+        }
+    };
     let app = Arc::new(
         App::new(
             store,
             log.clone(),
             AppOptions {
                 max_db_in_flight: config.max_db_in_flight,
-                cursor_secret: config.cursor_secret,
+                cursor_secret: Some(cursor_secret),
                 metrics: metrics.clone(),
-                pricing: Some(pricing_client),
+                pricing: pricing_client,
                 webhooks: webhooks.as_ref().map(|w| w.notify.clone()),
                 webhook_allow_private: config.webhook_allow_private,
             },
@@ -320,10 +372,22 @@ pub async fn start_with(
         ports: Ports {
             authenticator: Arc::new(ApiKeys { app: app.clone() }),
             clock: Arc::new(crate::ports::EdgeClock(clock_for_app.clone())),
-            rate_limiter: Arc::new(Quotas {
-                limiter: Limiter::new(clock_for_app),
-                enforce: config.guardrails,
-            }),
+            rate_limiter: match shared {
+                // One quota per key across replicas, on the database's
+                // clock; fails closed (see ports::SharedQuotas).
+                Some(pg) if config.guardrails => Arc::new(SharedQuotas {
+                    limiter: if config.limiter_on_db_clock {
+                        crate::pg::ratelimit::PgLimiter::new(pg)
+                    } else {
+                        crate::pg::ratelimit::PgLimiter::with_clock(pg, clock_for_app.clone())
+                    },
+                    log: log.clone(),
+                }),
+                _ => Arc::new(Quotas {
+                    limiter: Limiter::new(clock_for_app),
+                    enforce: config.guardrails,
+                }),
+            },
             idempotency: Arc::new(Records {
                 app: app.clone(),
                 enforce: config.guardrails,

@@ -190,16 +190,35 @@ fn bad_settings_are_usage_errors_that_name_the_setting() {
             "{database}: {err}"
         );
     }
+    // A malformed PostgreSQL URL is a usage error; a well-formed one whose
+    // server cannot be reached is a runtime failure. Neither message holds
+    // the password, and no file named "postgres:" is created.
     let out = run(server().args([
         "--listen",
         "127.0.0.1:0",
         "--database",
-        "postgres://app:s3cret@db.internal/orders",
+        "postgres://app:s3cret@db.internal:notaport/orders",
     ]));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("--database") && err.contains("PostgreSQL URL"),
+        err.contains("--database") && err.contains("expected postgres://"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3cret"),
+        "the password never reaches the message: {err}"
+    );
+    let out = run(server().args([
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        "postgres://app:s3cret@127.0.0.1:1/orders",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("unavailable") && err.contains("postgres://app:***@127.0.0.1:1/orders"),
         "{err}"
     );
     assert!(

@@ -16,8 +16,7 @@
 //!
 //! - [`store`]: the store's tables behind the whole storage port.
 //!
-//! TODO(#14): the `--database postgres://...` wiring in `run.rs`; until
-//! then the server itself runs on SQLite only.
+//! `run.rs` selects all of it for `--database postgres://...`.
 
 pub mod idempotency;
 pub mod ratelimit;

@@ -9,8 +9,8 @@
 //!
 //! The port is synchronous and the client asynchronous: every method
 //! blocks its thread on the pool through the runtime's handle. The server
-//! calls the port only from tokio's blocking pool (`App::db`), where that
-//! is allowed; calling it on an async worker thread would panic.
+//! calls the port from tokio's blocking pool (`App::db`); see
+//! `PgStore::block` for a call from anywhere else.
 //!
 //! Concurrency: SQLite serialises writers; here several replicas write at
 //! once, so each check-then-write locks what it checks (`SELECT ... FOR
@@ -225,8 +225,18 @@ impl PgStore {
         })
     }
 
+    /// Runs `work` to completion on this thread. The server calls the port
+    /// from the blocking pool; called on a worker of a multi-thread
+    /// runtime instead, the worker first hands its other tasks off
+    /// (`block_in_place`), so a stray call stalls no other request.
     fn block<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
-        self.rt.block_on(work)
+        let on_multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on_multi_thread {
+            tokio::task::block_in_place(|| self.rt.block_on(work))
+        } else {
+            self.rt.block_on(work)
+        }
     }
 
     /// Runs `f` in a transaction and commits if it returns `Ok`; an error
