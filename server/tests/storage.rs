@@ -55,41 +55,46 @@ fn sqlite() -> Backend {
     }
 }
 
-/// The PostgreSQL runtime, the scratch database and the store on it; the
-/// test thread is outside the runtime, like the server's blocking pool.
-struct PgKeep {
-    _scratch: Scratch,
-    _rt: tokio::runtime::Runtime,
+/// A runtime and a scratch database on the test server; stores opened on
+/// it are replicas of one database. The test thread stays outside the
+/// runtime, like the server's blocking pool.
+struct PgDatabase {
+    scratch: Scratch,
+    rt: tokio::runtime::Runtime,
+}
+
+impl PgDatabase {
+    fn new() -> PgDatabase {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let scratch = rt.block_on(Scratch::new());
+        PgDatabase { scratch, rt }
+    }
+
+    /// One more replica's store on the database.
+    fn store(&self, clock: Arc<ManualClock>) -> PgStore {
+        self.rt
+            .block_on(PgStore::open(
+                orderflow_server::pg::Pg::connect(&self.scratch.url, 4).expect("pool"),
+                self.rt.handle().clone(),
+                clock,
+                Arc::new(RandomIds),
+            ))
+            .expect("open PostgreSQL")
+    }
 }
 
 fn postgres() -> Backend {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let db = PgDatabase::new();
     let clock = clock();
-    let (scratch, store) = rt.block_on(async {
-        let scratch = Scratch::new().await;
-        let pg = orderflow_server::pg::Pg::connect(&scratch.url, 4).expect("pool");
-        let store = PgStore::open(
-            pg,
-            tokio::runtime::Handle::current(),
-            clock.clone(),
-            Arc::new(RandomIds),
-        )
-        .await
-        .expect("open PostgreSQL");
-        (scratch, store)
-    });
     Backend {
         name: "postgres",
-        store: Box::new(store),
+        store: Box::new(db.store(clock.clone())),
         clock,
-        _keep: Box::new(PgKeep {
-            _scratch: scratch,
-            _rt: rt,
-        }),
+        _keep: Box::new(db),
     }
 }
 
@@ -529,21 +534,8 @@ fn the_cursor_secret_is_made_once_and_kept() {
 /// nothing else.
 #[test]
 fn replicas_make_one_bootstrap_key_and_one_customer_per_address() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let scratch = rt.block_on(Scratch::new());
-    let open = || {
-        rt.block_on(PgStore::open(
-            orderflow_server::pg::Pg::connect(&scratch.url, 4).expect("pool"),
-            rt.handle().clone(),
-            clock(),
-            Arc::new(RandomIds),
-        ))
-        .expect("open")
-    };
+    let db = PgDatabase::new();
+    let open = || db.store(clock());
     let (a, b) = (Arc::new(open()), Arc::new(open()));
     let racers: Vec<_> = (0..8)
         .map(|i| {
@@ -650,21 +642,8 @@ fn an_idempotency_key_is_claimed_once_then_replayed() {
 /// tests): a call's writes and its record commit together, or neither.
 #[test]
 fn a_unit_commits_its_writes_with_the_record_or_leaves_nothing() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let scratch = rt.block_on(Scratch::new());
-    let open = || {
-        rt.block_on(PgStore::open(
-            orderflow_server::pg::Pg::connect(&scratch.url, 4).expect("pool"),
-            rt.handle().clone(),
-            clock(),
-            Arc::new(RandomIds),
-        ))
-        .expect("open")
-    };
+    let db = PgDatabase::new();
+    let open = || db.store(clock());
     let (s, other) = (open(), open());
 
     // Committed: the customer and the record, together.

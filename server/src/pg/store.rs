@@ -31,7 +31,7 @@ use super::{Pg, PgError};
 use crate::domain::{CatalogProduct, RequestedLine};
 use crate::store::audit::{Action, Actor, AuditEvent, AuditFilter, Change, changes_from_json};
 use crate::store::customers::{
-    Customer, CustomerPatch, check_email, check_name, customer_updated, email_key,
+    Customer, CustomerPatch, check_customer_patch, check_new_customer, customer_updated, email_key,
 };
 use crate::store::keys::{
     ApiKey, Principal, Role, SECRET_PREFIX, check_new_key, hash_secret, presentable,
@@ -49,7 +49,7 @@ use crate::store::webhooks::{
 use crate::store::{
     AuditLog, Clock, CustomerStore, IdSource, KeyStore, NewProduct, PRINCIPAL_CAPACITY,
     PRINCIPAL_TTL, Page, PageRequest, Product, ProductFilter, ProductPatch, ProductStore,
-    RecordStore, StorageBase, StoreError, Unit, into_page,
+    RecordStore, StorageBase, StoreError, Unit, check_version, into_page,
 };
 use crate::store::{
     Begin, IdempotencyKey, Order, OrderEventRow, OrderFilter, OrderItem, OrderStatus, OrderStore,
@@ -629,12 +629,7 @@ impl KeyStore for PgStore {
 
 impl CustomerStore for PgStore {
     fn create_customer(&self, actor: &Actor, name: &str, email: &str) -> Result<Customer> {
-        let mut issues = Vec::new();
-        check_name(name, &mut issues);
-        check_email(email, &mut issues);
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
+        check_new_customer(name, email)?;
         let now = StorageBase::now(self);
         let customer = Customer {
             id: self.ids.new_id("cus"),
@@ -700,16 +695,7 @@ impl CustomerStore for PgStore {
         patch: &CustomerPatch,
         expected: Option<&[i64]>,
     ) -> Result<Customer> {
-        let mut issues = Vec::new();
-        if let Some(name) = &patch.name {
-            check_name(name, &mut issues);
-        }
-        if let Some(email) = &patch.email {
-            check_email(email, &mut issues);
-        }
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
+        check_customer_patch(patch)?;
         let now = StorageBase::now(self);
         self.block(self.write(async |tx| {
             // FOR UPDATE: the version checked is the version replaced, even
@@ -719,15 +705,7 @@ impl CustomerStore for PgStore {
                 Some(r) => customer_from_row(&r)?.1,
                 None => return Err(not_found("customer", id)),
             };
-            if let Some(versions) = expected
-                && !versions.contains(&customer.version)
-            {
-                return Err(StoreError::Stale {
-                    what: "customer",
-                    id: id.to_owned(),
-                    current: customer.version,
-                });
-            }
+            check_version("customer", id, customer.version, expected)?;
             let before = customer.clone();
             if patch.name.is_none() && patch.email.is_none() {
                 self.audit(tx, actor, customer_updated(&before, &customer))
@@ -921,15 +899,7 @@ impl ProductStore for PgStore {
                 Some(r) => product_from_row(&r)?.1,
                 None => return Err(not_found("product", id)),
             };
-            if let Some(versions) = expected
-                && !versions.contains(&product.version)
-            {
-                return Err(StoreError::Stale {
-                    what: "product",
-                    id: id.to_owned(),
-                    current: product.version,
-                });
-            }
+            check_version("product", id, product.version, expected)?;
             let before = product.clone();
             if patch == &ProductPatch::default() {
                 self.audit(tx, actor, product_updated(&before, &product))

@@ -67,13 +67,41 @@ pub(crate) fn email_key(email: &str) -> String {
     email.to_lowercase()
 }
 
-pub(crate) fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
+/// The rules of a new customer that do not need the database.
+pub(crate) fn check_new_customer(name: &str, email: &str) -> Result<()> {
+    let mut issues = Vec::new();
+    check_name(name, &mut issues);
+    check_email(email, &mut issues);
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(issues))
+    }
+}
+
+/// The rules of a patch that do not need the database.
+pub(crate) fn check_customer_patch(patch: &CustomerPatch) -> Result<()> {
+    let mut issues = Vec::new();
+    if let Some(name) = &patch.name {
+        check_name(name, &mut issues);
+    }
+    if let Some(email) = &patch.email {
+        check_email(email, &mut issues);
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(issues))
+    }
+}
+
+fn check_name(name: &str, issues: &mut Vec<FieldIssue>) {
     if name.trim().is_empty() {
         issues.push(FieldIssue::new("#/name", "must not be empty"));
     }
 }
 
-pub(crate) fn check_email(email: &str, issues: &mut Vec<FieldIssue>) {
+fn check_email(email: &str, issues: &mut Vec<FieldIssue>) {
     if !email.contains('@') || email.trim() != email || email.is_empty() {
         issues.push(FieldIssue::new(
             "#/email",
@@ -122,12 +150,7 @@ fn load(tx: &Connection, id: &str) -> Result<Customer> {
 
 impl Store {
     pub fn create_customer(&self, actor: &Actor, name: &str, email: &str) -> Result<Customer> {
-        let mut issues = Vec::new();
-        check_name(name, &mut issues);
-        check_email(email, &mut issues);
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
+        check_new_customer(name, email)?;
         let now = self.now();
         let customer = Customer {
             id: self.ids.new_id("cus"),
@@ -192,28 +215,11 @@ impl Store {
         patch: &CustomerPatch,
         expected: Option<&[i64]>,
     ) -> Result<Customer> {
-        let mut issues = Vec::new();
-        if let Some(name) = &patch.name {
-            check_name(name, &mut issues);
-        }
-        if let Some(email) = &patch.email {
-            check_email(email, &mut issues);
-        }
-        if !issues.is_empty() {
-            return Err(StoreError::Invalid(issues));
-        }
+        check_customer_patch(patch)?;
         let now = self.now();
         self.write(|tx| {
             let mut customer = load(tx, id)?;
-            if let Some(versions) = expected
-                && !versions.contains(&customer.version)
-            {
-                return Err(StoreError::Stale {
-                    what: "customer",
-                    id: id.to_owned(),
-                    current: customer.version,
-                });
-            }
+            super::check_version("customer", id, customer.version, expected)?;
             let before = customer.clone();
             if patch.name.is_none() && patch.email.is_none() {
                 self.audit(tx, actor, customer_updated(&before, &customer))?;

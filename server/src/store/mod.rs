@@ -867,6 +867,24 @@ fn steps(stmt: &Statement<'_>) -> u64 {
 
 /// Turns "limit + 1 rows fetched" into a page: the extra row only proves
 /// that a next page exists and is dropped.
+/// A conditional change's precondition (If-Match): the row must be at one
+/// of the `expected` versions, if any are named.
+pub(crate) fn check_version(
+    what: &'static str,
+    id: &str,
+    current: i64,
+    expected: Option<&[i64]>,
+) -> Result<()> {
+    match expected {
+        Some(versions) if !versions.contains(&current) => Err(StoreError::Stale {
+            what,
+            id: id.to_owned(),
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn into_page<T>(mut rows: Vec<(i64, T)>, limit: u32, vm_steps: u64) -> Page<T> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_after = if rows.len() > limit {

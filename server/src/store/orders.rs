@@ -290,15 +290,7 @@ pub(crate) fn check_transition(
     to: OrderStatus,
     expected: Option<&[i64]>,
 ) -> Result<()> {
-    if let Some(versions) = expected
-        && !versions.contains(&order.version)
-    {
-        return Err(StoreError::Stale {
-            what: "order",
-            id: order.id.clone(),
-            current: order.version,
-        });
-    }
+    super::check_version("order", &order.id, order.version, expected)?;
     let from = order.status;
     if from == to {
         return Err(StoreError::Conflict {

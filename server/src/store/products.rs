@@ -289,15 +289,7 @@ impl Store {
         let now = self.now();
         self.write(|tx| {
             let mut product = load(tx, id)?;
-            if let Some(versions) = expected
-                && !versions.contains(&product.version)
-            {
-                return Err(StoreError::Stale {
-                    what: "product",
-                    id: id.to_owned(),
-                    current: product.version,
-                });
-            }
+            super::check_version("product", id, product.version, expected)?;
             let before = product.clone();
             if patch == &ProductPatch::default() {
                 self.audit(tx, actor, product_updated(&before, &product))?;
