@@ -55,6 +55,19 @@ impl ServerFigures {
         }
     }
 
+    /// These figures and `other`'s together: what replicas counted between
+    /// them.
+    pub fn plus(&self, other: &ServerFigures) -> ServerFigures {
+        ServerFigures {
+            new: self.new + other.new,
+            replayed: self.replayed + other.replayed,
+            in_flight: self.in_flight + other.in_flight,
+            mismatch: self.mismatch + other.mismatch,
+            rate_limited: self.rate_limited + other.rate_limited,
+            server_errors: self.server_errors + other.server_errors,
+        }
+    }
+
     /// Reads `/metrics` of the server at `base`.
     pub async fn scrape(base: &str) -> Result<ServerFigures> {
         let text = reqwest::Client::new()

@@ -1,10 +1,12 @@
 //! Starting the real `orderflow-server` binary for a storm.
 //!
-//! The server gets a fresh database in a temporary directory and
+//! The server gets a fresh SQLite database in a temporary directory, or
+//! the PostgreSQL database it is given (replicas share one), and
 //! `--listen 127.0.0.1:0`, so two runs never share state or race for a
 //! port: the address is read back from the line the server prints
 //! (`OrderFlow listening on http://ADDR`), and the admin key from the
-//! bootstrap line (`of_sk_` and 32 hex digits). Readiness is `/healthz`
+//! bootstrap line (`of_sk_` and 32 hex digits), which only the first server on a fresh
+//! database prints. Readiness is `/healthz`
 //! answering 200, polled until a deadline. This module builds nothing: it
 //! runs the binary it is given.
 
@@ -35,35 +37,52 @@ pub enum ProcessError {
     },
 }
 
+/// Where a server keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file of its own, in a temporary directory.
+    FreshSqlite,
+    /// This PostgreSQL database (`postgres://...`), shared by whoever is
+    /// given the same URL.
+    Postgres(String),
+}
+
 /// A running server process, killed when stopped or dropped.
 pub struct ServerProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
-    /// The admin key the server printed on its fresh database.
-    pub admin_key: String,
-    /// Its SQLite file (deleted when this is dropped).
-    pub database: PathBuf,
+    /// The admin key the server printed: only the first server on a fresh
+    /// database prints one.
+    pub admin_key: Option<String>,
+    /// Its SQLite file (deleted when this is dropped), on [`Backend::FreshSqlite`].
+    pub database: Option<PathBuf>,
     _dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
-    /// Starts `bin` on a fresh database, with the guardrails on or off,
-    /// and waits (up to `deadline`) until `/healthz` answers.
+    /// Starts `bin` on `backend`, with the guardrails on or off, and waits
+    /// (up to `deadline`) until `/healthz` answers.
     pub async fn start(
         bin: &Path,
         guardrails: bool,
+        backend: &Backend,
         deadline: Duration,
     ) -> Result<ServerProcess, ProcessError> {
         let dir = tempfile::tempdir().map_err(ProcessError::TempDir)?;
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).map_err(ProcessError::TempDir)?;
+        let database = match backend {
+            Backend::FreshSqlite => Some(dir.path().join("orderflow.db")),
+            Backend::Postgres(_) => None,
+        };
         let mut command = Command::new(bin);
+        command.arg("--listen").arg("127.0.0.1:0").arg("--database");
+        match backend {
+            Backend::Postgres(url) => command.arg(url),
+            Backend::FreshSqlite => command.arg(dir.path().join("orderflow.db")),
+        };
         command
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--database")
-            .arg(dir.path().join("orderflow.db"))
             // Per-request logs at info level would cost the server more
             // than some of the requests do.
             .arg("--log-level")
@@ -105,8 +124,11 @@ impl ServerProcess {
                 break url.trim_end_matches('/').to_string();
             }
         };
-        let admin_key = admin_key
-            .ok_or_else(|| not_ready("it printed no admin key (not a fresh database?)".into()))?;
+        if admin_key.is_none() && *backend == Backend::FreshSqlite {
+            return Err(not_ready(
+                "it printed no admin key on its fresh database".into(),
+            ));
+        }
         // Keep draining its output so a chatty server never blocks on a
         // full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -115,7 +137,7 @@ impl ServerProcess {
             child,
             base_url,
             admin_key,
-            database: dir.path().join("orderflow.db"),
+            database,
             _dir: dir,
         })
     }

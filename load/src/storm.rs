@@ -1,5 +1,6 @@
 //! The retry-storm engine: concurrent clients retrying order creation
-//! against one server, and a count of what the database ended up with.
+//! against one server or several replicas of it, and a count of what the
+//! database ended up with.
 //!
 //! Each logical order has its own Idempotency-Key and is placed by one of
 //! a few principals (customer API keys, each with its own rate limit). It
@@ -13,6 +14,12 @@
 //! does whose response was lost, and every `mutate_every`-th order is also
 //! re-sent with a different body under its key. Reader tasks meanwhile
 //! list orders above the read quota with the admin key.
+//!
+//! Given several replicas (base URLs of servers sharing one database),
+//! every try goes to the next replica in turn: the copies of one request
+//! start on different replicas, each retry moves on, and the re-send after
+//! success lands on another replica than the try before it, so replays and
+//! in-flight conflicts must cross replicas to be right.
 //!
 //! The engine records every response (status, `Retry-After`,
 //! `Idempotent-Replayed`, latency, time) and afterwards counts the orders
@@ -194,12 +201,18 @@ pub struct Sample {
     pub retry_after_valid: bool,
     /// Whether it carried both `RateLimit-Policy` and `RateLimit`.
     pub ratelimit_headers: bool,
+    /// Which replica answered (its index in the base URLs given).
+    pub replica: u8,
+    /// The logical order a write was for (reads: none).
+    pub key: Option<u32>,
 }
 
 /// Everything a storm observed.
 #[derive(Debug, Clone)]
 pub struct StormReport {
     pub config: StormConfig,
+    /// How many replicas the storm spread its tries over.
+    pub replicas: usize,
     /// From the first request to the last response.
     pub elapsed: Duration,
     pub samples: Vec<Sample>,
@@ -250,6 +263,42 @@ impl StormReport {
             with += usize::from(s.ratelimit_headers);
         }
         (with, all)
+    }
+
+    /// Responses answered by each replica, in the order of the base URLs.
+    pub fn per_replica(&self, op: Option<Op>, outcome: Option<Outcome>) -> Vec<usize> {
+        let mut n = vec![0; self.replicas.max(1)];
+        for s in &self.samples {
+            if op.is_none_or(|op| s.op == op)
+                && outcome.is_none_or(|o| s.outcome == o)
+                && let Some(c) = n.get_mut(usize::from(s.replica))
+            {
+                *c += 1;
+            }
+        }
+        n
+    }
+
+    /// (replayed 201s answered by another replica than the one whose 201
+    /// created the order, all replayed 201s of keys whose creating
+    /// response was seen).
+    pub fn cross_replica_replays(&self) -> (usize, usize) {
+        let mut creator = std::collections::HashMap::new();
+        for s in &self.samples {
+            if let (Outcome::Created, Some(k)) = (s.outcome, s.key) {
+                creator.entry(k).or_insert(s.replica);
+            }
+        }
+        let (mut cross, mut all) = (0, 0);
+        for s in &self.samples {
+            if let (Outcome::Replayed, Some(k)) = (s.outcome, s.key)
+                && let Some(&c) = creator.get(&k)
+            {
+                all += 1;
+                cross += usize::from(c != s.replica);
+            }
+        }
+        (cross, all)
     }
 
     /// Logical orders with more than one order in the database.
@@ -386,7 +435,8 @@ fn setup_error(step: impl Into<String>, e: impl std::fmt::Display) -> StormError
 
 /// A customer API key that places orders, and its customer.
 struct Principal {
-    sdk: Client,
+    /// An SDK client per replica.
+    sdk: Vec<Client>,
     http: reqwest::Client,
 }
 
@@ -432,15 +482,23 @@ struct Shared {
     next: AtomicUsize,
     unfinished: AtomicUsize,
     hammered: AtomicUsize,
-    orders_url: String,
+    /// `POST /v1/orders` of each replica.
+    orders_urls: Vec<String>,
 }
 
 impl Shared {
+    /// The replica for the next try counted by `tries`.
+    fn replica(&self, tries: &AtomicUsize) -> usize {
+        tries.fetch_add(1, Ordering::Relaxed) % self.orders_urls.len()
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
         op: Op,
         hammering: bool,
         sent: Instant,
+        to: Target,
         status: Option<StatusCode>,
         headers: Option<&HeaderMap>,
     ) -> Outcome {
@@ -461,6 +519,8 @@ impl Shared {
             outcome,
             retry_after_valid,
             ratelimit_headers,
+            replica: u8::try_from(to.replica).unwrap_or(u8::MAX),
+            key: to.key,
         };
         self.samples.lock().expect("not poisoned").push(sample);
         outcome
@@ -471,6 +531,7 @@ impl Shared {
         &self,
         op: Op,
         sent: Instant,
+        to: Target,
         result: &Result<ResponseValue<T>, Error<Problem>>,
     ) -> Outcome {
         let (status, headers) = match result {
@@ -479,7 +540,7 @@ impl Shared {
             Err(Error::UnexpectedResponse(r)) => (Some(r.status()), Some(r.headers())),
             Err(e) => (e.status(), None),
         };
-        self.record(op, false, sent, status, headers)
+        self.record(op, false, sent, to, status, headers)
     }
 
     /// Sends one raw request and records it. The body is read so that the
@@ -488,6 +549,7 @@ impl Shared {
         &self,
         op: Op,
         hammering: bool,
+        to: Target,
         request: reqwest::RequestBuilder,
     ) -> (Outcome, Option<u64>) {
         let sent = Instant::now();
@@ -497,14 +559,14 @@ impl Shared {
                 let headers = response.headers().clone();
                 let read = response.bytes().await;
                 let outcome = match read {
-                    Ok(_) => self.record(op, hammering, sent, Some(status), Some(&headers)),
-                    Err(_) => self.record(op, hammering, sent, None, None),
+                    Ok(_) => self.record(op, hammering, sent, to, Some(status), Some(&headers)),
+                    Err(_) => self.record(op, hammering, sent, to, None, None),
                 };
                 let hint = RetryAfter::from_headers(&headers)
                     .map(|ra| ra.delay(std::time::SystemTime::now()).as_secs());
                 (outcome, hint)
             }
-            Err(_) => (self.record(op, hammering, sent, None, None), None),
+            Err(_) => (self.record(op, hammering, sent, to, None, None), None),
         }
     }
 
@@ -513,18 +575,38 @@ impl Shared {
     }
 }
 
-/// Runs a storm against the server at `base_url` (e.g.
-/// `http://127.0.0.1:8080`), setting up its customers, keys and products
-/// with `admin_key`, and counts the orders afterwards.
+/// Where one try went: the replica, and the logical order (for writes).
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    replica: usize,
+    key: Option<u32>,
+}
+
+/// Runs a storm against the servers at `base_urls` (e.g.
+/// `http://127.0.0.1:8080`; several when they are replicas sharing one
+/// database), setting up its customers, keys and products with
+/// `admin_key` through the first, and counts the orders afterwards
+/// through the last.
 pub async fn run_storm(
     config: &StormConfig,
-    base_url: &str,
+    base_urls: &[String],
     admin_key: &str,
 ) -> Result<StormReport, StormError> {
     if config.keys == 0 || config.clients == 0 || config.principals == 0 || config.copies == 0 {
         return Err(StormError::Config(
             "keys, clients, principals and copies must be at least 1".into(),
         ));
+    }
+    let bases: Vec<&str> = base_urls.iter().map(|b| b.trim_end_matches('/')).collect();
+    let Some(&base_url) = bases.first() else {
+        return Err(StormError::Config("at least one base URL is needed".into()));
+    };
+    if bases.len() > usize::from(u8::MAX) {
+        return Err(StormError::Config(format!(
+            "at most {} replicas; {} given",
+            u8::MAX,
+            bases.len()
+        )));
     }
     if config.keys.div_ceil(config.principals) > 10_000 {
         // The first line's quantity (1 to 10000) tells a principal's
@@ -534,7 +616,6 @@ pub async fn run_storm(
             config.keys, config.principals
         )));
     }
-    let base_url = base_url.trim_end_matches('/');
     let admin_http = http_client(admin_key, config.request_timeout)?;
     let admin = Client::new_with_client(base_url, admin_http.clone());
     let run_id = &uuid::Uuid::new_v4().simple().to_string()[..8];
@@ -548,7 +629,10 @@ pub async fn run_storm(
         let secret = create_principal(&admin, run_id, p).await?;
         let http = http_client(&secret, config.request_timeout)?;
         principals.push(Principal {
-            sdk: Client::new_with_client(base_url, http.clone()),
+            sdk: bases
+                .iter()
+                .map(|b| Client::new_with_client(b, http.clone()))
+                .collect(),
             http,
         });
     }
@@ -588,7 +672,7 @@ pub async fn run_storm(
         next: AtomicUsize::new(0),
         unfinished: AtomicUsize::new(0),
         hammered: AtomicUsize::new(0),
-        orders_url: format!("{base_url}/v1/orders"),
+        orders_urls: bases.iter().map(|b| format!("{b}/v1/orders")).collect(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let writers = join_all((0..config.clients).map(|w| writer(&shared, &principals, &orders, w)));
@@ -603,9 +687,11 @@ pub async fn run_storm(
     tokio::join!(writers, readers);
     let elapsed = start.elapsed();
 
-    let (orders_per_key, unattributed_orders) = count_orders(config, &principals).await?;
+    let counting = bases.len() - 1;
+    let (orders_per_key, unattributed_orders) = count_orders(config, &principals, counting).await?;
     Ok(StormReport {
         config: config.clone(),
+        replicas: bases.len(),
         elapsed,
         samples: shared.samples.into_inner().expect("not poisoned"),
         orders_per_key,
@@ -689,15 +775,18 @@ async fn writer(shared: &Shared, principals: &[Principal], orders: &[LogicalOrde
             shared.hammered.fetch_add(1, Ordering::Relaxed);
         }
         let principal = &principals[order.principal];
+        // Every try of this order goes to the next replica, starting from
+        // one that depends on the order, so the replicas share the load.
+        let tries = AtomicUsize::new(order.index);
         let placed = if hammer {
             // Several copies at once: a client that timed out on its own
             // and sent the request again while the first was running.
             let copies = (0..shared.config.copies)
-                .map(|_| hammer_send(shared, principal, &order.key, &order.body));
+                .map(|_| hammer_send(shared, principal, order, &order.body, &tries));
             let results = join_all(copies).await;
             results.into_iter().any(|o| o.is_some_and(is_placed))
         } else {
-            honour_send(shared, principal, &order.key, &order.body)
+            honour_send(shared, principal, order, &order.body, &tries)
                 .await
                 .is_some_and(is_placed)
         };
@@ -711,14 +800,14 @@ async fn writer(shared: &Shared, principals: &[Principal], orders: &[LogicalOrde
         let mutate =
             shared.config.mutate_every > 0 && order.index % shared.config.mutate_every == 0;
         if hammer {
-            hammer_send(shared, principal, &order.key, &order.body).await;
+            hammer_send(shared, principal, order, &order.body, &tries).await;
             if mutate {
-                hammer_send(shared, principal, &order.key, &order.mutated).await;
+                hammer_send(shared, principal, order, &order.mutated, &tries).await;
             }
         } else {
-            honour_send(shared, principal, &order.key, &order.body).await;
+            honour_send(shared, principal, order, &order.body, &tries).await;
             if mutate {
-                honour_send(shared, principal, &order.key, &order.mutated).await;
+                honour_send(shared, principal, order, &order.mutated, &tries).await;
             }
         }
     }
@@ -733,17 +822,22 @@ fn is_placed(o: Outcome) -> bool {
 async fn hammer_send(
     shared: &Shared,
     principal: &Principal,
-    key: &str,
+    order: &LogicalOrder,
     body: &types::OrderCreate,
+    tries: &AtomicUsize,
 ) -> Option<Outcome> {
     let body: Value = json!(body);
     while !shared.remaining().is_zero() {
+        let to = Target {
+            replica: shared.replica(tries),
+            key: u32::try_from(order.index).ok(),
+        };
         let request = principal
             .http
-            .post(&shared.orders_url)
-            .header("Idempotency-Key", key)
+            .post(&shared.orders_urls[to.replica])
+            .header("Idempotency-Key", &order.key)
             .json(&body);
-        let (outcome, _) = shared.send_raw(Op::Write, true, request).await;
+        let (outcome, _) = shared.send_raw(Op::Write, true, to, request).await;
         if !outcome.hammer_retries() {
             return Some(outcome);
         }
@@ -757,8 +851,9 @@ async fn hammer_send(
 async fn honour_send(
     shared: &Shared,
     principal: &Principal,
-    key: &str,
+    order: &LogicalOrder,
     body: &types::OrderCreate,
+    tries: &AtomicUsize,
 ) -> Option<Outcome> {
     let policy = RetryPolicy {
         max_attempts: 50,
@@ -767,9 +862,12 @@ async fn honour_send(
         max_total_delay: shared.remaining(),
     };
     let last = Mutex::new(None);
-    let _ = send_with_retries(&policy, Some(key.to_string()), |k| {
-        let send = principal
-            .sdk
+    let _ = send_with_retries(&policy, Some(order.key.clone()), |k| {
+        let to = Target {
+            replica: shared.replica(tries),
+            key: u32::try_from(order.index).ok(),
+        };
+        let send = principal.sdk[to.replica]
             .create_order()
             .idempotency_key(k)
             .body(body.clone())
@@ -778,7 +876,7 @@ async fn honour_send(
         async move {
             let sent = Instant::now();
             let result = send.await;
-            let outcome = shared.record_sdk(Op::Write, sent, &result);
+            let outcome = shared.record_sdk(Op::Write, sent, to, &result);
             *last.lock().expect("not poisoned") = Some(outcome);
             result
         }
@@ -795,9 +893,19 @@ async fn reader(
     honour: bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let url = format!("{}?limit=10", shared.orders_url);
+    let urls: Vec<String> = shared
+        .orders_urls
+        .iter()
+        .map(|u| format!("{u}?limit=10"))
+        .collect();
+    let tries = AtomicUsize::new(usize::from(honour));
     while !*stop.borrow() && !shared.remaining().is_zero() {
-        let (outcome, hint) = shared.send_raw(Op::Read, !honour, admin.get(&url)).await;
+        let to = Target {
+            replica: shared.replica(&tries),
+            key: None,
+        };
+        let request = admin.get(&urls[to.replica]);
+        let (outcome, hint) = shared.send_raw(Op::Read, !honour, to, request).await;
         let pause = match hint {
             Some(seconds) if honour && outcome == Outcome::TooManyRequests => {
                 Duration::from_secs(seconds)
@@ -816,6 +924,7 @@ async fn reader(
 async fn count_orders(
     config: &StormConfig,
     principals: &[Principal],
+    replica: usize,
 ) -> Result<(Vec<u32>, u32), StormError> {
     let mut per_key = vec![0u32; config.keys];
     let mut unattributed = 0u32;
@@ -825,7 +934,7 @@ async fn count_orders(
         let mut seen = BTreeSet::new();
         loop {
             let page = send_with_retries(&patient(), None, |_| {
-                let mut list = principal.sdk.list_orders().limit(limit);
+                let mut list = principal.sdk[replica].list_orders().limit(limit);
                 if let Some(c) = &cursor {
                     list = list.cursor(c.as_str());
                 }
@@ -870,6 +979,7 @@ mod tests {
     fn report(samples: Vec<Sample>, orders_per_key: Vec<u32>) -> StormReport {
         StormReport {
             config: StormConfig::default(),
+            replicas: 2,
             elapsed: Duration::from_secs(2),
             samples,
             orders_per_key,
@@ -889,6 +999,8 @@ mod tests {
             outcome,
             retry_after_valid,
             ratelimit_headers: false,
+            replica: 0,
+            key: None,
         }
     }
 
@@ -928,6 +1040,35 @@ mod tests {
         ] {
             assert!(v.contains(needle), "{needle:?} in {v}");
         }
+    }
+
+    #[test]
+    fn replays_are_attributed_to_the_replica_that_answered() {
+        let on = |outcome, replica, key| Sample {
+            replica,
+            key: Some(key),
+            ..sample(outcome, 1, false)
+        };
+        let r = report(
+            vec![
+                on(Outcome::Created, 0, 7),
+                on(Outcome::Replayed, 1, 7),
+                on(Outcome::Replayed, 0, 7),
+                on(Outcome::Conflict, 1, 8),
+                on(Outcome::Created, 1, 8),
+                on(Outcome::Replayed, 0, 8),
+                // A replay of a key whose 201 was never seen counts in
+                // neither figure.
+                on(Outcome::Replayed, 1, 9),
+            ],
+            vec![1, 1],
+        );
+        assert_eq!(r.cross_replica_replays(), (2, 3));
+        assert_eq!(r.per_replica(None, None), vec![3, 4]);
+        assert_eq!(
+            r.per_replica(Some(Op::Write), Some(Outcome::Replayed)),
+            vec![2, 2]
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ async fn storm(guardrails: bool) -> StormReport {
         .clone()
         .expect("a fresh database bootstraps an admin key");
     let base = format!("http://{}", running.local_addr());
-    let mut report = run_storm(&config(), &base, &admin)
+    let mut report = run_storm(&config(), &[base], &admin)
         .await
         .expect("the storm runs");
     // The recount from the file joins the invariants (violations() checks
@@ -106,6 +106,9 @@ async fn the_guardrails_turn_a_retry_storm_into_one_order_per_key() {
             when: "test",
             before_svg: "b.svg",
             after_svg: "a.svg",
+            topology: report::Provenance::SQLITE_TOPOLOGY,
+            database: report::Provenance::SQLITE_DATABASE,
+            recount: report::Provenance::SQLITE_RECOUNT,
         },
         &before,
         &after,
