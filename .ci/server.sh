@@ -13,6 +13,11 @@
 #   server_survived PID NAME  fails, with the server's last lines, when the
 #       server died during the run.
 # Needs `step` defined by the caller.
+#
+# With CI_DATABASE=postgres (inside scripts/with-postgres.sh, which names
+# the throw-away cluster in ORDERFLOW_TEST_POSTGRES and puts psql on PATH)
+# each server gets a fresh PostgreSQL database of its own instead of a
+# SQLite file: orderflow_ci_NAME, created before it starts.
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 step "build the server (cargo build -p orderflow-server)"
@@ -33,11 +38,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+server_database() {
+    local name="$1"
+    case "${CI_DATABASE:-sqlite}" in
+        sqlite) echo "$WORK/$name.db" ;;
+        postgres)
+            if [ -z "${ORDERFLOW_TEST_POSTGRES:-}" ]; then
+                echo "CI_DATABASE=postgres needs ORDERFLOW_TEST_POSTGRES: run this through bash scripts/with-postgres.sh" >&2
+                return 1
+            fi
+            psql -q -v ON_ERROR_STOP=1 "$ORDERFLOW_TEST_POSTGRES" \
+                -c "DROP DATABASE IF EXISTS orderflow_ci_$name WITH (FORCE)" \
+                -c "CREATE DATABASE orderflow_ci_$name" >&2 || return 1
+            echo "${ORDERFLOW_TEST_POSTGRES%/*}/orderflow_ci_$name"
+            ;;
+        *)
+            echo "CI_DATABASE=$CI_DATABASE: expected sqlite or postgres" >&2
+            return 1
+            ;;
+    esac
+}
+
 start_server() {
     local name="$1"
     shift
+    local database
+    database="$(server_database "$name")" || exit 1
     # Port 0: the kernel picks a free port; the server prints the address.
-    "$SERVER" --listen 127.0.0.1:0 --database "$WORK/$name.db" --log-level warn "$@" \
+    "$SERVER" --listen 127.0.0.1:0 --database "$database" --log-level warn "$@" \
         >"$WORK/$name.out" 2>"$WORK/$name.err" &
     STARTED_PID=$!
     SERVER_PIDS+=("$STARTED_PID")
@@ -68,7 +96,7 @@ server_survived() {
     fi
 }
 
-step "start the server on 127.0.0.1 with a fresh database"
+step "start the server on 127.0.0.1 with a fresh ${CI_DATABASE:-sqlite} database"
 start_server orderflow
 SERVER_PID="$STARTED_PID"
 BASE="$STARTED_BASE"

@@ -79,5 +79,7 @@ if ! as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 fi
 
 export ORDERFLOW_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+# The cluster's own client tools (psql) first on PATH, for scripts.
+export PATH="$bindir:$PATH"
 echo "==> $("$bindir/postgres" --version) on 127.0.0.1:$port (ORDERFLOW_TEST_POSTGRES=$ORDERFLOW_TEST_POSTGRES)" >&2
 "$@"

@@ -84,6 +84,10 @@ pub struct Config {
     /// every replica, the default) or the injected one (tests that move
     /// time by hand).
     pub limiter_on_db_clock: bool,
+    /// How often the shared limiter forgets callers back at a full quota
+    /// (one row per key or anonymous client in `rate_limits`; pruning
+    /// changes no decision, so any replica may do it).
+    pub rate_limit_prune_every: Duration,
 }
 
 impl Config {
@@ -103,6 +107,7 @@ impl Config {
             webhook_allow_private: false,
             postgres: None,
             limiter_on_db_clock: true,
+            rate_limit_prune_every: Duration::from_secs(60),
         }
     }
 }
@@ -116,6 +121,8 @@ pub struct Running {
     /// The admin key created on first run (empty database), shown once.
     pub bootstrap_admin_key: Option<String>,
     purger: tokio::task::JoinHandle<()>,
+    /// Prunes the shared limiter's rows, on PostgreSQL with the guardrails.
+    limit_pruner: Option<tokio::task::JoinHandle<()>>,
     /// Samples the metrics once a second for the dashboard's history.
     sampler: tokio::task::JoinHandle<()>,
     /// The in-process pricing service (when no `--pricing-url` is given).
@@ -150,6 +157,9 @@ impl Running {
     /// hold the process). `Ok(true)` when everything finished in time.
     pub async fn stop_within(self, drain: Duration) -> Result<bool> {
         self.purger.abort();
+        if let Some(pruner) = &self.limit_pruner {
+            pruner.abort();
+        }
         self.sampler.abort();
         let started = std::time::Instant::now();
         let front = self.front.stop(drain).await;
@@ -215,6 +225,23 @@ async fn purge_idempotency_keys(app: Arc<App>) {
                 slog::warn!(app.log, "purging idempotency keys failed"; "cause" => e.to_string())
             }
             Err(e) => slog::warn!(app.log, "purge task failed"; "cause" => e.to_string()),
+        }
+    }
+}
+
+/// Forgets the shared limiter's callers whose quota is full again, every
+/// `every`: without it `rate_limits` keeps a row per key and per anonymous
+/// client address ever seen. A failure is logged and tried again next time
+/// (nothing depends on a prune).
+async fn prune_rate_limits(limiter: crate::pg::ratelimit::PgLimiter, every: Duration, log: Logger) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        match limiter.prune().await {
+            Ok(0) => {}
+            Ok(n) => slog::debug!(log, "pruned rate-limit rows at a full quota"; "count" => n),
+            Err(e) => slog::warn!(log, "pruning rate-limit rows failed"; "cause" => e.to_string()),
         }
     }
 }
@@ -367,20 +394,24 @@ pub async fn start_with(
         )
         .context("reading the cursor secret")?,
     );
+    let shared_limiter = match shared {
+        Some(pg) if config.guardrails => Some(if config.limiter_on_db_clock {
+            crate::pg::ratelimit::PgLimiter::new(pg)
+        } else {
+            crate::pg::ratelimit::PgLimiter::with_clock(pg, clock_for_app.clone())
+        }),
+        _ => None,
+    };
     let context = EdgeContext {
         handlers: app.clone(),
         ports: Ports {
             authenticator: Arc::new(ApiKeys { app: app.clone() }),
             clock: Arc::new(crate::ports::EdgeClock(clock_for_app.clone())),
-            rate_limiter: match shared {
+            rate_limiter: match &shared_limiter {
                 // One quota per key across replicas, on the database's
                 // clock; fails closed (see ports::SharedQuotas).
-                Some(pg) if config.guardrails => Arc::new(SharedQuotas {
-                    limiter: if config.limiter_on_db_clock {
-                        crate::pg::ratelimit::PgLimiter::new(pg)
-                    } else {
-                        crate::pg::ratelimit::PgLimiter::with_clock(pg, clock_for_app.clone())
-                    },
+                Some(limiter) => Arc::new(SharedQuotas {
+                    limiter: limiter.clone(),
                     log: log.clone(),
                 }),
                 _ => Arc::new(Quotas {
@@ -437,7 +468,7 @@ pub async fn start_with(
         cors,
         metrics.clone(),
         token,
-        log,
+        log.clone(),
     )
     .await
     {
@@ -457,12 +488,20 @@ pub async fn start_with(
         }
     });
     let purger = tokio::spawn(purge_idempotency_keys(app.clone()));
+    let limit_pruner = shared_limiter.map(|limiter| {
+        tokio::spawn(prune_rate_limits(
+            limiter,
+            config.rate_limit_prune_every,
+            log.clone(),
+        ))
+    });
     Ok(Running {
         front,
         dropshot,
         app,
         bootstrap_admin_key: bootstrap,
         purger,
+        limit_pruner,
         sampler,
         pricing: pricing_server,
         webhooks,

@@ -91,6 +91,14 @@ fn dechunk(mut rest: &str) -> String {
 /// A replica on `url` whose clock is `clock`, the shared limiter's too, so
 /// time stands still unless the test moves it.
 async fn replica(url: &str, clock: Arc<ManualClock>) -> Running {
+    replica_with(url, clock, |_| {}).await
+}
+
+async fn replica_with(
+    url: &str,
+    clock: Arc<ManualClock>,
+    configure: impl FnOnce(&mut Config),
+) -> Running {
     let log = slog::Logger::root(slog::Discard, slog::o!());
     let mut config = Config::new(
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -99,6 +107,7 @@ async fn replica(url: &str, clock: Arc<ManualClock>) -> Running {
     config.postgres = Some(url.to_owned());
     config.webhooks = None;
     config.limiter_on_db_clock = false;
+    configure(&mut config);
     run::start_with(config, log, clock, Arc::new(RandomIds))
         .await
         .expect("replica starts on PostgreSQL")
@@ -258,4 +267,48 @@ async fn two_replicas_share_one_quota_and_replay_each_others_orders() {
     assert_eq!(after, 100, "half a window refills half the quota, once");
     a.stop().await.expect("stop a");
     b.stop().await.expect("stop b");
+}
+
+/// A replica forgets, on its own schedule, the rate-limit rows of callers
+/// whose quota is full again, and keeps those still drawing on theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_prunes_rate_limit_rows_back_at_full_quota() {
+    let db = Scratch::new().await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let a = replica_with(&db.url, clock.clone(), |c| {
+        c.rate_limit_prune_every = std::time::Duration::from_millis(20);
+    })
+    .await;
+    let bearer = format!(
+        "Bearer {}",
+        a.bootstrap_admin_key.clone().expect("an admin key")
+    );
+    let addr = a.local_addr();
+    let read = tokio::task::spawn_blocking(move || {
+        send(addr, "GET", "/v1/orders", &[("Authorization", &bearer)], "").status
+    })
+    .await
+    .expect("the read");
+    assert_eq!(read, 200);
+    let client = common::connect(&db.url).await;
+    let rows = || async {
+        client
+            .query_one("SELECT count(*) FROM rate_limits", &[])
+            .await
+            .expect("count the rows")
+            .get::<_, i64>(0)
+    };
+    // The clock stands still, so the caller is still drawing on its quota
+    // whenever the pruner looks: its row stays.
+    assert!(rows().await >= 1, "the read drew on a quota");
+    clock.advance(chrono::Duration::hours(1));
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while rows().await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the rows of callers back at a full quota were never pruned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    a.stop().await.expect("the replica stops");
 }

@@ -1,13 +1,15 @@
 //! Every operation through the generated SDK against the real server: if
 //! server and client disagreed on a path, a field, a status or a type, these
 //! round trips would fail to deserialize or get an unexpected response.
+//! Each runs on both backends: the embedded SQLite default and PostgreSQL
+//! (`ORDERFLOW_TEST_POSTGRES`, as `bash scripts/with-postgres.sh` sets it).
 
 use std::collections::BTreeSet;
 
 use orderflow_client::types;
 use orderflow_client::{Client, Error};
 
-use crate::support::TestServer;
+use crate::support::{Backend, TestServer};
 
 /// The problem a failed SDK call carries, or a panic naming the surprise.
 fn problem<T: std::fmt::Debug>(r: Result<T, Error<types::Problem>>) -> types::Problem {
@@ -53,8 +55,17 @@ async fn product(sdk: &Client, sku: &str, price: i64, currency: &str) -> types::
 }
 
 #[tokio::test]
-async fn every_operation_round_trips_through_the_sdk() {
-    let server = TestServer::start().await;
+async fn every_operation_round_trips_through_the_sdk_on_sqlite() {
+    every_operation_round_trips_through_the_sdk(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_round_trips_through_the_sdk_on_postgres() {
+    every_operation_round_trips_through_the_sdk(Backend::Postgres).await;
+}
+
+async fn every_operation_round_trips_through_the_sdk(backend: Backend) {
+    let server = TestServer::start_on(backend, None).await;
     let admin = server.sdk(&server.admin_key);
     let mut exercised = BTreeSet::new();
 
@@ -496,8 +507,17 @@ async fn every_operation_round_trips_through_the_sdk() {
 /// Walks the order list while new orders arrive between page fetches: every
 /// order that existed at the start appears exactly once, in order.
 #[tokio::test]
-async fn paging_through_orders_while_inserting_skips_and_repeats_nothing() {
-    let server = TestServer::start().await;
+async fn paging_through_orders_while_inserting_skips_and_repeats_nothing_on_sqlite() {
+    paging_through_orders_while_inserting_skips_and_repeats_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_through_orders_while_inserting_skips_and_repeats_nothing_on_postgres() {
+    paging_through_orders_while_inserting_skips_and_repeats_nothing(Backend::Postgres).await;
+}
+
+async fn paging_through_orders_while_inserting_skips_and_repeats_nothing(backend: Backend) {
+    let server = TestServer::start_on(backend, None).await;
     let admin = server.sdk(&server.admin_key);
     let c = customer(&admin, "Pager", "pager@example.com").await;
     let p = product(&admin, "PG-1", 100, "USD").await;
@@ -578,8 +598,17 @@ fn eur(amount: &str) -> types::MoneyV2 {
 /// server: what one version writes the other reads, under the same ids,
 /// with money in each version's own representation.
 #[tokio::test]
-async fn v2_serves_every_resource_on_the_same_data() {
-    let server = TestServer::start().await;
+async fn v2_serves_every_resource_on_the_same_data_on_sqlite() {
+    v2_serves_every_resource_on_the_same_data(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_serves_every_resource_on_the_same_data_on_postgres() {
+    v2_serves_every_resource_on_the_same_data(Backend::Postgres).await;
+}
+
+async fn v2_serves_every_resource_on_the_same_data(backend: Backend) {
+    let server = TestServer::start_on(backend, None).await;
     let admin = server.sdk(&server.admin_key);
     let mut exercised = BTreeSet::new();
 

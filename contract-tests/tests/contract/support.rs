@@ -1,4 +1,7 @@
-//! A real server on an ephemeral loopback port with a fresh database.
+//! A real server on an ephemeral loopback port with a fresh database: a
+//! SQLite file in a temporary directory, or a scratch database on the
+//! PostgreSQL server named by `ORDERFLOW_TEST_POSTGRES` (missing, the test
+//! fails and says how to start one: no silent skip).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,9 +14,156 @@ pub struct TestServer {
     pub base: String,
     pub admin_key: String,
     _dir: tempfile::TempDir,
+    _scratch: Option<PgScratch>,
+}
+
+/// Where a test server keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const HOW: &str = "ORDERFLOW_TEST_POSTGRES is not set: this test needs a PostgreSQL server. \
+Run the tests through `bash scripts/with-postgres.sh cargo test --workspace` (it starts a \
+throw-away cluster on a free loopback port and stops it afterwards; it needs PostgreSQL's \
+initdb and pg_ctl, `apt-get install -y postgresql` on Debian), or point the variable at a \
+server where the tests may create databases, e.g. \
+ORDERFLOW_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh database on the test PostgreSQL server, dropped with the value.
+pub struct PgScratch {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgScratch {
+    pub async fn new() -> PgScratch {
+        let admin = std::env::var("ORDERFLOW_TEST_POSTGRES").unwrap_or_else(|_| panic!("{HOW}"));
+        let (base, _) = admin
+            .rsplit_once('/')
+            .filter(|(base, _)| base.contains("://") && !base.ends_with('/'))
+            .unwrap_or_else(|| {
+                panic!(
+                    "ORDERFLOW_TEST_POSTGRES={admin}: expected postgres://user@host:port/database"
+                )
+            });
+        let name = format!("orderflow_contract_{}", uuid::Uuid::new_v4().simple());
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {admin}: {e}\n{HOW}"));
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("creating a scratch database on {admin}: {e}"));
+        PgScratch {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        }
+    }
+}
+
+impl Drop for PgScratch {
+    fn drop(&mut self) {
+        // Best effort, on its own thread (Drop cannot await): the cluster
+        // the script starts is thrown away anyway.
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 impl TestServer {
+    /// A fresh server on `backend`, on the real clock or on `clock`.
+    pub async fn start_on(backend: Backend, clock: Option<Arc<ManualClock>>) -> TestServer {
+        match backend {
+            Backend::Sqlite => {
+                Self::start_in(
+                    tempfile::tempdir().expect("a temporary directory"),
+                    clock,
+                    None,
+                )
+                .await
+            }
+            Backend::Postgres => Self::start_on_postgres(clock, |_| {}).await,
+        }
+    }
+
+    /// A fresh server on a scratch PostgreSQL database whose configuration
+    /// `configure` adjusts first. On a manual clock the shared rate limiter
+    /// follows that clock instead of the database's.
+    pub async fn start_on_postgres(
+        clock: Option<Arc<ManualClock>>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let scratch = PgScratch::new().await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config::new(
+            "127.0.0.1:0".parse().expect("a loopback address"),
+            dir.path().join("unused-on-postgres.db"),
+        );
+        config.postgres = Some(scratch.url.clone());
+        config.limiter_on_db_clock = clock.is_none();
+        configure(&mut config);
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let running = match clock {
+            Some(c) => run::start_with(config, log, c, Arc::new(RandomIds)).await,
+            None => run::start(config, log).await,
+        }
+        .expect("the server starts on PostgreSQL");
+        let admin_key = running
+            .bootstrap_admin_key
+            .clone()
+            .expect("a fresh database bootstraps an admin key");
+        let base = format!("http://{}", running.local_addr());
+        TestServer {
+            running,
+            base,
+            admin_key,
+            _dir: dir,
+            _scratch: Some(scratch),
+        }
+    }
+
+    /// A fresh server on `backend` whose configuration `configure`
+    /// adjusts first.
+    #[allow(dead_code)]
+    pub async fn start_configured_on(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        match backend {
+            Backend::Sqlite => Self::start_configured(configure).await,
+            Backend::Postgres => Self::start_on_postgres(None, configure).await,
+        }
+    }
+
+    /// The scratch PostgreSQL database's URL, on [`Backend::Postgres`].
+    #[allow(dead_code)]
+    pub fn postgres_url(&self) -> Option<&str> {
+        self._scratch.as_ref().map(|s| s.url.as_str())
+    }
+
     pub async fn start() -> TestServer {
         Self::start_in(
             tempfile::tempdir().expect("a temporary directory"),
@@ -72,6 +222,7 @@ impl TestServer {
             base,
             admin_key,
             _dir: dir,
+            _scratch: None,
         }
     }
 
@@ -109,6 +260,7 @@ impl TestServer {
             base,
             admin_key,
             _dir: dir,
+            _scratch: None,
         }
     }
 

@@ -29,7 +29,7 @@ use orderflow_contract_tests::validator::{Response, SpecValidator};
 use orderflow_server::store::{IdempotencyKey, ManualClock};
 use serde_json::{Value, json};
 
-use crate::support::TestServer;
+use crate::support::{Backend, TestServer};
 
 /// Documented (operation, status) pairs no test can provoke honestly, each
 /// with the reason. An exempt pair that gets exercised fails the test too
@@ -254,8 +254,19 @@ fn coverage_table(
 /// operation, so both versions are covered by one list of requests.
 #[tokio::test]
 async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
-    let mut exchanges = exercise(None).await;
-    let v2 = exercise(Some(to_v2())).await;
+    every_documented_status_on(Backend::Sqlite).await;
+}
+
+/// The same scenario, coverage gate included, on a server whose store is
+/// PostgreSQL: the backends must not differ on the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_status_is_exercised_and_valid_on_the_wire_on_postgres() {
+    every_documented_status_on(Backend::Postgres).await;
+}
+
+async fn every_documented_status_on(backend: Backend) {
+    let mut exchanges = exercise(backend, None).await;
+    let v2 = exercise(backend, Some(to_v2())).await;
     assert!(
         v2.iter().all(|e| !e.path.starts_with("/v1/")),
         "the v2 pass sent every request to v2"
@@ -263,10 +274,10 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
     exchanges.extend(v2);
 
     // ---- 503: readiness while the database is stalled. ----
-    exchanges.extend(readiness_when_the_database_stalls().await);
+    exchanges.extend(readiness_when_the_database_stalls(backend).await);
     // ---- 503: order creation (both versions) while the pricing service
     // is down. ----
-    exchanges.extend(order_when_pricing_is_down().await);
+    exchanges.extend(order_when_pricing_is_down(backend).await);
 
     let violations: Vec<String> = exchanges
         .iter()
@@ -300,7 +311,7 @@ async fn every_documented_status_is_exercised_and_valid_on_the_wire() {
 
 /// The scenario of [`every_documented_status_is_exercised_and_valid_on_the_wire`]
 /// on a fresh server, through a proxy with `rewrite`; returns what it saw.
-async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
+async fn exercise(backend: Backend, rewrite: Option<Rewrite>) -> Vec<Exchange> {
     // The one place the scenario knows its version: a claim it plants in
     // the store must carry the fingerprint of the operation the request
     // will reach.
@@ -312,7 +323,7 @@ async fn exercise(rewrite: Option<Rewrite>) -> Vec<Exchange> {
     };
     let clock = Arc::new(ManualClock::at_default_epoch());
     let h = Harness::start(
-        TestServer::start_with_clock(clock.clone()).await,
+        TestServer::start_on(backend, Some(clock.clone())).await,
         Some(clock.clone()),
         rewrite,
     )
@@ -1086,12 +1097,10 @@ fn store_events(store: &dyn orderflow_server::store::Storage, order_id: &str) ->
 /// database slot (`max_db_in_flight = 1`), and readiness, which needs a
 /// slot to ask the database anything, gives up after its wait: 503 with
 /// `Retry-After`. Released, the stalled write completes normally.
-async fn readiness_when_the_database_stalls() -> Vec<Exchange> {
-    let server = TestServer::start_configured(|c| c.max_db_in_flight = 1).await;
+async fn readiness_when_the_database_stalls(backend: Backend) -> Vec<Exchange> {
+    let server = TestServer::start_configured_on(backend, |c| c.max_db_in_flight = 1).await;
     let h = Harness::start(server, None, None).await;
-    let db = rusqlite::Connection::open(h.server.database()).expect("open the database");
-    db.execute_batch("BEGIN EXCLUSIVE")
-        .expect("take the write lock");
+    let lock = Locker::take(&h.server).await;
     let client = h.server.http(Some(&h.server.admin_key));
     let url = format!("{}/v1/customers", h.proxy.base);
     let write = tokio::spawn(async move {
@@ -1122,7 +1131,7 @@ async fn readiness_when_the_database_stalls() -> Vec<Exchange> {
         );
         tokio::task::yield_now().await;
     }
-    db.execute_batch("COMMIT").expect("release the write lock");
+    lock.release().await;
     assert_eq!(
         write
             .await
@@ -1136,14 +1145,56 @@ async fn readiness_when_the_database_stalls() -> Vec<Exchange> {
     exchanges
 }
 
+/// Another process holding the lock a customer insert needs: SQLite's
+/// write lock (`BEGIN EXCLUSIVE`), or on PostgreSQL an exclusive lock on
+/// the customers table, in a transaction of another connection.
+enum Locker {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl Locker {
+    async fn take(server: &TestServer) -> Locker {
+        match server.postgres_url() {
+            None => {
+                let db = rusqlite::Connection::open(server.database()).expect("open the database");
+                db.execute_batch("BEGIN EXCLUSIVE")
+                    .expect("take the write lock");
+                Locker::Sqlite(db)
+            }
+            Some(url) => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to the scratch database");
+                tokio::spawn(conn);
+                client
+                    .batch_execute("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+                    .await
+                    .expect("lock the customers table");
+                Locker::Postgres(client)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Locker::Sqlite(db) => db.execute_batch("COMMIT").expect("release the write lock"),
+            Locker::Postgres(client) => client
+                .batch_execute("COMMIT")
+                .await
+                .expect("release the table lock"),
+        }
+    }
+}
+
 /// `POST /v1/orders` answers the `unavailable` problem (503, with
 /// `Retry-After`) when the internal pricing service does not answer: here
 /// nothing listens at its address.
-async fn order_when_pricing_is_down() -> Vec<Exchange> {
+async fn order_when_pricing_is_down(backend: Backend) -> Vec<Exchange> {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let addr = closed.local_addr().expect("its address");
     drop(closed);
-    let server = TestServer::start_configured(|c| {
+    let server = TestServer::start_configured_on(backend, |c| {
         c.pricing.url = Some(format!("http://{addr}"));
         c.pricing.deadline = std::time::Duration::from_millis(300);
     })
