@@ -505,8 +505,14 @@ pub enum Location {
 /// One input of an operation, checked by the pipeline.
 pub trait Part {
     type Value: Serialize + Send + 'static;
-    /// Unwraps the extractor's result and checks the spec's rules.
-    fn check(self, rules: &OperationRules) -> Result<Self::Value, ApiError>;
+    /// Unwraps the extractor's result and checks the spec's rules;
+    /// `raw_query` is the request's query string, to say which parameter
+    /// a failed query extraction was about.
+    fn check(
+        self,
+        rules: &OperationRules,
+        raw_query: Option<&str>,
+    ) -> Result<Self::Value, ApiError>;
     /// Whether the value belongs in the Idempotency-Key fingerprint
     /// (headers do not: the key itself is one).
     fn fingerprinted(&self) -> bool;
@@ -521,11 +527,25 @@ pub struct Param<T> {
 impl<T: Serialize + Send + 'static> Part for Param<T> {
     type Value = T;
 
-    fn check(self, all: &OperationRules) -> Result<T, ApiError> {
+    fn check(self, all: &OperationRules, raw_query: Option<&str>) -> Result<T, ApiError> {
+        let location = self.location;
         let value = self.value.map_err(|e| {
             let mut p = ApiError::from_extractor(&e);
             if p.code() == "malformed_request" {
-                p = ApiError::new("invalid_parameter", p.problem.detail);
+                // dropshot's text ("unable to parse query string: invalid
+                // digit found in string") names neither the parameter nor
+                // what it expects: find them against the spec's rules.
+                let named = match (location, &all.query) {
+                    (Location::Query, Some(rules)) => {
+                        query_errors(raw_query.unwrap_or(""), rules, all.components)
+                    }
+                    _ => Vec::new(),
+                };
+                p = if named.is_empty() {
+                    ApiError::new("invalid_parameter", p.problem.detail)
+                } else {
+                    ApiError::invalid("invalid_parameter", named)
+                };
             }
             p
         })?;
@@ -559,6 +579,63 @@ impl<T: Serialize + Send + 'static> Part for Param<T> {
     }
 }
 
+/// The spec's complaints about a query string that did not deserialize:
+/// each parameter as the client sent it, checked against the query's
+/// rules. A value that reads as a number or a boolean is checked in that
+/// form too, and a parameter is reported only when neither form passes
+/// (so `status=123` for a string parameter is not blamed). Empty when the
+/// rules find nothing, or the query is not even form-encoded.
+fn query_errors(raw: &str, rules: &Rules, components: &Rules) -> Vec<FieldError> {
+    let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(raw) else {
+        return Vec::new();
+    };
+    let typed = |v: &str| -> Value {
+        if let Ok(n) = v.parse::<i64>() {
+            Value::from(n)
+        } else if let Ok(n) = v.parse::<u64>() {
+            Value::from(n)
+        } else if let Some(n) = v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .and_then(serde_json::Number::from_f64)
+        {
+            Value::Number(n)
+        } else if v == "true" || v == "false" {
+            Value::Bool(v == "true")
+        } else {
+            Value::String(v.to_string())
+        }
+    };
+    let object = |form: &dyn Fn(&str) -> Value| -> Value {
+        let mut map = serde_json::Map::new();
+        for (k, v) in &pairs {
+            let v = form(v);
+            match map.get_mut(k) {
+                // A repeated parameter is an array (`form`, `explode`).
+                Some(Value::Array(items)) => items.push(v),
+                Some(first) => *first = Value::Array(vec![first.take(), v]),
+                None => {
+                    map.insert(k.clone(), v);
+                }
+            }
+        }
+        Value::Object(map)
+    };
+    let check = |value: &Value| -> Vec<FieldError> {
+        schema::validate(value, rules.tree(), components.tree(), Mode::Parameters)
+            .into_iter()
+            .map(|v| v.error)
+            .collect()
+    };
+    let as_text = check(&object(&|v| Value::String(v.to_string())));
+    let as_typed = check(&object(&typed));
+    as_typed
+        .into_iter()
+        .filter(|e| as_text.iter().any(|t| t.pointer == e.pointer))
+        .collect()
+}
+
 /// A JSON request body, read raw by [`CheckedBody`].
 pub struct BodyPart<T> {
     pub value: Result<Value, ApiError>,
@@ -568,7 +645,7 @@ pub struct BodyPart<T> {
 impl<T: DeserializeOwned + Serialize + Send + 'static> Part for BodyPart<T> {
     type Value = T;
 
-    fn check(self, rules: &OperationRules) -> Result<T, ApiError> {
+    fn check(self, rules: &OperationRules, _raw_query: Option<&str>) -> Result<T, ApiError> {
         let raw = self.value?;
         if let Some(body_rules) = &rules.body {
             let violations =
@@ -604,12 +681,20 @@ impl<T: DeserializeOwned + Serialize + Send + 'static> Part for BodyPart<T> {
 /// The inputs of an operation: a tuple of [`Part`]s.
 pub trait Inputs {
     type Values: Send + 'static;
-    fn check(self, rules: &OperationRules) -> Result<(Self::Values, Vec<Value>), ApiError>;
+    fn check(
+        self,
+        rules: &OperationRules,
+        raw_query: Option<&str>,
+    ) -> Result<(Self::Values, Vec<Value>), ApiError>;
 }
 
 impl Inputs for () {
     type Values = ();
-    fn check(self, _rules: &OperationRules) -> Result<((), Vec<Value>), ApiError> {
+    fn check(
+        self,
+        _rules: &OperationRules,
+        _raw_query: Option<&str>,
+    ) -> Result<((), Vec<Value>), ApiError> {
         Ok(((), Vec::new()))
     }
 }
@@ -619,12 +704,16 @@ macro_rules! inputs_for_tuple {
         impl<$($name: Part),+> Inputs for ($($name,)+) {
             type Values = ($($name::Value,)+);
             #[allow(non_snake_case)]
-            fn check(self, rules: &OperationRules) -> Result<(Self::Values, Vec<Value>), ApiError> {
+            fn check(
+                self,
+                rules: &OperationRules,
+                raw_query: Option<&str>,
+            ) -> Result<(Self::Values, Vec<Value>), ApiError> {
                 let ($($name,)+) = self;
                 let mut printed = Vec::new();
                 $(
                     let fingerprinted = $name.fingerprinted();
-                    let $name = $name.check(rules)?;
+                    let $name = $name.check(rules, raw_query)?;
                     if fingerprinted {
                         printed.push(serde_json::to_value(&$name).unwrap_or(Value::Null));
                     }
@@ -856,7 +945,7 @@ async fn prepare<I: Inputs>(
         Idempotency::None => None,
         declared => idempotency_key_of(req.headers, declared == Idempotency::Required)?,
     };
-    let (values, printed) = inputs.check(&op.rules)?;
+    let (values, printed) = inputs.check(&op.rules, req.uri.query())?;
     let Some(key) = key else {
         return Ok(Prepared::Run(values));
     };
@@ -1274,5 +1363,44 @@ where
 
     fn metadata(body_content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         TypedBody::<T>::metadata(body_content_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static COMPONENTS: Rules = Rules::new("{}");
+
+    fn rules() -> Rules {
+        Rules::new(
+            r#"{"type":"object","properties":{"limit":{"type":"integer","minimum":1,"maximum":100},"status":{"type":"string","enum":["open","closed"]},"q":{"type":"string"}}}"#,
+        )
+    }
+
+    fn blamed(query: &str) -> Vec<String> {
+        query_errors(query, &rules(), &COMPONENTS)
+            .into_iter()
+            .map(|e| e.pointer)
+            .collect()
+    }
+
+    #[test]
+    fn a_query_that_did_not_deserialize_names_the_parameter_at_fault() {
+        assert_eq!(blamed("limit=ten"), ["limit"]);
+        assert_eq!(blamed("limit=0&status=open"), ["limit"]);
+        assert_eq!(blamed("status=lost&limit=5"), ["status"]);
+        assert_eq!(blamed("limit=x&status=lost"), ["limit", "status"]);
+        // Repeated where one value is expected.
+        assert_eq!(blamed("limit=5&limit=6"), ["limit"]);
+        // A string parameter whose value happens to read as a number is
+        // not blamed for it.
+        assert!(blamed("q=123&limit=ten") == ["limit"]);
+    }
+
+    #[test]
+    fn nothing_is_blamed_when_every_parameter_passes_or_the_query_is_unreadable() {
+        assert!(blamed("limit=5&status=open&q=7").is_empty());
+        assert!(blamed("").is_empty());
     }
 }

@@ -336,8 +336,29 @@ async fn bad_requests_get_precise_problems() {
         Case::new("limit zero", "GET", "/v1/products?limit=0")
             .expect(400, "invalid_parameter")
             .pointers(&["limit"]),
-        Case::new("limit not a number", "GET", "/v1/products?limit=ten").expect(400, "invalid_parameter"),
-        Case::new("unknown status filter", "GET", "/v1/orders?status=lost").expect(400, "invalid_parameter"),
+        // dropshot's own text for these names no parameter: the edge
+        // re-reads the query against the spec to say which one is wrong.
+        Case::new("limit not a number", "GET", "/v1/products?limit=ten")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit"]),
+        Case::new("unknown status filter", "GET", "/v1/orders?status=lost")
+            .expect(400, "invalid_parameter")
+            .pointers(&["status"]),
+        Case::new("numeric status filter", "GET", "/v1/orders?status=123")
+            .expect(400, "invalid_parameter")
+            .pointers(&["status"]),
+        Case::new("negative limit", "GET", "/v1/orders?limit=-3")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit"]),
+        Case::new("limit given twice", "GET", "/v1/customers?limit=5&limit=6")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit"]),
+        Case::new("two bad parameters, a good one blamed for neither", "GET", "/v1/orders?limit=ten&status=lost")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit", "status"]),
+        Case::new("a bad limit next to a valid status", "GET", "/v1/orders?status=pending&limit=ten")
+            .expect(400, "invalid_parameter")
+            .pointers(&["limit"]),
         Case::new("garbage cursor", "GET", "/v1/orders?cursor=not-a-cursor").expect(400, "invalid_cursor"),
         Case::new("customer filtering another customer", "GET", "/v1/orders?customer_id=cus_other")
             .auth(Some(customer_key))
