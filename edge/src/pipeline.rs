@@ -1395,7 +1395,7 @@ mod tests {
         assert_eq!(blamed("limit=5&limit=6"), ["limit"]);
         // A string parameter whose value happens to read as a number is
         // not blamed for it.
-        assert!(blamed("q=123&limit=ten") == ["limit"]);
+        assert_eq!(blamed("q=123&limit=ten"), ["limit"]);
     }
 
     #[test]
