@@ -8,10 +8,12 @@
 //! over loopback in one process: the load generator shares the machine's
 //! cores with the server, for every target alike, so the figures compare
 //! targets with each other rather than promise absolute capacity.
-//! `BENCH_SECONDS` (per target and round, default 3), `BENCH_ROUNDS`
-//! (default 3) and `BENCH_CONCURRENCY` (default 16) tune it;
-//! `BENCH_ONLY=<part of a target's name>` runs only matching targets (to
-//! profile one path with `perf record`) and leaves the report alone.
+//! `BENCH_SECONDS` (per target and round, default 2), `BENCH_ROUNDS`
+//! (default 7: short rounds, many of them, so the per-round ratios have a
+//! median) and `BENCH_CONCURRENCY` (default 16) tune it;
+//! `BENCH_ONLY=<a target's name, or part of one>` runs only that target
+//! (or the matching ones; to profile one path with `perf record`) and
+//! leaves the report alone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +56,8 @@ struct Figures {
     rps: f64,
     p50_us: u64,
     p99_us: u64,
+    /// Process CPU time (server and load generator) per request.
+    cpu_us: Option<f64>,
 }
 
 async fn load(
@@ -120,13 +124,36 @@ async fn load(
     if warm_up {
         run(Duration::from_secs(1)).await;
     }
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let (lat, errors) = run(duration).await;
     Round {
         latencies_us: lat,
         errors,
         seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: match (cpu_before, process_cpu_seconds()) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        },
     }
+}
+
+/// CPU time (user and system, every thread) this process has used, from
+/// `/proc/self/stat` in clock ticks; `None` where that cannot be read.
+/// Other work on the machine slows a round down but hardly changes what
+/// one request costs, so CPU per request is the steadier figure.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the parenthesised command name; utime and stime are
+    // the 14th and 15th of the whole line.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let ticks: f64 = command_output("getconf", &["CLK_TCK"])
+        .parse()
+        .unwrap_or(100.0);
+    Some((utime + stime) / ticks)
 }
 
 /// One target's measured traffic in one round.
@@ -134,6 +161,17 @@ struct Round {
     latencies_us: Vec<u64>,
     errors: usize,
     seconds: f64,
+    cpu_seconds: Option<f64>,
+}
+
+impl Round {
+    fn rps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.latencies_us.len() as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
 }
 
 /// A target's rounds together: requests over the time they took, and the
@@ -141,6 +179,9 @@ struct Round {
 fn combine(name: &str, rounds: Vec<Round>) -> Figures {
     let seconds: f64 = rounds.iter().map(|r| r.seconds).sum();
     let errors = rounds.iter().map(|r| r.errors).sum();
+    let cpu: Option<f64> = rounds.iter().map(|r| r.cpu_seconds).sum();
+    let served: usize = rounds.iter().map(|r| r.latencies_us.len()).sum();
+    let cpu_us = cpu.filter(|_| served > 0).map(|c| c * 1e6 / served as f64);
     let mut lat: Vec<u64> = rounds.into_iter().flat_map(|r| r.latencies_us).collect();
     lat.sort_unstable();
     Figures {
@@ -154,7 +195,34 @@ fn combine(name: &str, rounds: Vec<Round>) -> Figures {
         },
         p50_us: percentile(&lat, 50.0),
         p99_us: percentile(&lat, 99.0),
+        cpu_us,
     }
+}
+
+/// Median, lowest and highest of a set of per-round figures.
+type Spread = (f64, f64, f64);
+
+/// The median of the per-round ratios `of[i] / base[i]`, with their lowest
+/// and highest: a round's two targets ran seconds apart, so a change in the
+/// machine's load mostly falls on both.
+fn round_ratios(of: &[f64], base: &[f64]) -> Option<Spread> {
+    let mut r: Vec<f64> = of
+        .iter()
+        .zip(base)
+        .filter(|(_, b)| **b > 0.0)
+        .map(|(a, b)| a / b)
+        .collect();
+    if r.is_empty() {
+        return None;
+    }
+    r.sort_by(f64::total_cmp);
+    let n = r.len();
+    let median = if n % 2 == 1 {
+        r[n / 2]
+    } else {
+        (r[n / 2 - 1] + r[n / 2]) / 2.0
+    };
+    Some((median, r[0], r[n - 1]))
 }
 
 #[tokio::main]
@@ -162,7 +230,7 @@ async fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(2);
     let concurrency: usize = std::env::var("BENCH_CONCURRENCY")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -171,7 +239,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(3);
+        .unwrap_or(7);
     let duration = Duration::from_secs(seconds);
     let log = slog::Logger::root(slog::Discard, slog::o!());
 
@@ -326,9 +394,17 @@ async fn main() {
     // `BENCH_ONLY=text` runs only the targets whose name contains it (for
     // profiling one path); the report is then not rewritten.
     let only = std::env::var("BENCH_ONLY").ok();
+    // A name given exactly selects that one target (several names share a
+    // prefix).
+    let exact = only
+        .as_deref()
+        .is_some_and(|o| targets.iter().any(|(name, _, _)| *name == o));
     let targets: Vec<_> = targets
         .into_iter()
-        .filter(|(name, _, _)| only.as_deref().is_none_or(|o| name.contains(o)))
+        .filter(|(name, _, _)| {
+            only.as_deref()
+                .is_none_or(|o| if exact { *name == o } else { name.contains(o) })
+        })
         .collect();
     // Round robin: every round runs every target once, so a change in the
     // machine's load during the run falls on all of them alike instead of
@@ -345,15 +421,22 @@ async fn main() {
                 round == 0,
             )
             .await;
-            println!(
-                "round {}: {:<58} {:>10.0} req/s",
-                round + 1,
-                name,
-                r.latencies_us.len() as f64 / r.seconds
-            );
+            println!("round {}: {:<58} {:>10.0} req/s", round + 1, name, r.rps());
             measured[i].push(r);
         }
     }
+    let per_round = |name: &str| -> Vec<f64> {
+        targets
+            .iter()
+            .position(|(n, _, _)| *n == name)
+            .map(|i| measured[i].iter().map(Round::rps).collect())
+            .unwrap_or_default()
+    };
+    let healthz_rounds = per_round(HEALTHZ);
+    let ratio_rounds: Vec<(&str, Option<Spread>)> = [GET, LIST, BEFORE_GET, BEFORE_LIST]
+        .into_iter()
+        .map(|name| (name, round_ratios(&per_round(name), &healthz_rounds)))
+        .collect();
     let figures: Vec<Figures> = targets
         .iter()
         .zip(measured)
@@ -361,9 +444,22 @@ async fn main() {
         .collect();
     for f in &figures {
         println!(
-            "{:<58} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us",
-            f.name, f.requests, f.errors, f.rps, f.p50_us, f.p99_us
+            "{:<58} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  cpu {:>5.0} us/req",
+            f.name,
+            f.requests,
+            f.errors,
+            f.rps,
+            f.p50_us,
+            f.p99_us,
+            f.cpu_us.unwrap_or(f64::NAN)
         );
+    }
+    for (name, r) in &ratio_rounds {
+        if let Some((median, lo, hi)) = r {
+            println!(
+                "{name:<58} of /healthz per round: median {median:.2} (min {lo:.2}, max {hi:.2})"
+            );
+        }
     }
 
     // Other work on the machine slows every target alike; say how busy it was.
@@ -389,7 +485,7 @@ async fn main() {
         "Rows: the ceiling is a trivial dropshot endpoint in the same process (no front, no edge, no database); \"past the front\" rows send the same request straight to dropshot's loopback port, so their difference to the row above is the front's hop (routing problems, request ids, HEAD/OPTIONS, CORS); \"no observers\" is a second server on the same database with the edge's observers (metrics and the log line) switched off, so its difference is what observation costs; \"before\" rows are a third server on the same database with the store's read-path tuning off (no principal cache, so every request looks its key up in a second blocking trip; no query planner stability guarantee, so a cached statement is re-parsed and re-planned whenever a parameter is rebound). \"of ceiling\" and \"of /healthz\" are req/s over that row's req/s in this run. Every server in this process uses mimalloc, like the `orderflow-server` binary.\n\n",
     );
     report.push_str(
-        "| target | requests | errors | req/s | of ceiling | of /healthz | p50 | p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| target | requests | errors | req/s | of ceiling | of /healthz | p50 | p99 | CPU per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let rps_of = |name: &str| {
         figures
@@ -403,7 +499,7 @@ async fn main() {
     let healthz = rps_of(HEALTHZ);
     for f in &figures {
         report.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} ms | {:.2} ms |\n",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} ms | {:.2} ms | {} |\n",
             f.name,
             f.requests,
             f.errors,
@@ -411,7 +507,10 @@ async fn main() {
             ratio(f.rps, ceiling),
             ratio(f.rps, healthz),
             f.p50_us as f64 / 1000.0,
-            f.p99_us as f64 / 1000.0
+            f.p99_us as f64 / 1000.0,
+            f.cpu_us
+                .map(|c| format!("{c:.0} µs"))
+                .unwrap_or_else(|| "unknown".into())
         ));
     }
     report.push_str(&format!(
@@ -421,6 +520,17 @@ async fn main() {
         ratio(rps_of(LIST), healthz),
         ratio(rps_of(BEFORE_LIST), healthz),
     ));
+    report.push_str(
+        "Per round (each round's ratio of its own two rows, run seconds apart; the median over the rounds, then the lowest to the highest):",
+    );
+    for (name, r) in &ratio_rounds {
+        if let Some((median, lo, hi)) = r {
+            report.push_str(&format!(" `{name}` {median:.2} ({lo:.2} to {hi:.2});"));
+        }
+    }
+    report.pop();
+    report.push_str(".\n\n");
+    report.push_str("CPU per request: this process's CPU time (user and system, every thread: the servers and the load generator) during a target's rounds, over the requests answered in them, from `/proc/self/stat`. Other work on the machine slows a round down but hardly changes it.\n\n");
     if only.is_some() {
         println!("BENCH_ONLY set: docs/benchmarks.md left as it was");
         let _ = server.stop().await;

@@ -291,10 +291,10 @@ fn page(limit: Option<u32>, after: Option<i64>) -> PageRequest {
     }
 }
 
-fn money(amount_minor: i64, currency: &str) -> t::Money {
+fn money(amount_minor: i64, currency: String) -> t::Money {
     t::Money {
         amount_minor,
-        currency: currency.to_string(),
+        currency,
     }
 }
 
@@ -310,7 +310,7 @@ fn customer(c: store::Customer) -> t::Customer {
 
 fn product(p: store::Product) -> t::Product {
     t::Product {
-        price: money(p.price_minor, &p.currency),
+        price: money(p.price_minor, p.currency),
         id: p.id,
         sku: p.sku,
         name: p.name,
@@ -342,8 +342,8 @@ fn status_in(s: t::OrderStatus) -> OrderStatus {
 
 fn item(i: store::OrderItem) -> t::OrderItem {
     t::OrderItem {
-        unit_price: money(i.unit_price_minor, &i.currency),
-        line_total: money(i.line_total_minor, &i.currency),
+        unit_price: money(i.unit_price_minor, i.currency.clone()),
+        line_total: money(i.line_total_minor, i.currency),
         line: i.line,
         product_id: i.product_id,
         sku: i.sku,
@@ -354,7 +354,7 @@ fn item(i: store::OrderItem) -> t::OrderItem {
 
 fn order(o: store::Order) -> t::Order {
     t::Order {
-        total: money(o.total_minor, &o.currency),
+        total: money(o.total_minor, o.currency),
         id: o.id,
         customer_id: o.customer_id,
         status: status_out(o.status),

@@ -373,7 +373,10 @@ impl Store {
                 returned: Condvar::new(),
             }),
             readers: ReadPool {
-                idle: Mutex::new(readers),
+                idle: Mutex::new(Idle {
+                    conns: readers,
+                    waiting: 0,
+                }),
                 returned: Condvar::new(),
             },
             clock,
@@ -755,19 +758,31 @@ fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
 
 /// A fixed set of read-only connections. `rusqlite::Connection` is `Send`
 /// but not `Sync`, so each is used by one thread at a time.
+///
+/// Hand-written rather than `r2d2`: `r2d2_sqlite` (0.35) needs rusqlite
+/// 0.40, and two rusqlite versions cannot link one bundled SQLite; the pool
+/// is a vector under a mutex, and a return wakes a waiter only when there
+/// is one (the standard library's `Condvar::notify_one` makes a futex call
+/// even with nobody waiting, which measured one system call per read).
 struct ReadPool {
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Idle>,
     returned: Condvar,
+}
+
+struct Idle {
+    conns: Vec<Connection>,
+    /// Threads in `checkout` waiting for a connection.
+    waiting: usize,
 }
 
 impl ReadPool {
     fn checkout(&self) -> Result<PooledConnection<'_>> {
-        // The vector is only pushed and popped, so it is never left broken
-        // by a panic; recovering from poisoning is safe.
+        // The state is only pushed, popped and counted under the lock, so it
+        // is never left broken by a panic; recovering from poisoning is safe.
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let deadline = std::time::Instant::now() + POOL_WAIT;
         loop {
-            if let Some(conn) = idle.pop() {
+            if let Some(conn) = idle.conns.pop() {
                 return Ok(PooledConnection {
                     pool: self,
                     conn: Some(conn),
@@ -779,20 +794,24 @@ impl ReadPool {
                     "no read connection became free within {POOL_WAIT:?}"
                 )));
             }
+            idle.waiting += 1;
             idle = self
                 .returned
                 .wait_timeout(idle, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            idle.waiting -= 1;
         }
     }
 
     fn give_back(&self, conn: Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
-        self.returned.notify_one();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.conns.push(conn);
+        let wake = idle.waiting > 0;
+        drop(idle);
+        if wake {
+            self.returned.notify_one();
+        }
     }
 }
 
@@ -1022,13 +1041,40 @@ mod tests {
         let held: Vec<_> = (0..READ_CONNECTIONS)
             .map(|_| t.store.reader().expect("reader"))
             .collect();
-        assert!(t.store.readers.idle.lock().expect("lock").is_empty());
+        assert!(t.store.readers.idle.lock().expect("lock").conns.is_empty());
         drop(held);
         assert_eq!(
-            t.store.readers.idle.lock().expect("lock").len(),
+            t.store.readers.idle.lock().expect("lock").conns.len(),
             READ_CONNECTIONS
         );
         t.store.ping().expect("ping after return");
+    }
+
+    #[test]
+    fn a_returned_connection_wakes_a_waiting_reader() {
+        let t = TestStore::new();
+        let mut held: Vec<_> = (0..READ_CONNECTIONS)
+            .map(|_| t.store.reader().expect("reader"))
+            .collect();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| {
+                let asked = std::time::Instant::now();
+                let conn = t.store.reader().map(|_| ());
+                (conn, asked.elapsed())
+            });
+            // Until the waiter is counted, a return would not wake it.
+            while t.store.readers.idle.lock().expect("lock").waiting == 0 {
+                std::thread::yield_now();
+            }
+            drop(held.pop());
+            let (conn, waited) = waiter.join().expect("waiter");
+            conn.expect("the waiter got the returned connection");
+            assert!(
+                waited < POOL_WAIT,
+                "woken after {waited:?}, not by the return"
+            );
+        });
+        assert_eq!(t.store.readers.idle.lock().expect("lock").waiting, 0);
     }
 
     #[test]
