@@ -292,6 +292,15 @@ impl<'a> Walker<'a> {
                 };
                 let (lo, hi) = integer_range(format);
                 if i < lo || i > hi {
+                    // The spec's own bounds, when the value breaks them
+                    // too, say more to a client than the format's range
+                    // ("must be at least 1" for -3 against a uint32 with
+                    // minimum 1).
+                    let before = self.out.len();
+                    self.number(i as f64, r, at);
+                    if self.out.len() > before {
+                        return;
+                    }
                     self.fail(
                         Severity::Constraint,
                         at,
@@ -698,6 +707,31 @@ mod tests {
     }
 
     use Severity::{Constraint as C, Shape as S};
+
+    #[test]
+    fn a_value_outside_its_format_is_told_the_specs_own_bound_when_it_breaks_one() {
+        let detail = |value: Value, rules: Value| -> Vec<String> {
+            validate(&value, &rules, &json!({}), Mode::Parameters)
+                .into_iter()
+                .map(|v| v.error.detail)
+                .collect()
+        };
+        let page_size =
+            json!({"type": "integer", "format": "uint32", "minimum": 1, "maximum": 100});
+        assert_eq!(
+            detail(json!(-3), page_size.clone()),
+            vec!["must be at least 1"]
+        );
+        assert_eq!(
+            detail(json!(5_000_000_000_i64), page_size),
+            vec!["must be at most 100"]
+        );
+        // With no bound of its own to break, the format's range is the news.
+        assert_eq!(
+            detail(json!(-3), json!({"type": "integer", "format": "uint32"})),
+            vec!["-3 is out of range for uint32 (from 0 to 4294967295)"]
+        );
+    }
 
     #[test]
     fn every_constraint_keyword_is_enforced() {

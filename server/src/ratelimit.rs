@@ -80,15 +80,24 @@ pub fn step(
 
 /// The decision to report at `now`, given the caller's TAT after the
 /// check (the new one when `allowed`, the unchanged one when refused).
+///
+/// Both `t` and `Retry-After` are capped at the window: with one clock a
+/// TAT is never more than a window ahead, but the shared limiter reads the
+/// database's clock before it waits for the caller's row, so a check that
+/// queued behind a concurrent one can see a TAT set from a later reading
+/// (CI saw `t=2` on a 1-second window). A full window from now the quota is
+/// whole again, so the cap is also the truth.
 pub fn outcome(policy: &'static RateLimitPolicy, now: i128, tat: i128, allowed: bool) -> Decision {
     let (interval, tau) = constants(policy);
+    let window = tau + interval;
+    let ahead = (tat - now).min(window);
     if !allowed {
         let state = RateState {
             policy,
             remaining: 0,
-            reset_seconds: ceil_seconds(tat - now),
+            reset_seconds: ceil_seconds(ahead),
         };
-        return Decision::Deny(state, ceil_seconds(tat - tau - now).max(1));
+        return Decision::Deny(state, ceil_seconds(ahead - tau).max(1));
     }
     let quota = i128::from(policy.quota.max(1));
     // Room left before the next request would be refused.
@@ -96,7 +105,7 @@ pub fn outcome(policy: &'static RateLimitPolicy, now: i128, tat: i128, allowed: 
     Decision::Allow(RateState {
         policy,
         remaining,
-        reset_seconds: ceil_seconds(tat - now),
+        reset_seconds: ceil_seconds(ahead),
     })
 }
 
@@ -182,6 +191,26 @@ mod tests {
                 assert_eq!(state.reset_seconds, 1);
             }
             other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tat_read_from_a_later_clock_still_reports_within_the_window() {
+        let (interval, tau) = constants(&WRITES);
+        let window = tau + interval;
+        let window_s = u64::from(WRITES.window_seconds);
+        let now = 1_000 * NANOS_PER_SECOND;
+        // A concurrent check read the clock 5 ms later and set the TAT.
+        match outcome(&WRITES, now, now + window + 5_000_000, false) {
+            Decision::Deny(state, retry) => {
+                assert_eq!(state.reset_seconds, window_s);
+                assert!(retry <= state.reset_seconds, "Retry-After {retry} > t");
+            }
+            other => panic!("refused expected, got {other:?}"),
+        }
+        match outcome(&WRITES, now, now + window + 5_000_000, true) {
+            Decision::Allow(state) => assert_eq!(state.reset_seconds, window_s),
+            other => panic!("allowed expected, got {other:?}"),
         }
     }
 
