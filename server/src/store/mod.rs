@@ -566,6 +566,26 @@ impl Store {
         value
     }
 
+    /// [`Store::read`] for `f` that runs one statement: in autocommit mode
+    /// that statement is its own snapshot, so no BEGIN and COMMIT are
+    /// stepped around it. Inside a unit of work it reads like any read.
+    fn read_statement<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let unit_began = UNIT.with(|cell| {
+            cell.try_borrow()
+                .map(|u| u.as_ref().is_some_and(SqliteUnit::began))
+                .unwrap_or(false)
+        });
+        if unit_began {
+            return self.read(f);
+        }
+        let conn = self.reader()?;
+        if !conn.is_autocommit() {
+            // Left open by a read that panicked: end it first.
+            conn.prepare_cached("ROLLBACK")?.execute([])?;
+        }
+        f(&conn)
+    }
+
     fn reader(&self) -> Result<PooledConnection<'_>> {
         self.readers.checkout()
     }
@@ -1062,8 +1082,15 @@ mod tests {
                 let conn = t.store.reader().map(|_| ());
                 (conn, asked.elapsed())
             });
-            // Until the waiter is counted, a return would not wake it.
+            // Until the waiter is counted, a return would not wake it. A
+            // checkout that does not wait at all fails the test here
+            // instead of leaving it spinning.
+            let deadline = std::time::Instant::now() + POOL_WAIT;
             while t.store.readers.idle.lock().expect("lock").waiting == 0 {
+                assert!(
+                    !waiter.is_finished() && std::time::Instant::now() < deadline,
+                    "the checkout did not wait for a connection with all of them held"
+                );
                 std::thread::yield_now();
             }
             drop(held.pop());

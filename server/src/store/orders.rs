@@ -140,20 +140,35 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Order)> {
 /// Columns: order_seq, line, product_id, sku, name, quantity,
 /// unit_price_minor, line_total_minor, currency.
 fn item_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, OrderItem)> {
+    item_from_row_at(row, 0)
+}
+
+/// [`item_from_row`] for a row whose line columns start at column `at`.
+fn item_from_row_at(row: &Row<'_>, at: usize) -> rusqlite::Result<(i64, OrderItem)> {
     Ok((
-        row.get(0)?,
+        row.get(at)?,
         OrderItem {
-            line: row.get(1)?,
-            product_id: row.get(2)?,
-            sku: row.get(3)?,
-            name: row.get(4)?,
-            quantity: row.get(5)?,
-            unit_price_minor: row.get(6)?,
-            line_total_minor: row.get(7)?,
-            currency: row.get(8)?,
+            line: row.get(at + 1)?,
+            product_id: row.get(at + 2)?,
+            sku: row.get(at + 3)?,
+            name: row.get(at + 4)?,
+            quantity: row.get(at + 5)?,
+            unit_price_minor: row.get(at + 6)?,
+            line_total_minor: row.get(at + 7)?,
+            currency: row.get(at + 8)?,
         },
     ))
 }
+
+/// One order and its lines in one statement: the order's columns as in
+/// [`order_from_row`], then a line's from [`ITEM_AT`] (NULL for an order
+/// without lines), in line order.
+const GET_ORDER: &str = "SELECT o.seq, o.id, o.customer_id, o.status, o.total_minor, \
+     o.currency, o.created_at, o.updated_at, o.version, i.order_seq, i.line, i.product_id, \
+     i.sku, i.name, i.quantity, i.unit_price_minor, i.line_total_minor, i.currency \
+     FROM orders o LEFT JOIN order_items i ON i.order_seq = o.seq WHERE o.id = ?1 \
+     ORDER BY i.line";
+const ITEM_AT: usize = 9;
 
 /// The lines of one order, in line order.
 const LOAD_ITEMS: &str = "SELECT order_seq, line, product_id, sku, name, quantity, \
@@ -392,10 +407,30 @@ impl Store {
     /// One order with its lines. With `visible_to = Some(customer)`, other
     /// customers' orders are NotFound.
     pub fn get_order(&self, id: &str, visible_to: Option<&str>) -> Result<Order> {
-        self.read(|tx| {
-            let (seq, mut order) = load_order(tx, id, visible_to)?;
-            order.items = load_items(tx, seq)?;
-            Ok(order)
+        // One statement is its own snapshot: no BEGIN and COMMIT around it,
+        // and one statement stepped instead of two.
+        self.read_statement(|conn| {
+            let mut stmt = conn.prepare_cached(GET_ORDER)?;
+            let mut rows = stmt.query([id])?;
+            let mut order: Option<Order> = None;
+            // Every row repeats the order's columns; its line's follow from
+            // column 9, all NULL when the order has none (the LEFT JOIN).
+            while let Some(row) = rows.next()? {
+                let order = match &mut order {
+                    Some(o) => o,
+                    None => order.insert(order_from_row(row)?.1),
+                };
+                if row.get_ref(ITEM_AT)? != rusqlite::types::ValueRef::Null {
+                    order.items.push(item_from_row_at(row, ITEM_AT)?.1);
+                }
+            }
+            match order {
+                Some(o) if visible_to.is_none_or(|c| c == o.customer_id) => Ok(o),
+                _ => Err(StoreError::NotFound {
+                    what: "order",
+                    id: id.to_owned(),
+                }),
+            }
         })
     }
 
@@ -1305,19 +1340,32 @@ mod tests {
         let orders: Vec<Order> = (1..=5)
             .map(|n| t.order(&a.id, &[(&p.id, n), (&p.id, 1)]))
             .collect();
+        // Single-threaded, the pool hands out the same reader every time
+        // (it is a stack), so this is the connection that runs the reads.
+        let begun = || {
+            let reader = t.store.reader().expect("reader");
+            let begin = reader.prepare_cached("BEGIN DEFERRED").expect("cached");
+            begin.get_status(StatementStatus::Run)
+        };
+        let begun_before = begun();
         for order in &orders {
             assert_eq!(t.store.get_order(&order.id, None).expect("read"), *order);
         }
-        // Single-threaded, the pool hands out the same reader every time
-        // (it is a stack), so this is the connection that ran the reads.
         let reader = t.store.reader().expect("reader");
-        let stmt = reader.prepare_cached(LOAD_ITEMS).expect("cached");
+        let stmt = reader.prepare_cached(GET_ORDER).expect("cached");
         assert_eq!(
             stmt.get_status(StatementStatus::Run),
             5,
             "the cached statement is the one the reads ran"
         );
         assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+        drop(stmt);
+        drop(reader);
+        assert_eq!(
+            begun(),
+            begun_before,
+            "a point read is one statement, its own snapshot: no BEGIN around it"
+        );
     }
 
     #[test]
