@@ -534,12 +534,7 @@ impl Store {
     /// Inside a [`Unit`] that has written, `f` reads through the unit's
     /// transaction, so it sees the unit's own writes.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let unit_began = UNIT.with(|cell| {
-            cell.try_borrow()
-                .map(|u| u.as_ref().is_some_and(SqliteUnit::began))
-                .unwrap_or(false)
-        });
-        if unit_began {
+        if unit_began() {
             return UNIT.with(|cell| {
                 let mut slot = cell.try_borrow_mut().map_err(|_| nested())?;
                 let lease = slot
@@ -570,12 +565,7 @@ impl Store {
     /// that statement is its own snapshot, so no BEGIN and COMMIT are
     /// stepped around it. Inside a unit of work it reads like any read.
     fn read_statement<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let unit_began = UNIT.with(|cell| {
-            cell.try_borrow()
-                .map(|u| u.as_ref().is_some_and(SqliteUnit::began))
-                .unwrap_or(false)
-        });
-        if unit_began {
+        if unit_began() {
             return self.read(f);
         }
         let conn = self.reader()?;
@@ -640,6 +630,16 @@ thread_local! {
     /// The unit of work this blocking-pool thread's store calls join, set
     /// only inside [`Store::in_unit`].
     static UNIT: RefCell<Option<SqliteUnit>> = const { RefCell::new(None) };
+}
+
+/// Whether this thread's unit of work holds an open transaction (its reads
+/// then go through the unit's connection, to see its own writes).
+fn unit_began() -> bool {
+    UNIT.with(|cell| {
+        cell.try_borrow()
+            .map(|u| u.as_ref().is_some_and(SqliteUnit::began))
+            .unwrap_or(false)
+    })
 }
 
 fn unit_active() -> bool {

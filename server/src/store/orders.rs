@@ -407,14 +407,14 @@ impl Store {
     /// One order with its lines. With `visible_to = Some(customer)`, other
     /// customers' orders are NotFound.
     pub fn get_order(&self, id: &str, visible_to: Option<&str>) -> Result<Order> {
-        // One statement is its own snapshot: no BEGIN and COMMIT around it,
-        // and one statement stepped instead of two.
+        // One statement is its own snapshot: one statement stepped instead
+        // of four (BEGIN, the order, its lines, COMMIT).
         self.read_statement(|conn| {
             let mut stmt = conn.prepare_cached(GET_ORDER)?;
             let mut rows = stmt.query([id])?;
             let mut order: Option<Order> = None;
             // Every row repeats the order's columns; its line's follow from
-            // column 9, all NULL when the order has none (the LEFT JOIN).
+            // ITEM_AT, all NULL when the order has none (the LEFT JOIN).
             while let Some(row) = rows.next()? {
                 let order = match &mut order {
                     Some(o) => o,
