@@ -453,6 +453,16 @@ pub async fn start_with(
         .map_err(|e| anyhow!("starting the internal HTTP server: {e}"))?;
     let router = api_description()?.into_router();
     let lookup: front::Lookup = Arc::new(move |method, path| {
+        // dropshot's router skips empty segments, so it would answer
+        // "/v1/orders/" as the list and "/v1/orders//x" as order "x". Each
+        // path names one resource (RFC 3986 §3.3), and the spec has none
+        // with an empty segment, so those match no operation.
+        if path.len() > 1 && (path.ends_with('/') || path.contains("//")) {
+            return Err(dropshot::HttpError::for_not_found(
+                None,
+                format!("no route: {path} has an empty segment"),
+            ));
+        }
         router
             .lookup_route(method, path.into(), None)
             .map(|found| found.endpoint.operation_id.clone())

@@ -518,6 +518,10 @@ async fn requests_no_operation_matches_get_problems() {
             .expect(404, "not_found"),
         Case::new("wrong method", "DELETE", "/v1/customers").expect(405, "method_not_allowed"),
         Case::new("undecodable path", "GET", "/v1/orders/%FF").expect(400, "malformed_request"),
+        // Not the list, and not order "ord_x": a path with an empty segment
+        // names no resource of the spec.
+        Case::new("trailing slash", "GET", "/v1/orders/").expect(404, "not_found"),
+        Case::new("empty segment", "GET", "/v1/orders//ord_x").expect(404, "not_found"),
     ];
     for case in &cases {
         check(&server, case).await;
