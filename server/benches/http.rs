@@ -43,6 +43,8 @@ const GET: &str = "GET /v1/orders/{id}";
 const LIST: &str = "GET /v1/orders?limit=20 (first page)";
 const BEFORE_GET: &str = "GET /v1/orders/{id}, before (read-path tuning off)";
 const BEFORE_LIST: &str = "GET /v1/orders?limit=20, before (read-path tuning off)";
+const POOL_GET: &str = "GET /v1/orders/{id}, reads on tokio's blocking pool";
+const POOL_LIST: &str = "GET /v1/orders?limit=20, reads on tokio's blocking pool";
 
 #[endpoint { method = GET, path = "/ping" }]
 async fn ping(_rqctx: RequestContext<()>) -> Result<HttpResponseOk<String>, HttpError> {
@@ -58,6 +60,8 @@ struct Figures {
     p99_us: u64,
     /// Process CPU time (server and load generator) per request.
     cpu_us: Option<f64>,
+    /// Context switches of the process's threads per request.
+    switches: Option<f64>,
 }
 
 async fn load(
@@ -125,9 +129,14 @@ async fn load(
         run(Duration::from_secs(1)).await;
     }
     let cpu_before = process_cpu_seconds();
+    let switches_before = thread_switches();
     let started = Instant::now();
     let (lat, errors) = run(duration).await;
     Round {
+        switches: match (switches_before, thread_switches()) {
+            (Some(a), Some(b)) => Some(switches_between(&a, &b)),
+            _ => None,
+        },
         latencies_us: lat,
         errors,
         seconds: started.elapsed().as_secs_f64(),
@@ -156,8 +165,51 @@ fn process_cpu_seconds() -> Option<f64> {
     Some((utime + stime) / ticks)
 }
 
+/// Context switches so far (voluntary and involuntary) of each thread of
+/// this process, by thread id, from `/proc/self/task/*/status`; `None`
+/// where that cannot be read. A count, so the machine's speed hardly
+/// changes it: every hand-off of a request between threads shows here.
+fn thread_switches() -> Option<std::collections::HashMap<u64, u64>> {
+    let mut by_thread = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let entry = entry.ok()?;
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // A thread that exited since the listing has no status any more.
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let n: u64 = status
+            .lines()
+            .filter(|l| {
+                l.starts_with("voluntary_ctxt_switches")
+                    || l.starts_with("nonvoluntary_ctxt_switches")
+            })
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        by_thread.insert(tid, n);
+    }
+    Some(by_thread)
+}
+
+/// The switches between two snapshots: each thread's growth, counting a
+/// thread started in between from zero (one that exited in between is
+/// lost, which undercounts; tokio keeps idle pool threads for 10 s, longer
+/// than a round).
+fn switches_between(
+    before: &std::collections::HashMap<u64, u64>,
+    after: &std::collections::HashMap<u64, u64>,
+) -> u64 {
+    after
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum()
+}
+
 /// One target's measured traffic in one round.
 struct Round {
+    switches: Option<u64>,
     latencies_us: Vec<u64>,
     errors: usize,
     seconds: f64,
@@ -182,6 +234,10 @@ fn combine(name: &str, rounds: Vec<Round>) -> Figures {
     let cpu: Option<f64> = rounds.iter().map(|r| r.cpu_seconds).sum();
     let served: usize = rounds.iter().map(|r| r.latencies_us.len()).sum();
     let cpu_us = cpu.filter(|_| served > 0).map(|c| c * 1e6 / served as f64);
+    let switched: Option<u64> = rounds.iter().map(|r| r.switches).sum();
+    let switches = switched
+        .filter(|_| served > 0)
+        .map(|s| s as f64 / served as f64);
     let mut lat: Vec<u64> = rounds.into_iter().flat_map(|r| r.latencies_us).collect();
     lat.sort_unstable();
     Figures {
@@ -196,6 +252,7 @@ fn combine(name: &str, rounds: Vec<Round>) -> Figures {
         p50_us: percentile(&lat, 50.0),
         p99_us: percentile(&lat, 99.0),
         cpu_us,
+        switches,
     }
 }
 
@@ -337,8 +394,22 @@ async fn main() {
     untuned.store_tuning = orderflow_server::store::Tuning {
         principal_ttl: chrono::Duration::zero(),
         stable_plans: false,
+        read_threads: false,
     };
-    let untuned = run::start(untuned, log).await.expect("third server");
+    let untuned = run::start(untuned, log.clone())
+        .await
+        .expect("third server");
+    // A fourth with everything on but the read threads: its reads go to
+    // tokio's blocking pool like writes, so its rows measure that lever.
+    let mut pooled = Config::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        dir.path().join("bench.db"),
+    );
+    pooled.store_tuning = orderflow_server::store::Tuning {
+        read_threads: false,
+        ..Default::default()
+    };
+    let pooled = run::start(pooled, log).await.expect("fourth server");
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -378,6 +449,16 @@ async fn main() {
         (
             LIST,
             format!("{base}/v1/orders?limit=20"),
+            Some(keys.clone()),
+        ),
+        (
+            POOL_GET,
+            format!("http://{}/v1/orders/{order_id}", pooled.local_addr()),
+            Some(keys.clone()),
+        ),
+        (
+            POOL_LIST,
+            format!("http://{}/v1/orders?limit=20", pooled.local_addr()),
             Some(keys.clone()),
         ),
         (
@@ -433,10 +514,14 @@ async fn main() {
             .unwrap_or_default()
     };
     let healthz_rounds = per_round(HEALTHZ);
-    let ratio_rounds: Vec<(&str, Option<Spread>)> = [GET, LIST, BEFORE_GET, BEFORE_LIST]
-        .into_iter()
-        .map(|name| (name, round_ratios(&per_round(name), &healthz_rounds)))
-        .collect();
+    let ratio_rounds: Vec<(&str, Option<Spread>)> =
+        [GET, LIST, POOL_GET, POOL_LIST, BEFORE_GET, BEFORE_LIST]
+            .into_iter()
+            .map(|name| (name, round_ratios(&per_round(name), &healthz_rounds)))
+            .collect();
+    // The read threads' lever, each round's two servers seconds apart.
+    let lever = |of: &str, base: &str| round_ratios(&per_round(of), &per_round(base));
+    let levers = (lever(GET, POOL_GET), lever(LIST, POOL_LIST));
     let figures: Vec<Figures> = targets
         .iter()
         .zip(measured)
@@ -444,14 +529,15 @@ async fn main() {
         .collect();
     for f in &figures {
         println!(
-            "{:<58} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  cpu {:>5.0} us/req",
+            "{:<58} {:>8} req {:>6} err {:>10.0} req/s  p50 {:>6} us  p99 {:>6} us  cpu {:>5.0} us/req  {:>4.2} switches/req",
             f.name,
             f.requests,
             f.errors,
             f.rps,
             f.p50_us,
             f.p99_us,
-            f.cpu_us.unwrap_or(f64::NAN)
+            f.cpu_us.unwrap_or(f64::NAN),
+            f.switches.unwrap_or(f64::NAN)
         );
     }
     for (name, r) in &ratio_rounds {
@@ -482,10 +568,10 @@ async fn main() {
         load
     ));
     report.push_str(
-        "Rows: the ceiling is a trivial dropshot endpoint in the same process (no front, no edge, no database); \"past the front\" rows send the same request straight to dropshot's loopback port, so their difference to the row above is the front's hop (routing problems, request ids, HEAD/OPTIONS, CORS); \"no observers\" is a second server on the same database with the edge's observers (metrics and the log line) switched off, so its difference is what observation costs; \"before\" rows are a third server on the same database with the store's read-path tuning off (no principal cache, so every request looks its key up in a second blocking trip; no query planner stability guarantee, so a cached statement is re-parsed and re-planned whenever a parameter is rebound). \"of ceiling\" and \"of /healthz\" are req/s over that row's req/s in this run. Every server in this process uses mimalloc, like the `orderflow-server` binary.\n\n",
+        "Rows: the ceiling is a trivial dropshot endpoint in the same process (no front, no edge, no database); \"past the front\" rows send the same request straight to dropshot's loopback port, so their difference to the row above is the front's hop (routing problems, request ids, HEAD/OPTIONS, CORS); \"no observers\" is a second server on the same database with the edge's observers (metrics and the log line) switched off, so its difference is what observation costs; \"reads on tokio's blocking pool\" rows are a fourth server with only the store's read threads off, so their difference is what running reads on dedicated threads is worth; \"before\" rows are a third server on the same database with the store's read-path tuning off (no principal cache, so every request looks its key up in a second blocking trip; no query planner stability guarantee, so a cached statement is re-parsed and re-planned whenever a parameter is rebound; reads on tokio's blocking pool). \"of ceiling\" and \"of /healthz\" are req/s over that row's req/s in this run. Every server in this process uses mimalloc, like the `orderflow-server` binary.\n\n",
     );
     report.push_str(
-        "| target | requests | errors | req/s | of ceiling | of /healthz | p50 | p99 | CPU per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| target | requests | errors | req/s | of ceiling | of /healthz | p50 | p99 | CPU per request | context switches per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let rps_of = |name: &str| {
         figures
@@ -499,7 +585,7 @@ async fn main() {
     let healthz = rps_of(HEALTHZ);
     for f in &figures {
         report.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} ms | {:.2} ms | {} |\n",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} ms | {:.2} ms | {} | {} |\n",
             f.name,
             f.requests,
             f.errors,
@@ -510,6 +596,9 @@ async fn main() {
             f.p99_us as f64 / 1000.0,
             f.cpu_us
                 .map(|c| format!("{c:.0} µs"))
+                .unwrap_or_else(|| "unknown".into()),
+            f.switches
+                .map(|s| format!("{s:.2}"))
                 .unwrap_or_else(|| "unknown".into())
         ));
     }
@@ -530,12 +619,23 @@ async fn main() {
     }
     report.pop();
     report.push_str(".\n\n");
-    report.push_str("CPU per request: this process's CPU time (user and system, every thread: the servers and the load generator) during a target's rounds, over the requests answered in them, from `/proc/self/stat`. Other work on the machine slows a round down but hardly changes it.\n\n");
+    if let (Some(g), Some(l)) = levers {
+        report.push_str(&format!(
+            "Reads on the read threads over reads on tokio's blocking pool, per round (median, lowest to highest): `GET /v1/orders/{{id}}` {:.2} ({:.2} to {:.2}), the first list page {:.2} ({:.2} to {:.2}).\n\n",
+            g.0, g.1, g.2, l.0, l.1, l.2
+        ));
+        println!(
+            "read threads over the blocking pool per round: GET median {:.2} ({:.2} to {:.2}), list median {:.2} ({:.2} to {:.2})",
+            g.0, g.1, g.2, l.0, l.1, l.2
+        );
+    }
+    report.push_str("CPU per request: this process's CPU time (user and system, every thread: the servers and the load generator) during a target's rounds, over the requests answered in them, from `/proc/self/stat`. Other work on the machine slows a round down but hardly changes it. Context switches per request: the growth of every thread's voluntary and involuntary switches (`/proc/self/task/*/status`) over the same rounds, per request answered; a count, so the machine's speed hardly changes it.\n\n");
     if only.is_some() {
         println!("BENCH_ONLY set: docs/benchmarks.md left as it was");
         let _ = server.stop().await;
         let _ = unobserved.stop().await;
         let _ = untuned.stop().await;
+        let _ = pooled.stop().await;
         let _ = trivial.close().await;
         return;
     }
@@ -546,5 +646,6 @@ async fn main() {
     let _ = server.stop().await;
     let _ = unobserved.stop().await;
     let _ = untuned.stop().await;
+    let _ = pooled.stop().await;
     let _ = trivial.close().await;
 }

@@ -5,7 +5,8 @@
 //! caller and checked every input against the spec's constraints. What is
 //! left is who may do what (roles and visibility), mapping between wire types
 //! and store rows, and cursors. Handlers never build SQL and never block the
-//! async executor: every store call goes through [`App::db`].
+//! async executor: every store call goes through [`App::db`] (or
+//! [`App::read`] for one that only reads).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,9 @@ pub struct App {
     /// Wakes the webhook worker when an event may be waiting.
     webhooks: Option<Arc<tokio::sync::Notify>>,
     webhook_allow_private: bool,
+    /// Runs reads when the store wants dedicated threads for them
+    /// (`crate::readers`); `None`: every call goes to the blocking pool.
+    readers: Option<crate::readers::ReadThreads>,
 }
 
 impl App {
@@ -73,7 +77,14 @@ impl App {
             Some(s) => s,
             None => store.cursor_secret()?,
         };
+        let readers = match store.read_threads() {
+            0 => None,
+            n => Some(crate::readers::ReadThreads::start(n).map_err(|e| {
+                StoreError::Internal(format!("starting {n} threads for store reads: {e}"))
+            })?),
+        };
         Ok(App {
+            readers,
             store,
             log,
             cursor_secret,
@@ -114,9 +125,45 @@ impl App {
         result.map_err(|e| self.store_error(call, e))
     }
 
+    /// [`App::db`] for store work that only reads (a safe method's
+    /// handler): on the read threads when the store has them, so that a
+    /// read neither waits behind writes nor wakes a pool thread of its own
+    /// (`crate::readers`). Inside a unit of work it joins the unit, like
+    /// [`App::db`].
+    pub async fn read<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
+    {
+        if call.claim.is_some() {
+            return self.db(call, f).await;
+        }
+        self.on_store(call, f, true).await
+    }
+
+    /// [`App::read`] outside any unit of work (authentication).
+    pub async fn read_plain<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.on_store(call, f, true).await
+    }
+
     /// [`App::db`] outside any unit of work: for the edge's own ports
-    /// (authentication, Idempotency-Key records).
+    /// (Idempotency-Key records).
     pub async fn db_plain<T, F>(&self, call: &Call, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.on_store(call, f, false).await
+    }
+
+    /// Every store call: admitted by a permit (or refused with a 503 after
+    /// `queue_wait`), then run off the executor, on the read threads when
+    /// `read` says it only reads and they exist, else on the blocking pool.
+    async fn on_store<T, F>(&self, call: &Call, f: F, read: bool) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
@@ -139,14 +186,22 @@ impl App {
             }
         };
         let store = self.store.clone();
-        let joined = tokio::task::spawn_blocking(move || f(&*store)).await;
+        let joined = match (&self.readers, read) {
+            (Some(readers), true) => readers
+                .run(move || f(&*store))
+                .await
+                .map_err(|e| e.to_string()),
+            _ => tokio::task::spawn_blocking(move || f(&*store))
+                .await
+                .map_err(|e| e.to_string()),
+        };
         drop(permit);
         self.metrics.db_permit_returned();
         match joined {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(self.store_error(call, e)),
             Err(join) => {
-                error!(self.log, "database task failed"; "request_id" => &call.request_id, "cause" => join.to_string());
+                error!(self.log, "database task failed"; "request_id" => &call.request_id, "cause" => join);
                 Err(ApiError::internal())
             }
         }
@@ -492,7 +547,7 @@ impl OrderFlowHandlers for App {
         let fp = "{}";
         let after = self.after(&query.cursor, "customers", fp)?;
         let req = page(query.limit, after);
-        let p = self.db(call, move |s| s.list_customers(req)).await?;
+        let p = self.read(call, move |s| s.list_customers(req)).await?;
         let next_cursor = self.next(p.next_after, "customers", fp);
         let etag = list_etag(
             p.rows.iter().map(|c| (c.id.as_str(), c.version)),
@@ -536,7 +591,7 @@ impl OrderFlowHandlers for App {
             return Err(ApiError::not_found("customer", &path.customer_id));
         }
         let id = path.customer_id;
-        let c = self.db(call, move |s| s.get_customer(&id)).await?;
+        let c = self.read(call, move |s| s.get_customer(&id)).await?;
         Ok(tagged(c.version, customer(c)))
     }
 
@@ -620,7 +675,9 @@ impl OrderFlowHandlers for App {
         let fp = filter.fingerprint();
         let after = self.after(&query.cursor, "products", &fp)?;
         let req = page(query.limit, after);
-        let p = self.db(call, move |s| s.list_products(filter, req)).await?;
+        let p = self
+            .read(call, move |s| s.list_products(filter, req))
+            .await?;
         let next_cursor = self.next(p.next_after, "products", &fp);
         let etag = list_etag(
             p.rows.iter().map(|r| (r.id.as_str(), r.version)),
@@ -666,7 +723,7 @@ impl OrderFlowHandlers for App {
         path: t::GetProductPath,
     ) -> Result<Tagged<t::Product>, ApiError> {
         let id = path.product_id;
-        let p = self.db(call, move |s| s.get_product(&id)).await?;
+        let p = self.read(call, move |s| s.get_product(&id)).await?;
         Ok(tagged(p.version, product(p)))
     }
 
@@ -719,7 +776,7 @@ impl OrderFlowHandlers for App {
         let after = self.after(&query.cursor, "orders", &fp)?;
         let req = page(query.limit, after);
         let f = filter.clone();
-        let p = self.db(call, move |s| s.list_orders(&f, req)).await?;
+        let p = self.read(call, move |s| s.list_orders(&f, req)).await?;
         let next_cursor = self.next(p.next_after, "orders", &fp);
         let etag = list_etag(
             p.rows.iter().map(|o| (o.id.as_str(), o.version)),
@@ -794,7 +851,7 @@ impl OrderFlowHandlers for App {
         let visible_to = confined_to(call)?;
         let id = path.order_id;
         let o = self
-            .db(call, move |s| s.get_order(&id, visible_to.as_deref()))
+            .read(call, move |s| s.get_order(&id, visible_to.as_deref()))
             .await?;
         Ok(tagged(o.version, order(o)))
     }
@@ -811,7 +868,7 @@ impl OrderFlowHandlers for App {
         let req = page(query.limit, after);
         let id = path.order_id;
         let p = self
-            .db(call, move |s| {
+            .read(call, move |s| {
                 s.list_order_items(&id, visible_to.as_deref(), req)
             })
             .await?;
@@ -870,7 +927,9 @@ impl OrderFlowHandlers for App {
         let after = self.after(&q.cursor, "audit_events", &fp)?;
         let req = page(q.limit, after);
         let f = filter.clone();
-        let p = self.db(call, move |s| s.list_audit_events(&f, req)).await?;
+        let p = self
+            .read(call, move |s| s.list_audit_events(&f, req))
+            .await?;
         Ok(t::AuditEventPage {
             next_cursor: self.next(p.next_after, "audit_events", &fp),
             data: p.rows.into_iter().map(audit_event).collect(),
@@ -887,7 +946,7 @@ impl OrderFlowHandlers for App {
         let after = self.after(&q.cursor, "webhook_endpoints", fp)?;
         let req = page(q.limit, after);
         let p = self
-            .db(call, move |s| s.list_webhook_endpoints(req))
+            .read(call, move |s| s.list_webhook_endpoints(req))
             .await?;
         Ok(t::WebhookEndpointPage {
             next_cursor: self.next(p.next_after, "webhook_endpoints", fp),
@@ -952,7 +1011,7 @@ impl OrderFlowHandlers for App {
     ) -> Result<t::EventDeliveries, ApiError> {
         admin(call)?;
         let id = path.event_id;
-        let (event, logs) = self.db(call, move |s| s.event_deliveries(&id)).await?;
+        let (event, logs) = self.read(call, move |s| s.event_deliveries(&id)).await?;
         let event: t::OrderEvent = serde_json::from_str(&event.payload).map_err(|e| {
             error!(self.log, "a stored event does not read as the spec's OrderEvent"; "request_id" => &call.request_id, "event" => &event.id, "cause" => e.to_string());
             ApiError::internal()
@@ -1244,5 +1303,85 @@ impl OrderFlowHandlers for App {
             event_id: path.event_id,
         };
         self.list_event_deliveries(call, path).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{ManualClock, RandomIds, Store, Tuning};
+
+    fn app_on(path: &std::path::Path, tuning: Tuning) -> App {
+        let store = Store::open_tuned(
+            path,
+            Arc::new(ManualClock::at_default_epoch()),
+            Arc::new(RandomIds),
+            tuning,
+        )
+        .expect("store");
+        App::new(
+            Arc::new(store),
+            Logger::root(slog::Discard, slog::o!()),
+            AppOptions {
+                max_db_in_flight: 8,
+                cursor_secret: Some([7; 32]),
+                metrics: Arc::new(crate::metrics::Metrics::new()),
+                pricing: None,
+                webhooks: None,
+                webhook_allow_private: false,
+            },
+        )
+        .expect("app")
+    }
+
+    fn a_call() -> Call {
+        let uri: http::Uri = "/v1/orders".parse().expect("uri");
+        let headers = http::HeaderMap::new();
+        let req = orderflow_edge::Request {
+            request_id: "req_test",
+            uri: &uri,
+            headers: &headers,
+            remote: std::net::IpAddr::from([127, 0, 0, 1]),
+        };
+        Call::new(&orderflow_server_api::ops::LIST_ORDERS, &req)
+    }
+
+    fn thread_name(_: &dyn Storage) -> Result<String, StoreError> {
+        Ok(std::thread::current().name().unwrap_or("").to_string())
+    }
+
+    /// Reads run on the store's read threads, everything else (writes, the
+    /// readiness probe) on tokio's blocking pool; with the read threads
+    /// tuned off, reads go to the pool too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_run_on_the_read_threads_and_writes_on_the_blocking_pool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = app_on(&dir.path().join("a.db"), Tuning::default());
+        let call = a_call();
+        let read = app.read(&call, thread_name).await.expect("read");
+        assert!(read.starts_with("store-read-"), "a read ran on {read:?}");
+        let plain = app.read_plain(&call, thread_name).await.expect("read");
+        assert!(plain.starts_with("store-read-"), "a read ran on {plain:?}");
+        let other = app.db(&call, thread_name).await.expect("db");
+        assert!(
+            !other.starts_with("store-read-"),
+            "other work ran on {other:?}"
+        );
+        // A store call's failure is still the caller's error, on either path.
+        let missing = app
+            .read(&call, |s| s.get_order("ord_missing", None))
+            .await
+            .expect_err("no such order");
+        assert_eq!(missing.status(), 404);
+
+        let pooled = app_on(
+            &dir.path().join("b.db"),
+            Tuning {
+                read_threads: false,
+                ..Tuning::default()
+            },
+        );
+        let read = pooled.read(&call, thread_name).await.expect("read");
+        assert!(!read.starts_with("store-read-"), "a read ran on {read:?}");
     }
 }

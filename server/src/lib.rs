@@ -22,6 +22,7 @@ pub mod pg;
 pub mod ports;
 pub mod pricing;
 pub mod ratelimit;
+pub mod readers;
 pub mod run;
 pub mod store;
 pub mod v2;

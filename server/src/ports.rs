@@ -58,10 +58,10 @@ impl Authenticator for ApiKeys {
             Some(p) => Some(p),
             None => {
                 let token = token.to_string();
-                // Through `db_plain`, like every store call: bounded, off the
+                // Through `read_plain`, like every store call: bounded, off the
                 // executor, and a storage failure is logged with the request id.
                 self.app
-                    .db_plain(call, move |s| s.authenticate(&token))
+                    .read_plain(call, move |s| s.authenticate(&token))
                     .await?
             }
         };

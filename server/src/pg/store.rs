@@ -487,6 +487,12 @@ impl StorageBase for PgStore {
             }
         }))
     }
+
+    /// None: a read is a round trip to the server, so reads want the
+    /// blocking pool's width rather than a few threads that queue them.
+    fn read_threads(&self) -> usize {
+        0
+    }
 }
 
 impl KeyStore for PgStore {

@@ -233,6 +233,8 @@ pub struct Page<T> {
 pub struct Store {
     writer: Arc<WriterSlot>,
     readers: ReadPool,
+    /// Threads that should run this store's reads (`Tuning::read_threads`).
+    read_threads: usize,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
     cursor_secret: OnceLock<[u8; 32]>,
@@ -274,6 +276,9 @@ pub struct Tuning {
     /// The query planner stability guarantee on every connection (see
     /// `configure`).
     pub stable_plans: bool,
+    /// Reads on dedicated threads, one per read connection
+    /// (`crate::readers`), instead of tokio's blocking pool.
+    pub read_threads: bool,
 }
 
 impl Default for Tuning {
@@ -281,6 +286,7 @@ impl Default for Tuning {
         Tuning {
             principal_ttl: PRINCIPAL_TTL,
             stable_plans: true,
+            read_threads: true,
         }
     }
 }
@@ -382,6 +388,11 @@ impl Store {
             clock,
             ids,
             cursor_secret: OnceLock::new(),
+            read_threads: if tuning.read_threads {
+                READ_CONNECTIONS
+            } else {
+                0
+            },
             principals: principals::PrincipalCache::new(PRINCIPAL_CAPACITY, tuning.principal_ttl),
             boot_id,
             path: path.to_path_buf(),

@@ -72,6 +72,9 @@ pub trait StorageBase {
     fn cursor_secret(&self) -> Result<[u8; 32]>;
     /// Readiness: the database answers and a write could commit.
     fn ping(&self) -> Result<()>;
+    /// How many dedicated threads should run this store's reads
+    /// (`crate::readers`); 0: reads go to the blocking pool like writes.
+    fn read_threads(&self) -> usize;
 }
 
 /// API keys.
@@ -272,6 +275,9 @@ impl StorageBase for Store {
     }
     fn ping(&self) -> Result<()> {
         Store::ping(self)
+    }
+    fn read_threads(&self) -> usize {
+        self.read_threads
     }
 }
 
