@@ -553,12 +553,24 @@ async fn main() {
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
+    // The ratios depend on the host (what a thread hand-off costs against
+    // the rest differs between processors), so the report names it.
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "processor unknown".into());
     let mut report = String::new();
     report.push_str("## HTTP: requests per second and latency\n\n");
     report.push_str(&format!(
-        "Measured by `cargo bench -p orderflow-server --bench http` on {} ({} cores, {}), release profile, {} concurrent keep-alive clients, {} rounds of {} s per target (round robin over the targets, so load changes during the run fall on every target alike; 1 s of warm-up before a target's first round), load generator in the same process over loopback, rotating over {} admin API keys so that no request exceeds its key's rate limit (the limiter still runs on every request; errors counts any non-2xx, 429 included). Database: {} orders of 2 lines each. Load average (1 min) at the end of the run: {}.\n\n",
+        "Measured by `cargo bench -p orderflow-server --bench http` on {} ({} cores, {}, {}), release profile, {} concurrent keep-alive clients, {} rounds of {} s per target (round robin over the targets, so load changes during the run fall on every target alike; 1 s of warm-up before a target's first round), load generator in the same process over loopback, rotating over {} admin API keys so that no request exceeds its key's rate limit (the limiter still runs on every request; errors counts any non-2xx, 429 included). Database: {} orders of 2 lines each. Load average (1 min) at the end of the run: {}.\n\n",
         command_output("date", &["-u", "+%Y-%m-%d"]),
         command_output("nproc", &[]),
+        cpu,
         command_output("rustc", &["--version"]),
         concurrency,
         rounds,
